@@ -1,0 +1,46 @@
+"""Catalog checks beyond the schema: clashing rules and examples that their rule does not win."""
+
+from __future__ import annotations
+
+from shared.catalog import Catalog
+from shared.catalog.schema import Example, Rule
+from shared.models import DecodedAuthorization, Failure
+
+
+def example_failure(cloud: str, example: Example) -> Failure:
+    """The failure an example describes, as the parsers would produce it."""
+    decoded = (DecodedAuthorization(action=example.decoded_action, explicit_deny=example.explicit_deny)
+               if example.decoded_action else None)
+    return Failure(cloud=cloud, job_type=example.job_type, resource_type=example.resource_type,
+                   code=example.code, message=example.message, decoded=decoded)
+
+
+def _match_key(rule: Rule) -> tuple[object, ...]:
+    m = rule.match
+    return (rule.cause.split(".")[0], frozenset(c.lower() for c in m.codes), frozenset(m.messages),
+            frozenset(a.lower() for a in m.decoded_actions), m.explicit_deny,
+            frozenset(rule.job_types), frozenset(t.lower() for t in rule.resource_types),
+            frozenset(t.lower() for t in rule.not_resource_types))
+
+
+def check_catalog(catalog: Catalog) -> list[str]:
+    """Every problem found, in words; an empty list means the catalog is sound."""
+    from shared.classify import Classifier  # the classifier imports the catalog, not the reverse
+
+    problems: list[str] = []
+    seen: dict[tuple[object, ...], str] = {}
+    for rule in catalog.rules:
+        key = _match_key(rule)
+        if key in seen:
+            problems.append(f"rule {rule.id} matches exactly what rule {seen[key]} matches")
+        seen.setdefault(key, rule.id)
+
+    classifier = Classifier(catalog)
+    for rule in catalog.rules:
+        cloud = rule.cause.split(".")[0]
+        for number, example in enumerate(rule.examples, 1):
+            found = classifier.best_rule(example_failure(cloud, example))
+            winner = found[0].rule.id if found else None
+            if winner != rule.id:
+                problems.append(f"rule {rule.id} example {number} is won by {winner or 'no rule'}")
+    return problems

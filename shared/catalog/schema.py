@@ -1,0 +1,193 @@
+"""The schema every catalog file is validated against, at load time and in the tests.
+
+A catalog file is YAML: ``cloud`` and a list of ``rules``. Reviewers read the YAML; this module
+is what keeps it honest (unknown keys, bad regexes, unknown causes or placeholders all fail).
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Cloud = Literal["aws", "azure"]
+JobType = Literal["backup", "copy", "restore"]
+Severity = Literal["critical", "high", "medium", "low"]
+SnippetKind = Literal["json", "shell", "sql", "powershell", "text"]
+AutoFix = Literal[
+    "none",
+    "iam-pass-role",
+    "vault-access-policy",
+    "kms-key-policy",
+    "azure-role-assignment",
+]
+
+CAUSE_PATTERN = re.compile(r"^(aws|azure)\.[a-z0-9-]+\.[a-z0-9-]+$")
+
+#: Every placeholder a rule may use in its steps and snippets. The planner fills them from the
+#: failure; one it cannot fill stays visible as ``{name}``. Unknown names fail validation so that
+#: a typo in the catalog is caught by the test suite, not by a reader at 3 a.m.
+PLACEHOLDERS: dict[str, str] = {
+    # both clouds
+    "account_id": "the AWS account or Azure subscription the failure belongs to",
+    "region": "the AWS Region or Azure location of the job",
+    "job_id": "the provider's job id",
+    "resource_id": "the protected resource (ARN on AWS, ARM id on Azure)",
+    "resource_name": "the protected resource's short name",
+    "resource_type": "the resource or workload type",
+    "vault_name": "the vault the job ran in",
+    "vault_id": "the vault's ARN (AWS) or ARM id (Azure)",
+    # AWS
+    "source_account_id": "the account the copy comes from",
+    "destination_account_id": "the account the copy goes to",
+    "destination_region": "the Region the copy goes to",
+    "destination_vault_arn": "the vault the copy goes to",
+    "destination_vault_name": "the name of the vault the copy goes to",
+    "recovery_point_arn": "the recovery point the job used",
+    "role_arn": "the IAM role AWS Backup used for the job",
+    "role_name": "the name of that IAM role",
+    "pass_role_arn": "the role AWS Backup had to pass (decoded authorization message)",
+    "kms_key_arn": "the KMS key of the recovery point or vault",
+    "principal_arn": "the principal named by the decoded authorization message",
+    "decoded_action": "the action the decoded authorization message denied",
+    "decoded_resource": "the resource the decoded authorization message names",
+    "encoded_message": "the encoded authorization failure message",
+    "organization_id": "the AWS Organization id",
+    "partition": "the AWS partition (aws, aws-cn, aws-us-gov)",
+    # Azure
+    "subscription_id": "the Azure subscription",
+    "resource_group": "the resource group of the protected resource",
+    "vault_resource_group": "the resource group of the vault",
+    "vault_principal_id": "the object (principal) id of the vault's managed identity",
+    "server_id": "the ARM id of the database server",
+    "server_name": "the database server's name",
+    "key_vault_id": "the ARM id of the key vault holding the secret or keys",
+    "key_vault_name": "the key vault's name",
+    "storage_account_id": "the ARM id of the storage account",
+    "container_scope": "the ARM scope of the target blob container",
+    "disk_id": "the ARM id of the managed disk",
+    "snapshot_resource_group_id": "the ARM id of the snapshot resource group",
+    "db_user": "the database user in the Key Vault secret",
+    "vm_name": "the virtual machine's name",
+}
+
+_FORMATTER = string.Formatter()
+
+
+def placeholders_in(text: str) -> set[str]:
+    """The ``{name}`` fields in ``text`` (``{{`` and ``}}`` are literal braces)."""
+    return {name for _, name, _, _ in _FORMATTER.parse(text) if name}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Snippet(_Strict):
+    kind: SnippetKind
+    title: str
+    body: str
+
+
+class AzureRole(_Strict):
+    """A built-in Azure role the fix assigns to the vault's identity."""
+
+    name: str
+    id: str = Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+    scope: str
+
+
+class Translation(_Strict):
+    title: str | None = None
+    explanation: str | None = None
+    steps: list[str] = []
+
+
+class Match(_Strict):
+    """How a rule recognises a failure. Any listed code, message or decoded action matches."""
+
+    codes: list[str] = []
+    messages: list[str] = []
+    decoded_actions: list[str] = []
+    explicit_deny: bool | None = None
+
+    @field_validator("messages")
+    @classmethod
+    def _regexes_compile(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern, re.IGNORECASE)
+            except re.error as exc:
+                raise ValueError(f"message pattern {pattern!r} is not a valid regex: {exc}") from exc
+        return patterns
+
+    @model_validator(mode="after")
+    def _something_to_match(self) -> Match:
+        if not (self.codes or self.messages or self.decoded_actions):
+            raise ValueError("a rule must match on at least one code, message or decoded action")
+        return self
+
+
+class Example(_Strict):
+    """A failure this rule must win. Examples are the catalog's own tests."""
+
+    code: str | None = None
+    message: str | None = None
+    job_type: JobType | None = None
+    resource_type: str | None = None
+    decoded_action: str | None = None
+    explicit_deny: bool = False
+
+
+class Rule(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]*$")
+    cause: str
+    title: str
+    severity: Severity = "high"
+    job_types: list[JobType] = []
+    resource_types: list[str] = []
+    not_resource_types: list[str] = []
+    match: Match
+    priority: int = 0
+    confidence: float | None = Field(default=None, gt=0, le=1)
+    explanation: str
+    steps: list[str] = Field(min_length=1)
+    snippets: list[Snippet] = []
+    roles: list[AzureRole] = []
+    docs: list[str] = []
+    source: str = Field(pattern=r"^https://")
+    auto_fix: AutoFix = "none"
+    manual_reason: str | None = None
+    examples: list[Example] = Field(min_length=1)
+    i18n: dict[Literal["ko", "ja"], Translation] = {}
+
+    @field_validator("cause")
+    @classmethod
+    def _cause_scheme(cls, cause: str) -> str:
+        if not CAUSE_PATTERN.match(cause):
+            raise ValueError(f"cause {cause!r} does not follow <cloud>.<area>.<what>")
+        return cause
+
+    @model_validator(mode="after")
+    def _known_placeholders(self) -> Rule:
+        texts = [*self.steps, *(s.body for s in self.snippets), *(r.scope for r in self.roles)]
+        unknown = set().union(*(placeholders_in(t) for t in texts)) - PLACEHOLDERS.keys()
+        if unknown:
+            raise ValueError(f"rule {self.id}: unknown placeholders {sorted(unknown)}")
+        if not self.cause.startswith(self.id.split(".")[0] + "."):
+            raise ValueError(f"rule {self.id}: id and cause must name the same cloud")
+        return self
+
+
+class CatalogFile(_Strict):
+    cloud: Cloud
+    rules: list[Rule] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _rules_of_this_cloud(self) -> CatalogFile:
+        for rule in self.rules:
+            if not rule.cause.startswith(self.cloud + "."):
+                raise ValueError(f"rule {rule.id} ({rule.cause}) is not a {self.cloud} rule")
+        return self

@@ -1,0 +1,154 @@
+"""The models every room of the pipeline speaks: a normalised ``Failure`` in, a ``Finding`` from the
+classifier, a remediation ``Plan`` out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Cloud = Literal["aws", "azure"]
+JobType = Literal["backup", "copy", "restore"]
+UNCLASSIFIED = "unclassified"
+
+
+class DecodedAuthorization(BaseModel):
+    """What matters from an STS-decoded authorization failure message (never the whole document:
+    it is privileged and can list every policy that applied)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    allowed: bool = False
+    explicit_deny: bool = False
+    principal_arn: str | None = None
+    action: str | None = None
+    resource: str | None = None
+    condition_keys: list[str] = []
+
+
+class Failure(BaseModel):
+    """One failed (or recovered) backup, copy or restore job, whatever cloud it came from."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cloud: Cloud
+    job_type: JobType | None = None
+    state: str | None = None
+    #: A failed job (or one "completed with issues"); False for other state changes.
+    failed: bool = True
+    #: A job that succeeded or an alert that resolved: tickets for it can be closed.
+    recovered: bool = False
+    event_id: str | None = None
+    job_id: str | None = None
+    time: datetime | None = None
+    account_id: str | None = None
+    region: str | None = None
+    resource_type: str | None = None
+    resource_id: str | None = None
+    resource_name: str | None = None
+    vault_name: str | None = None
+    vault_id: str | None = None
+    code: str | None = None
+    message: str | None = None
+    #: AWS: the encoded authorization failure message found in the status message.
+    encoded_message: str | None = None
+    decoded: DecodedAuthorization | None = None
+    #: Everything else the fix can name (see ``shared.catalog.schema.PLACEHOLDERS``).
+    facts: dict[str, str] = {}
+    #: Notes from enrichment (a call that failed, a token that could not be decoded).
+    notes: list[str] = []
+    #: Links to the provider's console pages (job, resource), filled by the parsers.
+    links: dict[str, str] = {}
+
+    def placeholders(self) -> dict[str, str]:
+        """The values this failure can fill into a rule's steps and snippets."""
+        values = {k: v for k, v in self.facts.items() if v}
+        for name in ("account_id", "region", "job_id", "resource_id", "resource_name",
+                     "resource_type", "vault_name", "vault_id", "encoded_message"):
+            value = getattr(self, name)
+            if value:
+                values[name] = str(value)
+        if self.decoded is not None:
+            for name, value in (("principal_arn", self.decoded.principal_arn),
+                                ("decoded_action", self.decoded.action),
+                                ("decoded_resource", self.decoded.resource)):
+                if value:
+                    values[name] = value
+        return values
+
+
+class Finding(BaseModel):
+    """What the classifier concluded about a failure."""
+
+    model_config = ConfigDict(frozen=True)
+
+    cause: str
+    rule: str | None
+    code: str | None
+    confidence: float = Field(ge=0, le=1)
+    title: str
+    severity: str = "medium"
+    explicit_deny: bool = False
+
+
+class Snippet(BaseModel):
+    kind: str
+    title: str
+    body: str
+
+
+class RoleAssignment(BaseModel):
+    """An Azure role the fix assigns: built-in role, its definition id, the scope, the principal."""
+
+    role: str
+    role_definition_id: str
+    scope: str
+    principal_id: str
+
+
+class Plan(BaseModel):
+    """The remediation for one finding, filled in with the failure's own names."""
+
+    cause: str
+    title: str
+    explanation: str
+    steps: list[str]
+    snippets: list[Snippet] = []
+    role_assignments: list[RoleAssignment] = []
+    docs: list[str] = []
+    auto_fix: str = "none"
+    manual_reason: str | None = None
+    #: Placeholders the failure could not fill; they stay visible in the text as ``{name}``.
+    missing: list[str] = []
+    language: str = "en"
+
+
+class Outcome(BaseModel):
+    """Everything the pipeline knows about one event after classifying and planning it."""
+
+    failure: Failure
+    finding: Finding
+    plan: Plan | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """The classification as the ``classify`` command prints it."""
+        return {
+            "cloud": self.failure.cloud,
+            "job_type": self.failure.job_type,
+            "cause": self.finding.cause,
+            "code": self.finding.code,
+            "rule": self.finding.rule,
+            "confidence": round(self.finding.confidence, 3),
+            "title": self.finding.title,
+            "severity": self.finding.severity,
+            "state": self.failure.state,
+            "failed": self.failure.failed,
+            "recovered": self.failure.recovered,
+            "job_id": self.failure.job_id,
+            "account_id": self.failure.account_id,
+            "region": self.failure.region,
+            "resource_type": self.failure.resource_type,
+            "resource_id": self.failure.resource_id,
+            "message": self.failure.message,
+        }

@@ -1,0 +1,188 @@
+"""AWS Backup EventBridge events (source ``aws.backup``) into a ``Failure``.
+
+The wire format is loose: restore events say ``status`` where the others say ``state`` (but the
+restore CREATED event says ``state``), numbers arrive as strings or numbers, ``statusMessage`` is
+sometimes wrapped in literal quotes, ``destinationRecoveryPointArn`` can be ``{}``, and dates other
+than the envelope's ``time`` are not ISO 8601. The models accept all of that.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from shared.models import Failure, JobType
+from shared.text import strip_wrapping_quotes
+
+JOB_TYPES: dict[str, JobType] = {
+    "Backup Job State Change": "backup",
+    "Copy Job State Change": "copy",
+    "Restore Job State Change": "restore",
+}
+#: Job states AWS Backup documents as terminal and unsuccessful.
+FAILED_STATES = frozenset({"FAILED", "ABORTED", "EXPIRED", "PARTIAL"})
+_ENCODED = re.compile(r"encoded authorization failure message:\s*([A-Za-z0-9_\-+/=]+)", re.I)
+#: AWS SDK errors quoted in status messages: "(Service: AmazonEC2; Status Code: 400; Error Code: X; ...)"
+_ERROR_CODE = re.compile(r"error code:\s*([A-Za-z][\w.]+)", re.I)
+_ARN = re.compile(r"^arn:(?P<partition>[\w-]+):(?P<service>[\w-]+):(?P<region>[\w-]*):"
+                  r"(?P<account>\d*):(?P<resource>.+)$")
+
+
+def _text(value: Any) -> str | None:
+    """Strings as they are; ``{}``, ``[]``, ``""`` and None as missing; other scalars as text."""
+    if value is None or value == {} or value == [] or value == "":
+        return None
+    if isinstance(value, (dict, list)):
+        return None
+    return str(value)
+
+
+class JobDetail(BaseModel):
+    """The ``detail`` of a Backup, Copy or Restore Job State Change event."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    backup_job_id: str | None = Field(None, alias="backupJobId")
+    copy_job_id: str | None = Field(None, alias="copyJobId")
+    restore_job_id: str | None = Field(None, alias="restoreJobId")
+    state: str | None = None
+    status: str | None = None
+    status_message: str | None = Field(None, alias="statusMessage")
+    resource_arn: str | None = Field(None, alias="resourceArn")
+    resource_type: str | None = Field(None, alias="resourceType")
+    created_resource_arn: str | None = Field(None, alias="createdResourceArn")
+    backup_vault_arn: str | None = Field(None, alias="backupVaultArn")
+    backup_vault_name: str | None = Field(None, alias="backupVaultName")
+    source_backup_vault_arn: str | None = Field(None, alias="sourceBackupVaultArn")
+    destination_backup_vault_arn: str | None = Field(None, alias="destinationBackupVaultArn")
+    recovery_point_arn: str | None = Field(None, alias="recoveryPointArn")
+    source_recovery_point_arn: str | None = Field(None, alias="sourceRecoveryPointArn")
+    destination_recovery_point_arn: str | None = Field(None, alias="destinationRecoveryPointArn")
+    iam_role_arn: str | None = Field(None, alias="iamRoleArn")
+    account_id: str | None = Field(None, alias="accountId")
+    message_category: str | None = Field(None, alias="messageCategory")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _loose_scalars(cls, value: Any) -> Any:
+        return _text(value)
+
+
+class BackupEvent(BaseModel):
+    """The EventBridge envelope, with its wire names."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    id: str | None = None
+    detail_type: str = Field(alias="detail-type")
+    source: str
+    account: str | None = None
+    time: datetime | None = None
+    region: str | None = None
+    resources: list[str] = []
+    detail: JobDetail
+
+    @field_validator("account", "id", mode="before")
+    @classmethod
+    def _as_text(cls, value: Any) -> Any:
+        return _text(value)
+
+    @field_validator("resources", mode="before")
+    @classmethod
+    def _resource_list(cls, value: Any) -> Any:
+        return [str(v) for v in value if _text(v)] if isinstance(value, list) else []
+
+
+def arn_parts(arn: str | None) -> dict[str, str]:
+    match = _ARN.match(arn or "")
+    return match.groupdict() if match else {}
+
+
+def _name(arn: str | None) -> str | None:
+    """The last path segment of an ARN's resource part (vault, role, instance name)."""
+    resource = arn_parts(arn).get("resource")
+    return re.split(r"[:/]", resource)[-1] if resource else None
+
+
+def encoded_message_in(message: str | None) -> str | None:
+    match = _ENCODED.search(message or "")
+    return match.group(1) if match else None
+
+
+def console_url(region: str | None, job_type: JobType | None, job_id: str | None) -> str | None:
+    if not (region and job_type and job_id):
+        return None
+    return (f"https://{region}.console.aws.amazon.com/backup/home?region={region}"
+            f"#/jobs/{job_type}/details/{job_id}")
+
+
+def parse_backup_event(raw: dict[str, Any]) -> Failure:
+    """An ``aws.backup`` EventBridge event as a ``Failure`` (``failed`` tells if it is one)."""
+    event = BackupEvent.model_validate(raw)
+    d = event.detail
+    job_type = JOB_TYPES.get(event.detail_type)
+    state = (d.status or d.state or "").upper() or None
+    message = strip_wrapping_quotes(d.status_message) if d.status_message else None
+    if message == "":
+        message = None
+    failed = state in FAILED_STATES or (job_type == "backup" and state == "COMPLETED" and bool(message))
+
+    job_id = d.backup_job_id or d.copy_job_id or d.restore_job_id
+    resource_arn = d.resource_arn or d.created_resource_arn or next(
+        (r for r in event.resources if not arn_parts(r).get("resource", "").startswith(
+            ("recovery-point", "backup-vault"))), None)
+    vault_arn = d.backup_vault_arn or d.source_backup_vault_arn
+    recovery_point = d.recovery_point_arn or d.source_recovery_point_arn
+    partition = arn_parts(vault_arn or resource_arn or d.iam_role_arn).get("partition", "aws")
+
+    facts: dict[str, str | None] = {
+        "partition": partition,
+        "role_arn": d.iam_role_arn,
+        "role_name": _name(d.iam_role_arn),
+        "recovery_point_arn": recovery_point,
+        "message_category": d.message_category,
+    }
+    if job_type == "copy":
+        destination = arn_parts(d.destination_backup_vault_arn)
+        facts.update(
+            source_account_id=arn_parts(d.source_backup_vault_arn).get("account") or event.account,
+            destination_account_id=destination.get("account"),
+            destination_region=destination.get("region"),
+            destination_vault_arn=d.destination_backup_vault_arn,
+            destination_vault_name=_name(d.destination_backup_vault_arn),
+        )
+    if job_type == "copy" and facts.get("source_account_id") and facts.get("destination_account_id"):
+        facts["cross_account"] = str(facts["source_account_id"] != facts["destination_account_id"])
+    if job_type == "copy" and facts.get("destination_region") and event.region:
+        facts["cross_region"] = str(facts["destination_region"] != event.region)
+
+    links = {}
+    job_url = console_url(event.region, job_type, job_id)
+    if job_url:
+        links["job"] = job_url
+
+    return Failure(
+        cloud="aws",
+        job_type=job_type,
+        state=state,
+        failed=failed,
+        recovered=state == "COMPLETED" and not failed,
+        event_id=event.id,
+        job_id=job_id,
+        time=event.time,
+        account_id=d.account_id or event.account,
+        region=event.region,
+        resource_type=d.resource_type,
+        resource_id=resource_arn,
+        resource_name=_name(resource_arn),
+        vault_name=d.backup_vault_name or _name(vault_arn),
+        vault_id=vault_arn,
+        code=(m.group(1) if (m := _ERROR_CODE.search(message or "")) else None),
+        message=message,
+        encoded_message=encoded_message_in(message),
+        facts={k: v for k, v in facts.items() if v},
+        links=links,
+    )

@@ -1,0 +1,289 @@
+"""Azure Monitor alerts in the common alert schema (as an action group posts them) into a ``Failure``.
+
+Azure Backup's built-in alerts rarely carry the error code as a field of its own: it appears as the
+lower-cased suffix of ``essentials.originAlertId``, in an ``https://aka.ms/AB-<code>`` link inside
+``alertContext.extendedInfo.recommendedActions``, or only as the message in ``description``. The
+parser looks in all of those; ``CodeBook`` restores the documented spelling.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from shared.models import Failure, JobType
+
+SCHEMA_ID = "azureMonitorCommonAlertSchema"
+_AKA_CODE = re.compile(r"aka\.ms/AB-([A-Za-z][A-Za-z0-9]+)", re.I)
+_CODE_TOKEN = re.compile(r"^(?:usererror|error|extension|guestagent|backup|vm|disk|cloud)[a-z0-9]{4,}$",
+                         re.I)
+_RESOURCE_ID = re.compile(r"(/subscriptions/[^/\s\"']+/resourcegroups/[^/\s\"']+/providers/[^\s\"']+)", re.I)
+
+#: Provider namespaces and the workload names the catalog uses, most specific first.
+_WORKLOADS: tuple[tuple[str, str], ...] = (
+    ("microsoft.dbforpostgresql/flexibleservers", "postgresql-flex"),
+    ("microsoft.dbforpostgresql/servers", "postgresql"),
+    ("microsoft.dbformysql/flexibleservers", "mysql-flex"),
+    ("microsoft.compute/disks", "disk"),
+    ("microsoft.compute/virtualmachines", "vm"),
+    ("microsoft.classiccompute/virtualmachines", "vm"),
+    ("microsoft.containerservice/managedclusters", "aks"),
+)
+#: ``formattedSourceType`` / ``sourceType`` words and their workload, checked in order.
+_SOURCE_TYPES: tuple[tuple[str, str], ...] = (
+    ("flexible", "postgresql-flex"),
+    ("postgres", "postgresql"),
+    ("mysql", "mysql-flex"),
+    ("sap hana", "saphana"),
+    ("saphana", "saphana"),
+    ("sql", "sql"),
+    ("disk", "disk"),
+    ("blob", "blob"),
+    ("file", "afs"),
+    ("kubernetes", "aks"),
+    ("aks", "aks"),
+    ("virtual machine", "vm"),
+    ("azurevm", "vm"),
+    ("iaasvm", "vm"),
+    ("vm", "vm"),
+)
+
+
+class Essentials(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    alert_id: str | None = Field(None, alias="alertId")
+    alert_rule: str | None = Field(None, alias="alertRule")
+    severity: str | None = None
+    signal_type: str | None = Field(None, alias="signalType")
+    monitor_condition: str | None = Field(None, alias="monitorCondition")
+    monitoring_service: str | None = Field(None, alias="monitoringService")
+    alert_target_ids: list[str] = Field([], alias="alertTargetIDs")
+    configuration_items: list[str] = Field([], alias="configurationItems")
+    origin_alert_id: str | None = Field(None, alias="originAlertId")
+    fired: datetime | None = Field(None, alias="firedDateTime")
+    description: str | None = None
+
+    @field_validator("alert_target_ids", "configuration_items", mode="before")
+    @classmethod
+    def _list(cls, value: Any) -> Any:
+        if value is None:
+            return []
+        return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+    @field_validator("fired", mode="before")
+    @classmethod
+    def _empty_date(cls, value: Any) -> Any:
+        return value or None
+
+
+class AlertData(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    essentials: Essentials
+    alert_context: dict[str, Any] | None = Field(None, alias="alertContext")
+    custom_properties: dict[str, Any] | None = Field(None, alias="customProperties")
+
+
+class CommonAlert(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    schema_id: str = Field(alias="schemaId")
+    data: AlertData
+
+
+class CodeBook:
+    """Documented spellings of provider error codes, looked up in any case."""
+
+    def __init__(self, codes: Iterable[str] = ()) -> None:
+        self._by_lower = {code.lower(): code for code in codes}
+        # Longest first, so a suffix match prefers UserErrorFooBar over ErrorFooBar.
+        self._suffixes = sorted(self._by_lower, key=len, reverse=True)
+
+    def spell(self, code: str | None) -> str | None:
+        if not code:
+            return None
+        return self._by_lower.get(code.lower(), code)
+
+    def suffix_of(self, text: str) -> str | None:
+        lowered = text.lower()
+        return next((self._by_lower[c] for c in self._suffixes if lowered.endswith(c)), None)
+
+
+def _find(obj: Any, names: set[str], depth: int = 4) -> Any:
+    """The first value under any of ``names`` (compared lower-case), searched breadth-first."""
+    level = [obj]
+    for _ in range(depth):
+        following: list[Any] = []
+        for node in level:
+            if isinstance(node, Mapping):
+                for key, value in node.items():
+                    if str(key).lower() in names and value not in (None, "", [], {}):
+                        return value
+                    following.append(value)
+            elif isinstance(node, list):
+                following.extend(node)
+        level = following
+    return None
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return " ".join(_as_text(v) for v in value)
+    if isinstance(value, Mapping):
+        return " ".join(_as_text(v) for v in value.values())
+    return str(value)
+
+
+def _segment(resource_id: str, kind: str) -> str | None:
+    match = re.search(rf"/{kind}/([^/]+)", resource_id, re.I)
+    return match.group(1) if match else None
+
+
+def _arm_resource(resource_id: str) -> str:
+    """The ARM id of the resource itself, without child paths after its type and name."""
+    match = re.match(r"(/subscriptions/[^/]+/resourcegroups/[^/]+/providers/[^/]+/[^/]+/[^/]+)",
+                     resource_id, re.I)
+    return match.group(1) if match else resource_id
+
+
+def workload_of(*hints: str | None) -> str | None:
+    """The catalog's workload name for an ARM id or a source-type word."""
+    texts = [h.lower() for h in hints if h]
+    for text in texts:
+        for namespace, workload in _WORKLOADS:
+            if namespace in text:
+                return workload
+    for text in texts:
+        if text.startswith("/subscriptions/"):
+            continue
+        for word, workload in _SOURCE_TYPES:
+            if word in text:
+                return workload
+    return None
+
+
+def _job_type(*texts: str | None) -> JobType | None:
+    joined = " ".join(t for t in texts if t).lower()
+    if "restore" in joined:
+        return "restore"
+    if "backup" in joined or "snapshot" in joined:
+        return "backup"
+    return None
+
+
+def extract_code(essentials: Essentials, context: Mapping[str, Any], codes: CodeBook) -> str | None:
+    """The error code, from an explicit field, an aka.ms/AB-<code> link, or originAlertId."""
+    explicit = _find(context, {"errorcode", "error_code"})
+    if isinstance(explicit, str) and explicit.strip():
+        return codes.spell(explicit.strip())
+    link = _AKA_CODE.search(_as_text(_find(context, {"recommendedactions", "recommendedaction"})))
+    if not link:
+        link = _AKA_CODE.search(essentials.description or "")
+    if link:
+        return codes.spell(link.group(1))
+    origin = essentials.origin_alert_id or ""
+    known = codes.suffix_of(origin)
+    if known:
+        return known
+    token = re.split(r"[/_:|;.\-\s]", origin)[-1] if origin else ""
+    return token if _CODE_TOKEN.match(token) else None
+
+
+def parse_common_alert(raw: dict[str, Any], codes: CodeBook | None = None) -> Failure:
+    """An Azure Monitor common-alert-schema alert as a ``Failure``."""
+    codes = codes or CodeBook()
+    alert = CommonAlert.model_validate(raw)
+    ess = alert.data.essentials
+    context: dict[str, Any] = alert.data.alert_context or {}
+
+    def text(*names: str) -> str | None:
+        value = _find(context, {n.lower() for n in names})
+        return str(value) if value not in (None, "", [], {}) and not isinstance(value, (dict, list)) else None
+
+    source_id = text("sourceId")
+    linked = text("linkedResourceId", "affectedResourceId", "dataSourceId", "datasourceId")
+    protected_item = text("protectedItemId", "backupInstanceId")
+    ids = [i for i in (linked, protected_item, source_id, *ess.alert_target_ids) if i]
+    if not linked:
+        # Some alerts only name the resource inside another field or the description.
+        found = _RESOURCE_ID.search(_as_text(context) + " " + (ess.description or ""))
+        linked = found.group(1) if found else None
+
+    vault_id = next((_arm_resource(i) for i in ids
+                     if re.search(r"microsoft\.(recoveryservices|dataprotection)/", i, re.I)), None)
+    resource_id = _arm_resource(linked) if linked else None
+    workload = workload_of(resource_id, text("formattedSourceType"), text("sourceType"),
+                           text("workloadType", "datasourceType"))
+    if workload == "afs" or (workload is None and resource_id and "microsoft.storage/" in resource_id.lower()):
+        workload = "afs" if vault_id and "recoveryservices" in vault_id.lower() else "blob"
+
+    message = text("errorMessage", "errorString", "failureReason", "errorDetails") or ess.description
+    code = extract_code(ess, context, codes)
+    condition = (ess.monitor_condition or "Fired").lower()
+    job_type = _job_type(ess.alert_rule, text("operationName", "jobOperation", "operation",
+                                              "alertName", "title"))
+    if job_type is None and ess.monitoring_service and "backup" in ess.monitoring_service.lower():
+        job_type = "backup"
+    anchor = resource_id or vault_id or (ess.alert_target_ids[0] if ess.alert_target_ids else "")
+    subscription = _segment(anchor, "subscriptions")
+
+    facts: dict[str, str | None] = {
+        "subscription_id": subscription,
+        "resource_group": _segment(resource_id or "", "resourcegroups"),
+        "vault_resource_group": _segment(vault_id or "", "resourcegroups"),
+        "monitoring_service": ess.monitoring_service,
+        "alert_rule": ess.alert_rule,
+        "alert_id": ess.alert_id,
+        "severity": ess.severity,
+        "protected_item_id": protected_item,
+        "recommended_actions": _as_text(_find(context, {"recommendedactions"})) or None,
+        "backup_management_type": text("backupManagementType"),
+    }
+    if resource_id and workload in ("postgresql", "postgresql-flex", "mysql-flex"):
+        facts.update(server_id=resource_id, server_name=_segment(resource_id, "servers")
+                     or _segment(resource_id, "flexibleservers"))
+    if resource_id and workload == "disk":
+        facts["disk_id"] = resource_id
+    if resource_id and workload == "vm":
+        facts["vm_name"] = _segment(resource_id, "virtualmachines")
+    if resource_id and "microsoft.storage/storageaccounts" in resource_id.lower():
+        facts["storage_account_id"] = resource_id
+
+    links = {}
+    if resource_id:
+        links["resource"] = f"https://portal.azure.com/#resource{resource_id}"
+    if vault_id:
+        links["vault"] = f"https://portal.azure.com/#resource{vault_id}"
+    if ess.alert_id:
+        links["alert"] = ("https://portal.azure.com/#view/Microsoft_Azure_Monitoring_Alerts/"
+                          f"AlertDetails.ReactView/alertId/{ess.alert_id.replace('/', '%2f')}")
+
+    return Failure(
+        cloud="azure",
+        job_type=job_type,
+        state=ess.monitor_condition,
+        failed=condition != "resolved",
+        recovered=condition == "resolved",
+        event_id=ess.alert_id,
+        job_id=text("jobId", "jobid"),
+        time=ess.fired,
+        account_id=subscription,
+        region=text("region", "location", "sourceRegion"),
+        resource_type=workload,
+        resource_id=resource_id,
+        resource_name=resource_id.rstrip("/").split("/")[-1] if resource_id else
+        (ess.configuration_items[0] if ess.configuration_items else None),
+        vault_name=vault_id.rstrip("/").split("/")[-1] if vault_id else None,
+        vault_id=vault_id,
+        code=code,
+        message=message,
+        facts={k: v for k, v in facts.items() if v},
+        links=links,
+    )

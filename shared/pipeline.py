@@ -1,0 +1,101 @@
+"""The pipeline every entry point wires: parse, enrich, decode, classify, plan, deliver.
+
+Enrichment and decoding are optional and never fatal: what fails is noted in the message. Delivery
+tries every sink; the ones that fail are reported so the caller can keep the event.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from shared.classify import Classifier
+from shared.decode import DecodeError, Decoder, apply_decoded, decode_command, parse_decoded
+from shared.models import Failure, Outcome
+from shared.parse import parse_event
+from shared.plan import plan_for
+from shared.sinks import DeliveryError, Sink
+
+log = logging.getLogger("backup_responder")
+
+
+class Enricher(Protocol):
+    """Adds what the event lacks (job details, the vault's identity) from the provider's API."""
+
+    name: str
+
+    def enrich(self, failure: Failure) -> Failure: ...
+
+
+@dataclass
+class Delivery:
+    sink: str
+    ok: bool
+    detail: str
+    retryable: bool = False
+
+
+@dataclass
+class Result:
+    outcome: Outcome
+    deliveries: list[Delivery] = field(default_factory=list)
+
+    @property
+    def failed_sinks(self) -> list[Delivery]:
+        return [d for d in self.deliveries if not d.ok]
+
+
+@dataclass
+class Pipeline:
+    classifier: Classifier = field(default_factory=Classifier)
+    enrichers: Sequence[Enricher] = ()
+    decoder: Decoder | None = None
+    language: str = "en"
+
+    def parse(self, raw: Any) -> Failure:
+        return parse_event(raw, self.classifier.catalog.codes)
+
+    def enrich(self, failure: Failure) -> Failure:
+        for enricher in self.enrichers:
+            try:
+                failure = enricher.enrich(failure)
+            except Exception as exc:  # an enricher is optional: note it and go on
+                log.warning("enrichment %s failed: %s", enricher.name, exc)
+                failure = failure.model_copy(update={"notes": [
+                    *failure.notes, f"Could not {enricher.name}: {type(exc).__name__}: {exc}"]})
+        if failure.encoded_message and failure.decoded is None and self.decoder is not None:
+            failure = self.decode(failure, self.decoder)
+        return failure
+
+    @staticmethod
+    def decode(failure: Failure, decoder: Decoder) -> Failure:
+        try:
+            return apply_decoded(failure, parse_decoded(decoder.decode(failure)))
+        except (DecodeError, ValueError) as exc:
+            note = (f"The authorization message could not be decoded ({exc}). Decode it yourself "
+                    f"in account {failure.account_id or '<account>'}: "
+                    + decode_command(failure.encoded_message))
+            return failure.model_copy(update={"notes": [*failure.notes, note]})
+
+    def assess(self, failure: Failure) -> Outcome:
+        finding = self.classifier.classify(failure)
+        plan = plan_for(failure, finding, self.classifier.catalog, self.language)
+        return Outcome(failure=failure, finding=finding, plan=plan)
+
+    def process(self, raw: Any) -> Outcome:
+        """Parse, enrich and assess one event (raises ``EventError`` for bad input)."""
+        return self.assess(self.enrich(self.parse(raw)))
+
+    @staticmethod
+    def deliver(outcome: Outcome, sinks: Sequence[Sink]) -> list[Delivery]:
+        """Deliver to every sink; one sink's failure does not stop the others."""
+        deliveries = []
+        for sink in sinks:
+            try:
+                deliveries.append(Delivery(sink.name, True, sink.deliver(outcome)))
+            except DeliveryError as exc:
+                log.error("delivery to %s failed: %s", sink.name, exc)
+                deliveries.append(Delivery(sink.name, False, str(exc), exc.retryable))
+        return deliveries

@@ -1,0 +1,55 @@
+"""The remediation planner: a finding's rule, filled in with the failure's own names."""
+
+from __future__ import annotations
+
+from shared.catalog import Catalog, default_catalog
+from shared.catalog.schema import Rule
+from shared.decode import decode_command
+from shared.models import Failure, Finding, Plan, RoleAssignment, Snippet
+from shared.text import fill, missing_placeholders
+
+LANGUAGES = ("en", "ko", "ja")
+
+
+def _texts(rule: Rule, language: str) -> tuple[str, str, list[str]]:
+    """Title, explanation and steps in ``language`` where the rule has them, else English."""
+    tr = rule.i18n.get(language) if language != "en" else None  # type: ignore[call-overload]
+    if tr is None:
+        return rule.title, rule.explanation, rule.steps
+    return tr.title or rule.title, tr.explanation or rule.explanation, tr.steps or rule.steps
+
+
+def plan_for(failure: Failure, finding: Finding, catalog: Catalog | None = None,
+             language: str = "en") -> Plan | None:
+    """The plan for a classified finding; None for ``unclassified`` (there is no fix to state)."""
+    if finding.rule is None:
+        return None
+    rule = (catalog or default_catalog()).rule(finding.rule)
+    values = failure.placeholders()
+    title, explanation, steps = _texts(rule, language)
+    templates = [title, *steps, *(s.body for s in rule.snippets), *(s.title for s in rule.snippets),
+                 *(r.scope for r in rule.roles)]
+    missing = sorted(set().union(*(missing_placeholders(t, values) for t in templates)))
+
+    filled_steps = [fill(step, values) for step in steps]
+    notes = list(failure.notes)
+    if failure.encoded_message and failure.decoded is None:
+        notes.append("The authorization message was not decoded here. Decode it with: "
+                     + decode_command(failure.encoded_message))
+    principal = values.get("vault_principal_id", "{vault_principal_id}")
+    return Plan(
+        cause=finding.cause,
+        title=" ".join(fill(title, values).split()),
+        explanation=" ".join(explanation.split()),
+        steps=filled_steps + notes,
+        snippets=[Snippet(kind=s.kind, title=fill(s.title, values), body=fill(s.body, values).rstrip())
+                  for s in rule.snippets],
+        role_assignments=[RoleAssignment(role=r.name, role_definition_id=r.id,
+                                         scope=fill(r.scope, values), principal_id=principal)
+                          for r in rule.roles],
+        docs=list(rule.docs),
+        auto_fix=rule.auto_fix,
+        manual_reason=rule.manual_reason,
+        missing=missing,
+        language=language if language in rule.i18n or language == "en" else "en",
+    )

@@ -1,0 +1,42 @@
+"""Settings from the environment (see the README's table); the configuration file adds to them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel
+
+RemediationMode = Literal["off", "dry-run", "on"]
+REMEDIATION_MODES: tuple[RemediationMode, ...] = ("off", "dry-run", "on")
+
+
+class SettingsError(ValueError):
+    """A setting with a value the responder does not understand."""
+
+
+class Settings(BaseModel):
+    slack_webhook_url: str | None = None
+    teams_webhook_url: str | None = None
+    config_path: Path | None = None
+    outbox: Path | None = None
+    auto_remediate: RemediationMode = "off"
+    language: str = "en"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        mode = (env.get("RESPONDER_AUTO_REMEDIATE") or "off").strip().lower()
+        if mode not in REMEDIATION_MODES:
+            raise SettingsError(f"RESPONDER_AUTO_REMEDIATE={mode!r}: expected one of "
+                                + ", ".join(REMEDIATION_MODES))
+        return cls(
+            slack_webhook_url=env.get("SLACK_WEBHOOK_URL") or None,
+            teams_webhook_url=env.get("TEAMS_WEBHOOK_URL") or None,
+            config_path=Path(env["RESPONDER_CONFIG"]) if env.get("RESPONDER_CONFIG") else None,
+            outbox=Path(env["RESPONDER_OUTBOX"]) if env.get("RESPONDER_OUTBOX") else None,
+            auto_remediate=mode,
+            language=(env.get("RESPONDER_LANGUAGE") or "en").strip().lower(),
+        )
