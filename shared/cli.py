@@ -66,10 +66,10 @@ def _next_document(text: str, pos: int) -> int:
             return pos
 
 
-def _open_input(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
-    return Path(path).read_text(encoding="utf-8")
+def _read_inputs(paths: Sequence[str]) -> Iterator[Any | InputError]:
+    """The items of every path in order (``-`` is standard input)."""
+    for path in paths or ["-"]:
+        yield from read_items(sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8"))
 
 
 def _print_json(obj: dict[str, Any], out: TextIO) -> None:
@@ -80,7 +80,7 @@ def cmd_classify(args: argparse.Namespace, out: TextIO) -> int:
     """Offline: parse and classify only (no enrichment, no network)."""
     pipeline = Pipeline(Classifier(load_catalog(args.catalog) if args.catalog else None))
     status = EXIT_OK
-    for index, item in enumerate(read_items(_open_input(args.path))):
+    for index, item in enumerate(_read_inputs(args.paths)):
         if isinstance(item, InputError):
             _print_json({"error": item.reason, "index": index}, out)
             status = EXIT_BAD_INPUT
@@ -129,7 +129,7 @@ def respond(items: Sequence[Any] | Iterator[Any], pipeline: Pipeline, sinks: Seq
 def cmd_respond(args: argparse.Namespace, out: TextIO) -> int:
     settings = Settings.from_env()
     pipeline = Pipeline(language=args.language or settings.language)
-    return respond(read_items(_open_input(args.path)), pipeline, _sinks(settings, args.dry_run, out), out)
+    return respond(_read_inputs(args.paths), pipeline, _sinks(settings, args.dry_run, out), out)
 
 
 def sample_events() -> list[tuple[str, Any]]:
@@ -176,12 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("classify", help="classify events offline, one JSON line per event")
-    p.add_argument("path", nargs="?", default="-", help="a file, or - for standard input (default)")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="files, or - for standard input (the default)")
     p.add_argument("--catalog", type=Path, help="a folder of catalog files instead of the bundled one")
     p.set_defaults(run=cmd_classify)
 
     p = sub.add_parser("respond", help="the full pipeline: enrich, classify, plan, deliver")
-    p.add_argument("path", nargs="?", default="-")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="files, or - for standard input (the default)")
     p.add_argument("--dry-run", action="store_true", help="deliver nothing; print what would be sent")
     p.add_argument("--language", choices=LANGUAGES, help="message language where the catalog has it")
     p.set_defaults(run=cmd_respond)

@@ -101,17 +101,19 @@ class CodeBook:
 
     def __init__(self, codes: Iterable[str] = ()) -> None:
         self._by_lower = {code.lower(): code for code in codes}
-        # Longest first, so a suffix match prefers UserErrorFooBar over ErrorFooBar.
-        self._suffixes = sorted(self._by_lower, key=len, reverse=True)
+        # Longest first, so a search prefers UserErrorFooBar over ErrorFooBar.
+        self._longest_first = sorted(self._by_lower, key=len, reverse=True)
 
     def spell(self, code: str | None) -> str | None:
         if not code:
             return None
         return self._by_lower.get(code.lower(), code)
 
-    def suffix_of(self, text: str) -> str | None:
+    def found_in(self, text: str) -> str | None:
+        """The longest known code inside ``text`` (built-in alerts embed it lower-cased in
+        ``originAlertId``, at the end or followed by a word such as ``log``)."""
         lowered = text.lower()
-        return next((self._by_lower[c] for c in self._suffixes if lowered.endswith(c)), None)
+        return next((self._by_lower[c] for c in self._longest_first if c in lowered), None)
 
 
 def _find(obj: Any, names: set[str], depth: int = 4) -> Any:
@@ -141,6 +143,11 @@ def _as_text(value: Any) -> str:
     return str(value)
 
 
+def _extra(model: BaseModel, name: str) -> str | None:
+    value = (model.model_extra or {}).get(name)
+    return str(value) if value else None
+
+
 def _segment(resource_id: str, kind: str) -> str | None:
     match = re.search(rf"/{kind}/([^/]+)", resource_id, re.I)
     return match.group(1) if match else None
@@ -156,15 +163,15 @@ def _arm_resource(resource_id: str) -> str:
 def workload_of(*hints: str | None) -> str | None:
     """The catalog's workload name for an ARM id or a source-type word."""
     texts = [h.lower() for h in hints if h]
+    # A source type names the workload ("AzureVmSQL"); an ARM id may only name its host (the VM).
+    for text in texts:
+        if not text.startswith("/subscriptions/"):
+            for word, workload in _SOURCE_TYPES:
+                if word in text:
+                    return workload
     for text in texts:
         for namespace, workload in _WORKLOADS:
             if namespace in text:
-                return workload
-    for text in texts:
-        if text.startswith("/subscriptions/"):
-            continue
-        for word, workload in _SOURCE_TYPES:
-            if word in text:
                 return workload
     return None
 
@@ -189,7 +196,7 @@ def extract_code(essentials: Essentials, context: Mapping[str, Any], codes: Code
     if link:
         return codes.spell(link.group(1))
     origin = essentials.origin_alert_id or ""
-    known = codes.suffix_of(origin)
+    known = codes.found_in(origin)
     if known:
         return known
     token = re.split(r"[/_:|;.\-\s]", origin)[-1] if origin else ""
@@ -221,7 +228,8 @@ def parse_common_alert(raw: dict[str, Any], codes: CodeBook | None = None) -> Fa
     resource_id = _arm_resource(linked) if linked else None
     workload = workload_of(resource_id, text("formattedSourceType"), text("sourceType"),
                            text("workloadType", "datasourceType"))
-    if workload == "afs" or (workload is None and resource_id and "microsoft.storage/" in resource_id.lower()):
+    if workload is None and resource_id and "microsoft.storage/" in resource_id.lower():
+        # Recovery Services vaults protect file shares; Backup vaults protect blobs.
         workload = "afs" if vault_id and "recoveryservices" in vault_id.lower() else "blob"
 
     message = text("errorMessage", "errorString", "failureReason", "errorDetails") or ess.description
@@ -275,11 +283,10 @@ def parse_common_alert(raw: dict[str, Any], codes: CodeBook | None = None) -> Fa
         job_id=text("jobId", "jobid"),
         time=ess.fired,
         account_id=subscription,
-        region=text("region", "location", "sourceRegion"),
+        region=text("region", "location", "sourceRegion") or _extra(ess, "region"),
         resource_type=workload,
         resource_id=resource_id,
-        resource_name=resource_id.rstrip("/").split("/")[-1] if resource_id else
-        (ess.configuration_items[0] if ess.configuration_items else None),
+        resource_name=text("linkedResourceName") or (resource_id.rstrip("/").split("/")[-1] if resource_id else None),
         vault_name=vault_id.rstrip("/").split("/")[-1] if vault_id else None,
         vault_id=vault_id,
         code=code,

@@ -1,0 +1,186 @@
+"""Classification benchmark: throughput, import time and peak memory, each beside a baseline
+measured in the same run. Run with `make bench` (or `.venv/bin/python bench/run.py`).
+
+The stream is generated from the catalog's own examples wrapped in real event envelopes (AWS
+EventBridge and Azure common alert schema), with ARNs, account ids, Regions and resource names
+varied per event, plus a share of failures no rule knows, so every path of the classifier runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+REGIONS = ["us-east-1", "us-west-2", "eu-west-1", "ap-northeast-2", "ap-northeast-1"]
+LOCATIONS = ["eastus", "westeurope", "koreacentral", "japaneast"]
+AWS_RESOURCE_ARN = {
+    "EC2": "arn:aws:ec2:{region}:{account}:instance/i-{hex}",
+    "EBS": "arn:aws:ec2:{region}:{account}:volume/vol-{hex}",
+    "RDS": "arn:aws:rds:{region}:{account}:db:db-{hex}",
+    "S3": "arn:aws:s3:::bucket-{hex}",
+    "DynamoDB": "arn:aws:dynamodb:{region}:{account}:table/t{hex}",
+    "EFS": "arn:aws:elasticfilesystem:{region}:{account}:file-system/fs-{hex}",
+}
+AZURE_PROVIDER = {
+    "postgresql": "Microsoft.DBforPostgreSQL/servers",
+    "postgresql-flex": "Microsoft.DBforPostgreSQL/flexibleServers",
+    "vm": "Microsoft.Compute/virtualMachines",
+    "disk": "Microsoft.Compute/disks",
+    "blob": "Microsoft.Storage/storageAccounts",
+    "aks": "Microsoft.ContainerService/managedClusters",
+}
+UNKNOWN_MESSAGES = ["Something unexpected happened while processing job {hex}.",
+                    "The operation failed for an unknown reason (ref {hex})."]
+
+
+def _aws_event(rng: random.Random, job_type: str | None, resource_type: str | None, message: str) -> dict[str, Any]:
+    account, region, hexid = f"{rng.randrange(10**11, 10**12)}", rng.choice(REGIONS), f"{rng.getrandbits(48):012x}"
+    rtype = resource_type or rng.choice(list(AWS_RESOURCE_ARN))
+    resource = AWS_RESOURCE_ARN.get(rtype, AWS_RESOURCE_ARN["EBS"]).format(region=region, account=account, hex=hexid)
+    vault = f"arn:aws:backup:{region}:{account}:backup-vault:vault-{hexid[:4]}"
+    job = job_type or rng.choice(["backup", "copy", "restore"])
+    detail: dict[str, Any] = {"resourceType": rtype, "resourceArn": resource, "statusMessage": message,
+                              "iamRoleArn": f"arn:aws:iam::{account}:role/service-role/AWSBackupDefaultServiceRole"}
+    if job == "backup":
+        detail.update(backupJobId=hexid, state="FAILED", backupVaultArn=vault, backupSizeInBytes="0")
+    elif job == "copy":
+        dest = f"{rng.randrange(10**11, 10**12)}"
+        detail.update(copyJobId=hexid, state="FAILED", sourceBackupVaultArn=vault,
+                      destinationBackupVaultArn=f"arn:aws:backup:{region}:{dest}:backup-vault:central",
+                      destinationRecoveryPointArn={})
+    else:
+        detail.update(restoreJobId=hexid, status="FAILED")
+    return {"version": "0", "id": hexid, "detail-type": f"{job.capitalize()} Job State Change",
+            "source": "aws.backup", "account": account, "time": "2026-11-23T03:00:00Z", "region": region,
+            "resources": [resource], "detail": detail}
+
+
+def _azure_alert(rng: random.Random, job_type: str | None, workload: str | None, code: str | None,
+                 message: str) -> dict[str, Any]:
+    sub = f"{rng.getrandbits(32):08x}-0000-4000-8000-{rng.getrandbits(48):012x}"
+    hexid = f"{rng.getrandbits(32):08x}"
+    provider = AZURE_PROVIDER.get(workload or "vm", AZURE_PROVIDER["vm"])
+    resource = f"/subscriptions/{sub}/resourceGroups/rg-{hexid[:3]}/providers/{provider}/res{hexid}"
+    vault = f"/subscriptions/{sub}/resourceGroups/rg-backup/providers/Microsoft.DataProtection/backupVaults/bv1"
+    rule = "Restore Failure" if job_type == "restore" else "Backup Failure"
+    context: dict[str, Any] = {"linkedResourceId": resource, "sourceId": vault, "extendedInfo": {"jobId": hexid}}
+    if code:
+        context["extendedInfo"]["recommendedActions"] = f"See https://aka.ms/AB-{code}"
+    return {"schemaId": "azureMonitorCommonAlertSchema", "data": {
+        "essentials": {"alertId": f"/subscriptions/{sub}/providers/Microsoft.AlertsManagement/alerts/{hexid}",
+                       "alertRule": rule, "severity": "Sev1", "monitorCondition": "Fired",
+                       "monitoringService": "Azure Backup", "alertTargetIDs": [vault],
+                       "originAlertId": f"{hexid}_{(code or 'unknown').lower()}",
+                       "firedDateTime": "2026-11-23T03:00:00Z", "description": message},
+        "alertContext": context}}
+
+
+def generate(count: int, seed: int = 7) -> list[str]:
+    """``count`` events as JSON text: catalog examples in envelopes, 10% unknown failures."""
+    from shared.catalog import default_catalog
+
+    rng = random.Random(seed)
+    templates = [(rule.cause.split(".")[0], ex) for rule in default_catalog().rules for ex in rule.examples]
+    events = []
+    for _ in range(count):
+        if rng.random() < 0.1:
+            msg = rng.choice(UNKNOWN_MESSAGES).format(hex=f"{rng.getrandbits(32):08x}")
+            cloud, job, rtype, code = rng.choice(["aws", "azure"]), None, None, None
+        else:
+            cloud, ex = rng.choice(templates)
+            msg, job, rtype, code = ex.message or "Backup failed", ex.job_type, ex.resource_type, ex.code
+        event = (_aws_event(rng, job, rtype, msg) if cloud == "aws"
+                 else _azure_alert(rng, job, rtype, code, msg))
+        events.append(json.dumps(event))
+    return events
+
+
+def _throughput(events: list[str], work: str) -> float:
+    """Events per second of ``work`` over the stream, best of three passes."""
+    from shared.classify import Classifier
+    from shared.pipeline import Pipeline
+
+    pipeline = Pipeline(Classifier())
+    best = 0.0
+    for _ in range(3):
+        start = time.perf_counter()
+        for text in events:
+            raw = json.loads(text)
+            if work == "classify":
+                pipeline.classifier.classify(pipeline.parse(raw))
+        best = max(best, len(events) / (time.perf_counter() - start))
+    return best
+
+
+_CHILD = """
+import json, resource, sys, time
+start = time.perf_counter()
+{imports}
+elapsed = time.perf_counter() - start
+print(json.dumps({{"import_ms": elapsed * 1000,
+                   "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+
+def _fresh_process(imports: str, runs: int = 5) -> dict[str, float]:
+    """Import time (median of ``runs`` fresh interpreters) and peak RSS of the last one."""
+    results = []
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", _CHILD.format(imports=imports)], check=True,
+                             capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        results.append(json.loads(out.stdout))
+    results.sort(key=lambda r: r["import_ms"])
+    median = results[len(results) // 2]
+    return {"import_ms": round(median["import_ms"], 1), "maxrss_mb": round(results[-1]["maxrss_mb"], 1)}
+
+
+def _peak_memory(count: int, work: str) -> float:
+    """Peak RSS (MB) of a fresh process that generates ``count`` events and runs ``work`` on them."""
+    code = (f"import sys; sys.path.insert(0, {str(ROOT / 'bench')!r}); import run; "
+            f"ev = run.generate({count}); run._throughput(ev, {work!r})\n")
+    return _fresh_process(code, runs=1)["maxrss_mb"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=20000)
+    args = parser.parse_args()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, as the issue asks
+
+    from shared.catalog import default_catalog
+
+    catalog = default_catalog()
+    events = generate(args.events)
+    baseline = _throughput(events, "parse-json")
+    classify = _throughput(events, "classify")
+    imports_core = _fresh_process("from shared.catalog import default_catalog; default_catalog()\n"
+                                  "import shared.classify, shared.pipeline")
+    imports_base = _fresh_process("import json, pydantic, yaml")
+    report = {
+        "catalog_rules": len(catalog),
+        "events": len(events),
+        "classify_events_per_s": round(classify),
+        "baseline_json_loads_events_per_s": round(baseline),
+        "import_core_and_load_catalog_ms": imports_core["import_ms"],
+        "baseline_import_json_pydantic_yaml_ms": imports_base["import_ms"],
+        "peak_rss_classify_mb": _peak_memory(args.events, "classify"),
+        "baseline_peak_rss_json_loads_mb": _peak_memory(args.events, "parse-json"),
+    }
+    width = max(len(k) for k in report)
+    for key, value in report.items():
+        print(f"{key:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    main()

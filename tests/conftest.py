@@ -1,0 +1,28 @@
+"""Shared test helpers: real event payloads live under tests/events/, each with a .source.md note."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+EVENTS = Path(__file__).parent / "events"
+
+
+def load_event(name: str) -> Any:
+    """A fixture by its path under tests/events/, e.g. ``aws/copy-job-failed.json``."""
+    return json.loads((EVENTS / name).read_text(encoding="utf-8"))
+
+
+def event_paths(cloud: str) -> list[Path]:
+    return sorted((EVENTS / cloud).glob("*.json"))
+
+
+@pytest.fixture(autouse=True)
+def _no_responder_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests start from the default settings, whatever the developer's shell exports."""
+    for name in ("SLACK_WEBHOOK_URL", "TEAMS_WEBHOOK_URL", "RESPONDER_CONFIG", "RESPONDER_OUTBOX",
+                 "RESPONDER_AUTO_REMEDIATE", "RESPONDER_LANGUAGE"):
+        monkeypatch.delenv(name, raising=False)
