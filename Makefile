@@ -27,7 +27,12 @@ lint: $(VENV)/.installed-test
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
 
-test: lint typecheck
+# Test-only Node tools: the Azurite storage emulator and the Adaptive Cards renderer.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test: lint typecheck node_modules/.installed
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed-test

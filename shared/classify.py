@@ -6,9 +6,10 @@ Scoring is described in ``shared/catalog/README.md`` so that catalog authors can
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from shared.catalog import Catalog, CompiledRule, default_catalog
-from shared.models import UNCLASSIFIED, Failure, Finding
+from shared.models import UNCLASSIFIED, DecodedAuthorization, Failure, Finding
 from shared.text import fill, normalise_message
 
 SCORE_DECODED_ACTION = 4
@@ -21,53 +22,62 @@ UNSTATED_SCOPE_FACTOR = 0.9
 _SPACE = re.compile(r"\s+")
 
 
+@dataclass(slots=True)
+class _Hit:
+    rule: CompiledRule
+    score: int
+    kind: str
+
+
 class Classifier:
     def __init__(self, catalog: Catalog | None = None) -> None:
         self.catalog = catalog or default_catalog()
 
     def best_rule(self, failure: Failure) -> tuple[CompiledRule, int, str] | None:
         """The winning rule, its score and what matched first (decoded, code or message)."""
+        index = self.catalog.index.get(failure.cloud)
+        if index is None:
+            return None
         text = normalise_message(failure.message)
         code = (failure.code or "").lower()
-        job_type = failure.job_type
-        resource_type = (failure.resource_type or "").lower()
         decoded = failure.decoded
         action = (decoded.action or "").lower() if decoded else ""
 
-        best: tuple[CompiledRule, int, str] | None = None
-        for candidate in self.catalog.by_cloud.get(failure.cloud, ()):
-            if job_type and candidate.job_types and job_type not in candidate.job_types:
-                continue
-            if resource_type:
-                if candidate.resource_types and resource_type not in candidate.resource_types:
-                    continue
-                if resource_type in candidate.not_resource_types:
-                    continue
-            wants_deny = candidate.rule.match.explicit_deny
-            if wants_deny is not None and ((decoded is None and wants_deny) or
-                                           (decoded is not None and decoded.explicit_deny != wants_deny)):
-                continue
+        hits: dict[int, _Hit] = {}  # by rule order
 
-            score, kind = 0, ""
-            if action and action in candidate.actions:
-                score, kind = SCORE_DECODED_ACTION, "decoded"
-            elif action and candidate.any_action:
-                score, kind = SCORE_ANY_DECODED_ACTION, "decoded"
-            if code and code in candidate.codes:
-                score += SCORE_CODE
-                kind = kind or "code"
-            if text and candidate.pattern is not None and candidate.pattern.search(text):
-                score += SCORE_MESSAGE
-                kind = kind or "message"
-            if not score:
+        def hit(c: CompiledRule, score: int, kind: str) -> None:
+            if c.order in hits:
+                hits[c.order].score += score
+            else:
+                hits[c.order] = _Hit(c, score, kind)
+
+        if action:
+            exact = index.by_action.get(action, ())
+            for c in exact:
+                hit(c, SCORE_DECODED_ACTION, "decoded")
+            for c in index.any_action:
+                if c not in exact:
+                    hit(c, SCORE_ANY_DECODED_ACTION, "decoded")
+        for c in index.by_code.get(code, ()) if code else ():
+            hit(c, SCORE_CODE, "code")
+        if text:
+            matched: set[int] = set()
+            for mandatory, pattern, c in index.messages:
+                if mandatory in text and c.order not in matched and pattern.search(text):
+                    matched.add(c.order)
+                    hit(c, SCORE_MESSAGE, "message")
+
+        resource_type = (failure.resource_type or "").lower()
+        best: tuple[CompiledRule, int, str] | None = None
+        for order in sorted(hits):
+            c, score = hits[order].rule, hits[order].score
+            if not _applies(c, failure.job_type, resource_type, decoded):
                 continue
-            if job_type and candidate.job_types:
-                score += SCORE_SCOPE
-            if resource_type and candidate.resource_types:
-                score += SCORE_SCOPE
-            score += candidate.rule.priority
+            score += SCORE_SCOPE if failure.job_type and c.job_types else 0
+            score += SCORE_SCOPE if resource_type and c.resource_types else 0
+            score += c.rule.priority
             if best is None or score > best[1]:
-                best = (candidate, score, kind)
+                best = (c, score, hits[order].kind)
         return best
 
     def classify(self, failure: Failure) -> Finding:
@@ -91,6 +101,20 @@ class Classifier:
             severity=rule.severity,
             explicit_deny=bool(failure.decoded and failure.decoded.explicit_deny),
         )
+
+
+def _applies(c: CompiledRule, job_type: str | None, resource_type: str,
+             decoded: DecodedAuthorization | None) -> bool:
+    """Whether a rule's scope admits the failure (unstated job or resource types admit any rule)."""
+    if job_type and c.job_types and job_type not in c.job_types:
+        return False
+    if resource_type and ((c.resource_types and resource_type not in c.resource_types)
+                          or resource_type in c.not_resource_types):
+        return False
+    wants_deny = c.rule.match.explicit_deny
+    if wants_deny is None:
+        return True
+    return decoded.explicit_deny == wants_deny if decoded is not None else not wants_deny
 
 
 def unclassified(failure: Failure) -> Finding:

@@ -134,9 +134,9 @@ def test_azure_other_schema_is_refused_with_the_fix() -> None:
 
 
 def test_unknown_event_kinds_are_refused() -> None:
-    with pytest.raises(EventError, match="aws.ec2"):
+    with pytest.raises(EventError, match=r"aws\.ec2"):
         parse_event(load_event("bad/aws-ec2-instance-state-change.json"))
-    with pytest.raises(EventError, match="neither|nor"):
+    with pytest.raises(EventError, match=r"nor an Azure"):
         parse_event({"hello": "world"})
     with pytest.raises(EventError, match="JSON object"):
         parse_event(["not", "an", "event"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import re._parser as sre_parse  # type: ignore[import-not-found]  # private, stable; finds mandatory words
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -22,16 +23,34 @@ class CatalogError(ValueError):
     """A catalog file that does not follow the schema, or rules that clash."""
 
 
+def mandatory_text(pattern: str) -> str:
+    """The longest run of literal text every match of ``pattern`` must contain ("" if none):
+    a cheap ``in`` test on it lets the classifier skip most regex searches."""
+    try:
+        items = sre_parse.parse(pattern)
+    except re.error:
+        return ""
+    best, run = "", []
+    for op, arg in [*items, (None, None)]:
+        if op is sre_parse.LITERAL:
+            run.append(chr(arg).lower())
+            continue
+        best = max(best, "".join(run), key=len)
+        run = []
+    return best
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledRule:
-    """A rule prepared for matching: lower-cased sets and one compiled regex."""
+    """A rule prepared for matching: lower-cased sets and its compiled patterns."""
 
     rule: Rule
     order: int
     codes: frozenset[str]
     actions: frozenset[str]
     any_action: bool
-    pattern: re.Pattern[str] | None
+    #: (mandatory text, pattern) per message pattern of the rule.
+    patterns: tuple[tuple[str, re.Pattern[str]], ...]
     job_types: frozenset[str]
     resource_types: frozenset[str]
     not_resource_types: frozenset[str]
@@ -39,7 +58,6 @@ class CompiledRule:
 
 def _compile(rule: Rule, order: int) -> CompiledRule:
     m = rule.match
-    pattern = re.compile("|".join(f"(?:{p})" for p in m.messages), re.I) if m.messages else None
     actions = {a.lower() for a in m.decoded_actions}
     return CompiledRule(
         rule=rule,
@@ -47,11 +65,37 @@ def _compile(rule: Rule, order: int) -> CompiledRule:
         codes=frozenset(c.lower() for c in m.codes),
         actions=frozenset(actions - {"*"}),
         any_action="*" in actions,
-        pattern=pattern,
+        patterns=tuple((mandatory_text(p), re.compile(p, re.I)) for p in m.messages),
         job_types=frozenset(rule.job_types),
         resource_types=frozenset(t.lower() for t in rule.resource_types),
         not_resource_types=frozenset(t.lower() for t in rule.not_resource_types),
     )
+
+
+@dataclass(frozen=True)
+class CloudIndex:
+    """One cloud's rules, indexed the ways a failure can match them."""
+
+    by_code: dict[str, tuple[CompiledRule, ...]]
+    by_action: dict[str, tuple[CompiledRule, ...]]
+    any_action: tuple[CompiledRule, ...]
+    messages: tuple[tuple[str, re.Pattern[str], CompiledRule], ...]
+
+    @classmethod
+    def of(cls, rules: Iterable[CompiledRule]) -> CloudIndex:
+        by_code: dict[str, list[CompiledRule]] = {}
+        by_action: dict[str, list[CompiledRule]] = {}
+        any_action, messages = [], []
+        for c in rules:
+            for code in c.codes:
+                by_code.setdefault(code, []).append(c)
+            for action in c.actions:
+                by_action.setdefault(action, []).append(c)
+            if c.any_action:
+                any_action.append(c)
+            messages += [(text, pattern, c) for text, pattern in c.patterns]
+        return cls({k: tuple(v) for k, v in by_code.items()}, {k: tuple(v) for k, v in by_action.items()},
+                   tuple(any_action), tuple(messages))
 
 
 class Catalog:
@@ -66,8 +110,8 @@ class Catalog:
                 raise CatalogError(f"duplicate rule id {rule.id}")
             self._by_id[rule.id] = rule
         compiled = [_compile(rule, i) for i, rule in enumerate(self.rules)]
-        self.by_cloud: dict[str, tuple[CompiledRule, ...]] = {
-            cloud: tuple(c for c in compiled if c.rule.cause.startswith(cloud + "."))
+        self.index: dict[str, CloudIndex] = {
+            cloud: CloudIndex.of(c for c in compiled if c.rule.cause.startswith(cloud + "."))
             for cloud in ("aws", "azure")
         }
         self.codes = CodeBook(code for rule in self.rules for code in rule.match.codes)
