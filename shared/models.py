@@ -121,6 +121,8 @@ class Plan(BaseModel):
     manual_reason: str | None = None
     #: Placeholders the failure could not fill; they stay visible in the text as ``{name}``.
     missing: list[str] = []
+    #: For some missing placeholders, how to look the value up (a command, where to read it).
+    lookups: dict[str, str] = {}
     language: str = "en"
 
 

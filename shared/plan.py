@@ -10,6 +10,23 @@ from shared.text import fill, missing_placeholders
 
 LANGUAGES = ("en", "ko", "ja")
 
+#: How a reader finds a value the event did not carry, filled with what the failure does know.
+LOOKUPS: dict[str, str] = {
+    "vault_principal_id": "az dataprotection backup-vault show --resource-group {vault_resource_group} "
+                          "--vault-name {vault_name} --query identity.principalId -o tsv",
+    "vault_principal_id.rsv": "az backup vault show --resource-group {vault_resource_group} --name {vault_name} "
+                              "--query identity.principalId -o tsv",
+    "kms_key_arn": "aws backup describe-recovery-point --backup-vault-name {vault_name} "
+                   "--recovery-point-arn {recovery_point_arn} --query EncryptionKeyArn --output text",
+    "pass_role_arn": "decode the authorization message (see the steps) and read context.resource",
+    "role_arn": "aws backup describe-{job_type}-job --{job_type}-job-id {job_id} --query IamRoleArn",
+    "key_vault_id": "az keyvault show --name <key vault in the backup instance's secret URI> --query id -o tsv",
+    "container_scope": "/subscriptions/{subscription_id}/resourceGroups/<rg>/providers/Microsoft.Storage/"
+                       "storageAccounts/<account>/blobServices/default/containers/<container>",
+    "db_user": "the user name stored in the Key Vault secret of the backup instance",
+    "organization_id": "aws organizations describe-organization --query Organization.Id --output text",
+}
+
 
 def _texts(rule: Rule, language: str) -> tuple[str, str, list[str]]:
     """Title, explanation and steps in ``language`` where the rule has them, else English."""
@@ -17,6 +34,11 @@ def _texts(rule: Rule, language: str) -> tuple[str, str, list[str]]:
     if tr is None:
         return rule.title, rule.explanation, rule.steps
     return tr.title or rule.title, tr.explanation or rule.explanation, tr.steps or rule.steps
+
+
+def _lookup_key(name: str, failure: Failure) -> str:
+    recovery_services = "microsoft.recoveryservices/" in (failure.vault_id or "").lower()
+    return f"{name}.rsv" if recovery_services and f"{name}.rsv" in LOOKUPS else name
 
 
 def plan_for(failure: Failure, finding: Finding, catalog: Catalog | None = None,
@@ -33,6 +55,7 @@ def plan_for(failure: Failure, finding: Finding, catalog: Catalog | None = None,
 
     filled_steps = [fill(step, values) for step in steps]
     notes = list(failure.notes)
+    values.setdefault("job_type", failure.job_type or "backup")
     if failure.encoded_message and failure.decoded is None:
         notes.append("The authorization message was not decoded here. Decode it with: "
                      + decode_command(failure.encoded_message))
@@ -51,5 +74,6 @@ def plan_for(failure: Failure, finding: Finding, catalog: Catalog | None = None,
         auto_fix=rule.auto_fix,
         manual_reason=rule.manual_reason,
         missing=missing,
+        lookups={name: fill(LOOKUPS[_lookup_key(name, failure)], values) for name in missing if name in LOOKUPS},
         language=language if language in rule.i18n or language == "en" else "en",
     )

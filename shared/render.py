@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import textwrap
 from typing import Any
+from urllib.parse import quote
 
 from shared.models import Outcome
 
@@ -53,7 +54,8 @@ def render_text(outcome: Outcome, width: int = 100) -> str:
         for ra in plan.role_assignments:
             lines.append(f"  Role: {ra.role} ({ra.role_definition_id}) for {ra.principal_id} on {ra.scope}")
         if plan.missing:
-            lines.append("  Not known from the event, fill in: " + ", ".join("{" + m + "}" for m in plan.missing))
+            lines += ["", "Not known from the event, fill in: " + ", ".join("{" + m + "}" for m in plan.missing)]
+            lines += [f"  {{{name}}}: {how}" for name, how in plan.lookups.items()]
         if plan.auto_fix == "none" and plan.manual_reason:
             lines.append("  Needs a person: " + plan.manual_reason)
         if plan.docs:
@@ -71,3 +73,40 @@ def message_document(outcome: Outcome) -> dict[str, Any]:
         "plan": outcome.plan.model_dump(mode="json") if outcome.plan else None,
         "text": render_text(outcome),
     }
+
+
+#: Links shown as buttons must be https and short enough for every sink (Slack: 3000 characters).
+MAX_LINK_CHARS = 3000
+
+
+def _aws_console(region: str | None, fragment: str) -> str | None:
+    if not region:
+        return None
+    return f"https://{region}.console.aws.amazon.com/backup/home?region={region}#/{fragment}"
+
+
+def links(outcome: Outcome, docs: int = 2) -> list[tuple[str, str]]:
+    """The console pages of the job, the resource and the vault, and the documentation, as
+    (label, url) pairs: https only, in that order, without duplicates."""
+    f = outcome.failure
+    found: list[tuple[str, str | None]] = [("Open job", f.links.get("job"))]
+    resource = f.links.get("resource")
+    if resource is None and f.cloud == "aws" and f.resource_id and f.resource_id.startswith("arn:"):
+        resource = _aws_console(f.region, "resources/" + quote(f.resource_id, safe=""))
+    found.append(("Open resource", resource))
+    vault = f.links.get("vault")
+    if vault is None and f.cloud == "aws" and f.vault_name:
+        vault = _aws_console(f.region, "backupvaults/details/" + quote(f.vault_name, safe=""))
+    found.append(("Open vault", vault))
+    if "alert" in f.links:
+        found.append(("Open alert", f.links["alert"]))
+    if outcome.plan is not None:
+        found += [("Documentation" if i == 0 else f"Documentation {i + 1}", url)
+                  for i, url in enumerate(outcome.plan.docs[:docs])]
+    seen: set[str] = set()
+    result = []
+    for label, url in found:
+        if url and url.startswith("https://") and len(url) <= MAX_LINK_CHARS and url not in seen:
+            seen.add(url)
+            result.append((label, url))
+    return result

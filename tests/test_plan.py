@@ -98,8 +98,13 @@ def test_postgres_reader_fix_names_the_vault_identity_and_the_server_scope(class
 
 def test_without_enrichment_the_vault_identity_stays_a_placeholder(classifier: Classifier) -> None:
     plan = plan_of(classifier, failure_of(classifier, "azure/seed000-pgsql-backup-usererrormsimissingpermissions.json"))
+    failure = failure_of(classifier, "azure/seed000-pgsql-backup-usererrormsimissingpermissions.json")
     assert "vault_principal_id" in plan.missing
     assert plan.role_assignments[0].principal_id == "{vault_principal_id}"
+    # ... and the reader is told how to look it up, for this very vault.
+    lookup = plan.lookups["vault_principal_id"]
+    assert lookup.startswith("az dataprotection backup-vault show")
+    assert f"--vault-name {failure.vault_name}" in lookup and failure.facts["vault_resource_group"] in lookup
 
 
 def test_db_permissions_fix_is_the_grant_script_of_seed_001(classifier: Classifier) -> None:
