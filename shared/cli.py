@@ -36,8 +36,11 @@ class InputError:
 
 def read_items(text: str) -> Iterator[Any | InputError]:
     """Every JSON document in ``text``; a top-level array yields its elements. Text that is not
-    JSON yields an ``InputError`` and reading resumes at the next line starting with ``{`` or ``[``."""
+    JSON yields an ``InputError`` and reading resumes at the next line that starts a JSON value."""
     pos, end = 0, len(text)
+    if not text.strip():
+        yield InputError("the input is empty: expected an event, a JSON array of events, or JSON lines")
+        return
     while True:
         while pos < end and text[pos].isspace():
             pos += 1
@@ -55,14 +58,18 @@ def read_items(text: str) -> Iterator[Any | InputError]:
             yield value
 
 
+_VALUE_START = frozenset('{["-0123456789tfn')
+
+
 def _next_document(text: str, pos: int) -> int:
-    """The start of the next line that begins a JSON document, or the end of the text."""
+    """The start of the next line that begins a JSON value at its first column (so JSON lines
+    resume on the next line, and a pretty-printed document's indented lines are skipped)."""
     while True:
         newline = text.find("\n", pos)
         if newline < 0:
             return len(text)
         pos = newline + 1
-        if text[pos:pos + 1] in ("{", "["):
+        if text[pos:pos + 1] in _VALUE_START:
             return pos
 
 
