@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from shared.catalog import Catalog, CompiledRule, default_catalog
+from shared.catalog import Catalog, CompiledRule, default_catalog, words_of
 from shared.models import UNCLASSIFIED, DecodedAuthorization, Failure, Finding
 from shared.text import fill, normalise_message
 
@@ -62,8 +62,11 @@ class Classifier:
             hit(c, SCORE_CODE, "code")
         if text:
             matched: set[int] = set()
-            for mandatory, pattern, c in index.messages:
-                if mandatory in text and c.order not in matched and pattern.search(text):
+            candidates = [*index.unkeyed]
+            for word in words_of(text):
+                candidates += index.by_word.get(word, ())
+            for mandatory, pattern, c in candidates:
+                if c.order not in matched and mandatory in text and pattern.search(text):
                     matched.add(c.order)
                     hit(c, SCORE_MESSAGE, "message")
 

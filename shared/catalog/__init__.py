@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import re._parser as sre_parse  # type: ignore[import-not-found]  # private, stable; finds mandatory words
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -40,6 +41,20 @@ def mandatory_text(pattern: str) -> str:
     return best
 
 
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def certain_words(mandatory: str) -> list[str]:
+    """The whole words of a pattern's mandatory text: those with a separator on both sides, so
+    they are tokens of any text the pattern matches."""
+    return [m.group() for m in _WORD.finditer(mandatory) if m.start() > 0 and m.end() < len(mandatory)]
+
+
+def words_of(text: str) -> set[str]:
+    """The tokens ``key_word`` is looked up by."""
+    return set(_WORD.findall(text))
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledRule:
     """A rule prepared for matching: lower-cased sets and its compiled patterns."""
@@ -49,8 +64,7 @@ class CompiledRule:
     codes: frozenset[str]
     actions: frozenset[str]
     any_action: bool
-    #: (mandatory text, pattern) per message pattern of the rule.
-    patterns: tuple[tuple[str, re.Pattern[str]], ...]
+    patterns: tuple[re.Pattern[str], ...]
     job_types: frozenset[str]
     resource_types: frozenset[str]
     not_resource_types: frozenset[str]
@@ -65,11 +79,14 @@ def _compile(rule: Rule, order: int) -> CompiledRule:
         codes=frozenset(c.lower() for c in m.codes),
         actions=frozenset(actions - {"*"}),
         any_action="*" in actions,
-        patterns=tuple((mandatory_text(p), re.compile(p, re.I)) for p in m.messages),
+        patterns=tuple(re.compile(p, re.I) for p in m.messages),
         job_types=frozenset(rule.job_types),
         resource_types=frozenset(t.lower() for t in rule.resource_types),
         not_resource_types=frozenset(t.lower() for t in rule.not_resource_types),
     )
+
+
+Candidate = tuple[str, re.Pattern[str], CompiledRule]
 
 
 @dataclass(frozen=True)
@@ -79,13 +96,28 @@ class CloudIndex:
     by_code: dict[str, tuple[CompiledRule, ...]]
     by_action: dict[str, tuple[CompiledRule, ...]]
     any_action: tuple[CompiledRule, ...]
-    messages: tuple[tuple[str, re.Pattern[str], CompiledRule], ...]
+    #: Message patterns by their rarest certain word, so a message meets only plausible patterns;
+    #: each with its mandatory text, a cheap ``in`` test before the regex.
+    by_word: dict[str, tuple[Candidate, ...]]
+    #: Patterns with no certain word: tried on every message (after the ``in`` test).
+    unkeyed: tuple[Candidate, ...]
 
     @classmethod
     def of(cls, rules: Iterable[CompiledRule]) -> CloudIndex:
         by_code: dict[str, list[CompiledRule]] = {}
         by_action: dict[str, list[CompiledRule]] = {}
-        any_action, messages = [], []
+        rules = tuple(rules)
+        any_action, unkeyed = [], []
+        by_word: dict[str, list[Candidate]] = {}
+        entries = [(mandatory_text(p.pattern), p, c) for c in rules for p in c.patterns]
+        frequency = Counter(w for mandatory, _, _ in entries for w in set(certain_words(mandatory)))
+        for mandatory, pattern, c in entries:
+            words = certain_words(mandatory)
+            if words:
+                rarest = min(words, key=lambda w: (frequency[w], -len(w)))
+                by_word.setdefault(rarest, []).append((mandatory, pattern, c))
+            else:
+                unkeyed.append((mandatory, pattern, c))
         for c in rules:
             for code in c.codes:
                 by_code.setdefault(code, []).append(c)
@@ -93,9 +125,8 @@ class CloudIndex:
                 by_action.setdefault(action, []).append(c)
             if c.any_action:
                 any_action.append(c)
-            messages += [(text, pattern, c) for text, pattern in c.patterns]
         return cls({k: tuple(v) for k, v in by_code.items()}, {k: tuple(v) for k, v in by_action.items()},
-                   tuple(any_action), tuple(messages))
+                   tuple(any_action), {k: tuple(v) for k, v in by_word.items()}, tuple(unkeyed))
 
 
 class Catalog:

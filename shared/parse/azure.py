@@ -9,7 +9,7 @@ parser looks in all of those; ``CodeBook`` restores the documented spelling.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -116,21 +116,24 @@ class CodeBook:
         return next((self._by_lower[c] for c in self._longest_first if c in lowered), None)
 
 
-def _find(obj: Any, names: set[str], depth: int = 4) -> Any:
-    """The first value under any of ``names`` (compared lower-case), searched breadth-first."""
+def _fields(obj: Any, depth: int = 4) -> dict[str, Any]:
+    """Every non-empty field under ``obj`` by lower-cased name, the shallowest first: providers
+    move fields between ``alertContext``, ``properties`` and ``extendedInfo``, and vary the case."""
+    found: dict[str, Any] = {}
     level = [obj]
     for _ in range(depth):
         following: list[Any] = []
         for node in level:
-            if isinstance(node, Mapping):
+            if isinstance(node, dict):
                 for key, value in node.items():
-                    if str(key).lower() in names and value not in (None, "", [], {}):
-                        return value
-                    following.append(value)
+                    if value is not None and value != "" and value != [] and value != {}:
+                        found.setdefault(str(key).lower(), value)
+                    if isinstance(value, (dict, list)):
+                        following.append(value)
             elif isinstance(node, list):
                 following.extend(node)
         level = following
-    return None
+    return found
 
 
 def _as_text(value: Any) -> str:
@@ -138,7 +141,7 @@ def _as_text(value: Any) -> str:
         return ""
     if isinstance(value, list):
         return " ".join(_as_text(v) for v in value)
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         return " ".join(_as_text(v) for v in value.values())
     return str(value)
 
@@ -185,12 +188,12 @@ def _job_type(*texts: str | None) -> JobType | None:
     return None
 
 
-def extract_code(essentials: Essentials, context: Mapping[str, Any], codes: CodeBook) -> str | None:
+def extract_code(essentials: Essentials, fields: dict[str, Any], codes: CodeBook) -> str | None:
     """The error code, from an explicit field, an aka.ms/AB-<code> link, or originAlertId."""
-    explicit = _find(context, {"errorcode", "error_code"})
+    explicit = fields.get("errorcode") or fields.get("error_code")
     if isinstance(explicit, str) and explicit.strip():
         return codes.spell(explicit.strip())
-    link = _AKA_CODE.search(_as_text(_find(context, {"recommendedactions", "recommendedaction"})))
+    link = _AKA_CODE.search(_as_text(fields.get("recommendedactions") or fields.get("recommendedaction")))
     if not link:
         link = _AKA_CODE.search(essentials.description or "")
     if link:
@@ -210,9 +213,11 @@ def parse_common_alert(raw: dict[str, Any], codes: CodeBook | None = None) -> Fa
     ess = alert.data.essentials
     context: dict[str, Any] = alert.data.alert_context or {}
 
+    fields = _fields(context)
+
     def text(*names: str) -> str | None:
-        value = _find(context, {n.lower() for n in names})
-        return str(value) if value not in (None, "", [], {}) and not isinstance(value, (dict, list)) else None
+        value = next((fields[n.lower()] for n in names if n.lower() in fields), None)
+        return str(value) if value is not None and not isinstance(value, (dict, list)) else None
 
     source_id = text("sourceId")
     linked = text("linkedResourceId", "affectedResourceId", "dataSourceId", "datasourceId")
@@ -233,7 +238,7 @@ def parse_common_alert(raw: dict[str, Any], codes: CodeBook | None = None) -> Fa
         workload = "afs" if vault_id and "recoveryservices" in vault_id.lower() else "blob"
 
     message = text("errorMessage", "errorString", "failureReason", "errorDetails") or ess.description
-    code = extract_code(ess, context, codes)
+    code = extract_code(ess, fields, codes)
     condition = (ess.monitor_condition or "Fired").lower()
     job_type = _job_type(ess.alert_rule, text("operationName", "jobOperation", "operation",
                                               "alertName", "title"))
@@ -251,7 +256,7 @@ def parse_common_alert(raw: dict[str, Any], codes: CodeBook | None = None) -> Fa
         "alert_id": ess.alert_id,
         "severity": ess.severity,
         "protected_item_id": protected_item,
-        "recommended_actions": _as_text(_find(context, {"recommendedactions"})) or None,
+        "recommended_actions": _as_text(fields.get("recommendedactions")) or None,
         "backup_management_type": text("backupManagementType"),
     }
     if resource_id and workload in ("postgresql", "postgresql-flex", "mysql-flex"):
