@@ -50,6 +50,9 @@ EXPECTED = {
     "azure/seed001-pgsql-backup-usererrormissingdbpermissions.json": "azure.postgres.db-permissions",
     "azure/seed002-vm-backup-extensionsnapshotfailednonetwork.json": "azure.vm.no-network",
     "azure/seed002-vm-backup-usererrorkeyvaultpermissionsnotconfigured.json": "azure.vm.ade-keyvault-access",
+    # the same code, another workload, another fix
+    "azure/blob-backup-usererrormissingrequiredpermissions.json": "azure.blob.vault-msi-permissions",
+    "azure/disk-backup-usererrormissingrequiredpermissions.json": "azure.disk.vault-msi-permissions",
 }
 DECODED_PASS_ROLE = {
     "allowed": False, "explicitDeny": False,
