@@ -56,7 +56,8 @@ def plan_for(failure: Failure, finding: Finding, catalog: Catalog | None = None,
     filled_steps = [fill(step, values) for step in steps]
     notes = list(failure.notes)
     values.setdefault("job_type", failure.job_type or "backup")
-    if failure.encoded_message and failure.decoded is None:
+    says_how = any("decode-authorization-message" in t for t in templates)
+    if failure.encoded_message and failure.decoded is None and not says_how:
         notes.append("The authorization message was not decoded here. Decode it with: "
                      + decode_command(failure.encoded_message))
     principal = values.get("vault_principal_id", "{vault_principal_id}")
