@@ -22,8 +22,21 @@ from shared.classify import Classifier
 from shared.parse import EventError
 from shared.pipeline import Pipeline
 from shared.plan import LANGUAGES
-from shared.settings import Settings, SettingsError
-from shared.sinks import ConsoleSink, OutboxSink, Sink
+from shared.responder import DeliveryFailed, Responder, responder_from_env
+from shared.routing import (
+    ConfigError,
+    ResponderConfig,
+    Router,
+    config_from_settings,
+    describe_config,
+    describe_route,
+    load_config,
+    parse_config,
+)
+from shared.settings import Settings, SettingsError, default_state_path
+from shared.sinks import ConsoleSink, Sink
+from shared.state import MemoryStore, StateStore
+from shared.state_sqlite import SqliteStore
 
 EXIT_OK, EXIT_DELIVERY_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 _DECODER = json.JSONDecoder()
@@ -102,15 +115,14 @@ def cmd_classify(args: argparse.Namespace, out: TextIO) -> int:
     return status
 
 
-def _sinks(settings: Settings, dry_run: bool, out: TextIO) -> list[Sink]:
-    sinks: list[Sink] = [ConsoleSink(out)] if dry_run or not settings.outbox else []
-    if settings.outbox and not dry_run:
-        sinks.append(OutboxSink(settings.outbox))
-    return sinks
+def _state(settings: Settings, dry_run: bool) -> StateStore:
+    """SQLite for real runs (dedup and tickets across runs), memory for dry runs and the demo."""
+    if dry_run:
+        return MemoryStore()
+    return SqliteStore(settings.state_path or default_state_path())
 
 
-def respond(items: Sequence[Any] | Iterator[Any], pipeline: Pipeline, sinks: Sequence[Sink],
-            out: TextIO) -> int:
+def respond(items: Sequence[Any] | Iterator[Any], responder: Responder, out: TextIO) -> int:
     """Run the full pipeline over ``items`` and deliver each outcome; print one status line each."""
     status = EXIT_OK
     for index, item in enumerate(items):
@@ -119,24 +131,50 @@ def respond(items: Sequence[Any] | Iterator[Any], pipeline: Pipeline, sinks: Seq
             status = EXIT_BAD_INPUT
             continue
         try:
-            outcome = pipeline.process(item)
+            report = responder.handle(item)
         except EventError as exc:
             _print_json({"error": str(exc), "index": index}, out)
             status = EXIT_BAD_INPUT
             continue
-        deliveries = pipeline.deliver(outcome, sinks)
-        if any(not d.ok for d in deliveries) and status == EXIT_OK:
+        except DeliveryFailed as exc:
+            report = exc.report
+            if status == EXIT_OK:
+                status = EXIT_DELIVERY_FAILED
+        summary = {k: report.outcome.summary()[k] for k in ("cloud", "job_type", "cause", "code", "rule")}
+        line: dict[str, Any] = {**summary, "route": report.route, "role": report.role,
+                                "delivered": {d.sink: d.detail if d.ok else f"FAILED: {d.detail}"
+                                              for d in report.deliveries}}
+        if report.skipped:
+            line["skipped"] = report.skipped
+        _print_json(line, out)
+    for delivery in responder.flush():
+        if not delivery.ok and status == EXIT_OK:
             status = EXIT_DELIVERY_FAILED
-        summary = {k: outcome.summary()[k] for k in ("cloud", "job_type", "cause", "code", "rule")}
-        _print_json({**summary, "delivered": {d.sink: d.detail if d.ok else f"FAILED: {d.detail}"
-                                              for d in deliveries}}, out)
+        _print_json({"digest": delivery.sink, "delivered": delivery.detail if delivery.ok
+                     else f"FAILED: {delivery.detail}"}, out)
     return status
+
+
+def _responder(settings: Settings, language: str | None, dry_run: bool, local: list[Sink],
+               config: ResponderConfig | None = None) -> Responder:
+    if language:
+        settings = settings.model_copy(update={"language": language})
+    responder = responder_from_env(settings, state=_state(settings, dry_run), dry_run=dry_run, config=config)
+    responder.sinks = [*local, *responder.sinks]
+    if language:
+        responder.pipeline.language = language
+    return responder
 
 
 def cmd_respond(args: argparse.Namespace, out: TextIO) -> int:
     settings = Settings.from_env()
-    pipeline = Pipeline(language=args.language or settings.language)
-    return respond(_read_inputs(args.paths), pipeline, _sinks(settings, args.dry_run, out), out)
+    local: list[Sink] = [ConsoleSink(out)] if args.dry_run or not settings.outbox else []
+    if args.dry_run:  # nothing is written either
+        settings = settings.model_copy(update={"outbox": None})
+    responder = _responder(settings, args.language, args.dry_run, local)
+    if args.dry_run:
+        out.write("Dry run: nothing is sent; each message shows where it would go.\n")
+    return respond(_read_inputs(args.paths), responder, out)
 
 
 def sample_events() -> list[tuple[str, Any]]:
@@ -149,15 +187,85 @@ def sample_events() -> list[tuple[str, Any]]:
     return events
 
 
+#: What the demo renders when no configuration is given: one sink of each kind, never contacted;
+#: every sample shown on its own (no dedup, no storm grouping).
+DEMO_CONFIG: dict[str, Any] = {
+    "dedup": {"window": 0, "storm_window": 0},
+    "sinks": {
+        "slack": {"type": "slack", "webhook_url": "https://hooks.slack.com/services/T000/B000/demo"},
+        "teams": {"type": "teams", "webhook_url": "https://example.invalid/workflows/demo"},
+        "jira": {"type": "jira", "url": "https://example.atlassian.net", "project": "OPS",
+                 "email": "demo@example.com", "api_token": "demo"},
+        "pagerduty": {"type": "pagerduty", "routing_key": "demo"},
+        "servicenow": {"type": "servicenow", "instance_url": "https://example.service-now.com",
+                       "username": "demo", "password": "demo"},
+        "github": {"type": "github", "repo": "example/backup-ops", "token": "demo"},
+    },
+}
+
+
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     settings = Settings.from_env()
     outbox = Path(args.outbox) if args.outbox else (settings.outbox or Path("outbox"))
-    pipeline = Pipeline(language=args.language or settings.language)
+    config = load_config(settings.config_path) if settings.config_path else parse_config(DEMO_CONFIG, "demo")
+    config = config.model_copy(update={"dedup": config.dedup.model_copy(update={"window": 0, "storm_window": 0})})
+    settings = settings.model_copy(update={"outbox": outbox, "slack_webhook_url": None, "teams_webhook_url": None})
+    responder = _responder(settings, args.language, True, [ConsoleSink(out)], config)
     events = [event for _, event in sample_events()]
     out.write(f"Running {len(events)} bundled sample failures (AWS and Azure) through the pipeline.\n"
-              f"Messages are printed below and written to {outbox}/\n\n")
-    status = respond(events, pipeline, [ConsoleSink(out), OutboxSink(outbox)], out)
+              f"Nothing is posted: the messages and the Slack, Teams and ticket payloads that would be sent\n"
+              f"are printed below and written to {outbox}/\n\n")
+    status = respond(events, responder, out)
     out.write(f"\nDone: {len(events)} events; messages in {outbox}/\n")
+    return status
+
+
+def cmd_flush(args: argparse.Namespace, out: TextIO) -> int:
+    """Send the digests of closed storms and ended quiet hours (run it on a schedule)."""
+    settings = Settings.from_env()
+    responder = _responder(settings, None, False, [])
+    status = EXIT_OK
+    for delivery in responder.flush():
+        status = status if delivery.ok else EXIT_DELIVERY_FAILED
+        _print_json({"digest": delivery.sink, "delivered": delivery.detail if delivery.ok
+                     else f"FAILED: {delivery.detail}"}, out)
+    return status
+
+
+def cmd_config(args: argparse.Namespace, out: TextIO) -> int:
+    """Validate a configuration file and show where each sample event would go."""
+    settings = Settings.from_env()
+    path = Path(args.path) if args.path else settings.config_path
+    try:
+        config = load_config(path) if path else config_from_settings(settings)
+    except ConfigError as exc:
+        out.write(f"invalid: {exc}\n")
+        return EXIT_BAD_INPUT
+    out.write(f"{path or 'settings (SLACK_WEBHOOK_URL / TEAMS_WEBHOOK_URL)'}: valid\n")
+    for line in describe_config(config):
+        out.write(line + "\n")
+    events: list[tuple[str, Any]] = []
+    for event_path in args.events or []:
+        events += [(Path(event_path).name, e) for e in _read_inputs([event_path])]
+    if not args.events:
+        events = sample_events()
+    if events:
+        out.write("\nwhere the sample events would go:\n")
+    pipeline = Pipeline()
+    router = Router(config)
+    status = EXIT_OK
+    for name, event in events:
+        if isinstance(event, InputError):
+            out.write(f"  {name}: {event.reason}\n")
+            status = EXIT_BAD_INPUT
+            continue
+        try:
+            outcome = pipeline.assess(pipeline.parse(event))
+        except EventError as exc:
+            out.write(f"  {name}: {exc}\n")
+            status = EXIT_BAD_INPUT
+            continue
+        out.write(f"  {name}: {describe_route(outcome, router.route(outcome))}\n")
     return status
 
 
@@ -198,6 +306,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--language", choices=LANGUAGES)
     p.set_defaults(run=cmd_demo)
 
+    p = sub.add_parser("config", help="validate the configuration file and show where sample events go")
+    p.add_argument("action", choices=("check",))
+    p.add_argument("path", nargs="?", help="the file (default: RESPONDER_CONFIG, else the simple settings)")
+    p.add_argument("--events", action="append", help="events to route instead of the bundled samples")
+    p.set_defaults(run=cmd_config)
+
+    p = sub.add_parser("flush", help="send the digests of closed storms and ended quiet hours")
+    p.set_defaults(run=cmd_flush)
+
     p = sub.add_parser("catalog", help="validate the error catalog and run every rule's examples")
     p.add_argument("action", choices=("check", "list"))
     p.add_argument("--catalog", type=Path)
@@ -210,7 +327,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     try:
         return int(args.run(args, out))
-    except (CatalogError, SettingsError, OSError) as exc:
+    except (CatalogError, SettingsError, ConfigError, OSError) as exc:
         sys.stderr.write(f"backup-responder: {exc}\n")
         return EXIT_BAD_INPUT
 

@@ -126,12 +126,43 @@ class Plan(BaseModel):
     language: str = "en"
 
 
+RemediationAction = Literal["notified", "suppressed", "planned", "applied", "refused", "failed"]
+
+
+class RemediationSummary(BaseModel):
+    """What auto-remediation decided for one outcome (``shared.remediation``), as the message shows
+    it; the full record, with the documents before and after, is in the audit trail."""
+
+    #: The effective mode (``off``, ``dry-run``, ``on``), or ``approved`` for a fix approved in chat.
+    mode: str
+    action: RemediationAction
+    reason: str | None = None
+    kind: str | None = None
+    target: str | None = None
+    #: "add iam:PassRole on role X to role Y" / "added iam:PassRole on role X to role Y".
+    change: str | None = None
+    done: str | None = None
+    #: The policy document diff or the role assignments (dry-run and applied).
+    diff: str | None = None
+    restarted_job_id: str | None = None
+    restart_error: str | None = None
+    #: Automation stopped here and a person must look (circuit breaker, failed verification...).
+    needs_person: bool = False
+    #: Set on a planned fix that a person may approve from chat ("Apply fix").
+    approval_id: str | None = None
+    audit_id: str | None = None
+    actor: str = "auto"
+    notes: list[str] = []
+
+
 class Outcome(BaseModel):
     """Everything the pipeline knows about one event after classifying and planning it."""
 
     failure: Failure
     finding: Finding
     plan: Plan | None = None
+    #: Set by the remediation engine when it ran (None: it did not run for this outcome).
+    remediation: RemediationSummary | None = None
 
     def summary(self) -> dict[str, Any]:
         """The classification as the ``classify`` command prints it."""

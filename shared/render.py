@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 from shared.models import Outcome
+from shared.remediation.render import remediation_lines
 
 CLOUD_NAMES = {"aws": "AWS", "azure": "Azure"}
 
@@ -42,6 +43,7 @@ def render_text(outcome: Outcome, width: int = 100) -> str:
         d = failure.decoded
         lines.append(f"  Decoded      {d.action} on {d.resource} denied for {d.principal_arn}"
                      + (" (explicit deny)" if d.explicit_deny else ""))
+    lines += remediation_lines(outcome)  # "Applied: …", "Dry run: would …", "Not applied: … because …"
     if plan is not None:
         lines += ["", "Why:", *textwrap.wrap(plan.explanation, width, initial_indent="  ",
                                             subsequent_indent="  ")]

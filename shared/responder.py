@@ -1,18 +1,48 @@
 """What every entry point calls: one event in, delivered messages out, or an exception that tells
-the platform to keep the event (retry, dead-letter queue)."""
+the platform to keep the event (retry, dead-letter queue).
+
+``Responder.handle`` routes the outcome (silences, quiet hours), admits it through the grouper
+(dedup, storms), and delivers a notice to each chosen sink. Every successful delivery leaves a
+receipt in the state store, so a retry of the same event does not post again where it already
+succeeded. When any sink fails, ``DeliveryFailed`` is raised after the others were tried.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from shared.decode import Decoder
+from shared.dedup import EVENT_TTL, Admission, ClosedGroup, Grouper
+from shared.delivery.base import Destination, GroupInfo, Notice, NoticeKind
+from shared.delivery.factory import build_destinations
+from shared.delivery.http import SYSTEM_CLOCK, Clock, Deadline, Transport, deadline_scope, urllib_transport
 from shared.models import Outcome
 from shared.pipeline import Delivery, Enricher, Pipeline
+from shared.plan import plan_for
+from shared.remediation.engine import RemediationEngine
+from shared.routing import (
+    CHAT_TYPES,
+    OutboxSinkConfig,
+    ResponderConfig,
+    RouteDecision,
+    Router,
+    SecretResolver,
+    config_from_settings,
+    period_key,
+)
 from shared.settings import Settings
-from shared.sinks import OutboxSink, Sink
+from shared.sinks import DeliveryError, OutboxSink, Sink, outcome_key
 from shared.state import MemoryStore, StateStore
+
+log = logging.getLogger("backup_responder")
+#: A storm's digest is tried at this many flushes at most (its failures were delivered already).
+MAX_DIGEST_ATTEMPTS = 20
 
 
 class DeliveryFailed(Exception):
@@ -29,34 +59,375 @@ class Report:
     outcome: Outcome
     deliveries: list[Delivery] = field(default_factory=list)
     skipped: str | None = None
+    route: str | None = None
+    #: leader, member, duplicate, unfingerprinted, recovered
+    role: str | None = None
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[Delivery]:
+        return [d for d in self.deliveries if not d.ok]
 
 
 @dataclass
 class Responder:
     pipeline: Pipeline
+    #: Local sinks that get every message (the outbox, the console).
     sinks: Sequence[Sink]
     state: StateStore = field(default_factory=MemoryStore)
+    config: ResponderConfig = field(default_factory=ResponderConfig)
+    #: The configured sinks by name (see ``shared.delivery.factory``).
+    destinations: Mapping[str, Destination] = field(default_factory=dict)
+    #: Seconds since the epoch (storm windows, TTL decisions).
+    clock: Callable[[], float] = time.time
+    #: Render and record, but post nothing: every destination's payload goes to the local sinks.
+    dry_run: bool = False
+    #: Send closed storms' digests and quiet hours' summaries at the start of each event.
+    flush_on_handle: bool = True
+    #: Auto-remediation (``shared.remediation``): runs after classification, before delivery, so the
+    #: message says what was done. None: not wired here (nothing is ever changed).
+    remediation: RemediationEngine | None = None
+    grouper: Grouper = field(init=False)
+    router: Router = field(init=False)
 
-    def handle(self, raw: Any) -> Report:
-        """Process one event (``EventError`` for bad input) and deliver it to every sink."""
+    def __post_init__(self) -> None:
+        self.grouper = Grouper(self.state, self.config.dedup, self.clock)
+        self.router = Router(self.config, lambda: datetime.fromtimestamp(self.clock(), UTC))
+
+    # --- entry -------------------------------------------------------------------------------------
+
+    def handle(self, raw: Any, deadline: Deadline | float | None = None) -> Report:
+        """Process one event (``EventError`` for bad input) and deliver it where it is routed.
+
+        ``deadline``: the seconds the caller has left (e.g. Lambda's remaining time) or a
+        ``Deadline``; no retry waits past it. Raises ``DeliveryFailed`` if a sink failed."""
         outcome = self.pipeline.process(raw)
         failure = outcome.failure
         if not failure.failed and not failure.recovered:
             return Report(outcome, skipped=f"state {failure.state or 'unknown'} is not a failure")
-        if failure.recovered and outcome.finding.rule is None:
-            return Report(outcome, skipped="a successful job with nothing to resolve")
-        report = Report(outcome, self.pipeline.deliver(outcome, self.sinks))
-        if any(not d.ok and d.retryable for d in report.deliveries):
+        if self.remediation is not None and failure.failed:
+            outcome = self.remediation.run(outcome)  # never raises; the decision is on the outcome
+        with deadline_scope(self._deadline(deadline)):
+            if self.flush_on_handle:
+                try:
+                    self.flush()
+                except Exception as exc:  # a digest that fails now is retried by the next flush
+                    log.warning("flush failed: %s", exc)
+            report = self._recovered(outcome) if failure.recovered else self._failed(outcome)
+        if report.failed:
             raise DeliveryFailed(report)
         return report
 
+    def _deadline(self, deadline: Deadline | float | None) -> Deadline | None:
+        if deadline is None or isinstance(deadline, Deadline):
+            return deadline
+        clock = self._sender_clock()
+        return Deadline.within(float(deadline), clock)
+
+    def _sender_clock(self) -> Clock:
+        for destination in self.destinations.values():
+            sender = getattr(destination, "sender", None)
+            if sender is not None:
+                return sender.clock  # type: ignore[no-any-return]
+        return SYSTEM_CLOCK
+
+    # --- failures ----------------------------------------------------------------------------------
+
+    def _failed(self, outcome: Outcome) -> Report:
+        event_key = outcome_key(outcome)
+        decision = self.router.route(outcome)
+        report = Report(outcome, route=decision.route)
+        if decision.silenced is not None:
+            silence = decision.silenced
+            self.state.increment(f"silenced:{silence.label}", "count", 1, self.config.dedup.ticket_ttl)
+            report.skipped = f"silenced until {silence.expires.isoformat()}: {silence.reason}"
+            report.role = "silenced"
+            return report
+        admission = self.grouper.admit(outcome, event_key, decision.route, decision.sinks)
+        report.role = admission.role
+        self._hold(outcome, event_key, decision, admission)
+        if admission.role == "duplicate":
+            report.skipped = f"the same failure again within the dedup window (seen {admission.count} times)"
+            if admission.group:  # it still moves its storm's running count
+                plans = self._plan(admission, decision, event_key, outcome)
+                self._deliver(report, event_key, plans, plans[0][1] if plans else None)
+            return report
+        plans = self._plan(admission, decision, event_key, outcome)
+        if not plans and admission.role == "member":
+            report.skipped = "grouped into the storm's message"
+        local = plans[0][1] if plans else None
+        if local is None and admission.role in ("leader", "unfingerprinted"):
+            local = Notice("repeat" if admission.earlier_groups else "failure", outcome,
+                           fingerprint=admission.fingerprint, count=admission.count)
+        self._deliver(report, event_key, plans, local)
+        return report
+
+    def _hold(self, outcome: Outcome, event_key: str, decision: RouteDecision, admission: Admission) -> None:
+        """Count what quiet hours hold back (once per event), for the digest when they end."""
+        if admission.role == "duplicate":
+            return
+        for sink, period in decision.held.items():
+            if self.state.add(f"held:{event_key}:{sink}", {"at": self.clock()}, EVENT_TTL):
+                self.state.increment(f"quiet:{sink}:{period}", "c:" + outcome.finding.cause, 1,
+                                     self.config.dedup.ticket_ttl)
+
+    def _plan(self, admission: Admission, decision: RouteDecision, event_key: str,
+              outcome: Outcome) -> list[tuple[str, Notice, str | None]]:
+        """(sink, notice, group whose message or ticket it refers to) for each sink to deliver to."""
+        plans: list[tuple[str, Notice, str | None]] = []
+        fp, group = admission.fingerprint, admission.group
+        for sink in decision.deliver_to:
+            destination = self.destinations.get(sink)
+            if destination is None:
+                continue
+            if admission.role in ("leader", "unfingerprinted"):
+                kind: NoticeKind = "repeat" if admission.earlier_groups else "failure"
+                notice = Notice(kind, outcome, fingerprint=fp, count=admission.count)
+                earlier = admission.earlier_groups[-1] if admission.earlier_groups else None
+                plans.append((sink, notice, earlier if destination.kind == "ticket" else None))
+            elif admission.role in ("member", "duplicate") and group:
+                if destination.kind == "ticket" and admission.earlier_groups and admission.role == "member":
+                    notice = Notice("repeat", outcome, fingerprint=fp, count=admission.count)
+                    plans.append((sink, notice, admission.earlier_groups[-1]))
+                elif destination.group_updates and self.grouper.grouped(group) and \
+                        self.grouper.claim_update(group, sink, event_key):
+                    info = self.grouper.group_info(group)
+                    leader = self.grouper.group_outcome(group) or outcome
+                    plans.append((sink, Notice("group", leader, info, fingerprint=fp), group))
+        return plans
+
+    # --- recoveries --------------------------------------------------------------------------------
+
+    def _recovered(self, outcome: Outcome) -> Report:
+        event_key = outcome_key(outcome)
+        recoveries = self.grouper.recover(outcome, event_key)
+        report = Report(outcome, role="recovered")
+        if not recoveries:
+            report.skipped = "a successful job with nothing to resolve"
+            return report
+        plans: list[tuple[str, Notice, str | None]] = []
+        for recovery in recoveries:
+            group = recovery.groups[-1]
+            meta = self.state.get(f"groupmeta:{group}") or {}
+            report.route = str(meta.get("route") or "")
+            info = self.grouper.group_info(group)
+            whole = info is not None and info.resources > 1
+            if whole and recovery.still_failing > 0:
+                continue  # a storm resolves when its last resource recovers
+            notice = Notice("recovered", outcome, info if whole else None, fingerprint=recovery.fingerprint)
+            for sink in meta.get("sinks", []):
+                if sink in self.destinations:
+                    plans.append((sink, notice, self._newest_group_with_receipt(sink, recovery.groups)))
+        if not plans and not any(r.still_failing == 0 for r in recoveries):
+            report.skipped = "recovered; the storm it belongs to still has failing resources"
+            return report
+        local = plans[0][1] if plans else Notice("recovered", outcome, fingerprint=recoveries[0].fingerprint)
+        self._deliver(report, event_key, plans, local)
+        return report
+
+    def _newest_group_with_receipt(self, sink: str, groups: list[str]) -> str | None:
+        for group in reversed(groups):
+            if self.state.get(f"ref:{sink}:{group}"):
+                return group
+        return groups[-1] if groups else None
+
+    # --- delivery ----------------------------------------------------------------------------------
+
+    def _localise(self, notice: Notice, sink: str) -> Notice:
+        language = getattr(self.config.sinks.get(sink), "language", None)
+        outcome = notice.outcome
+        if not language or outcome is None or outcome.plan is None or outcome.plan.language == language:
+            return notice
+        plan = plan_for(outcome.failure, outcome.finding, self.pipeline.classifier.catalog, language)
+        return Notice(notice.kind, outcome.model_copy(update={"plan": plan}), notice.group, notice.fingerprint,
+                      notice.count, notice.summary, notice.period)
+
+    def _deliver(self, report: Report, event_key: str, plans: list[tuple[str, Notice, str | None]],
+                 local: Notice | None) -> None:
+        payloads: dict[str, Any] = {}
+        seen_refs: set[tuple[str, str]] = set()
+        for sink, notice, group in plans:
+            destination = self.destinations[sink]
+            notice = self._localise(notice, sink)
+            ref_key = f"ref:{sink}:{group}" if group else None
+            previous = self.state.get(ref_key) if ref_key else None
+            if notice.kind == "recovered":
+                if destination.kind == "ticket" and not previous:
+                    continue
+                identity = (sink, repr(sorted((previous or {}).items())))
+                if previous and identity in seen_refs:
+                    continue  # one ticket reached through two groups: resolve it once
+                seen_refs.add(identity)
+            report.notices.append(f"{sink}:{notice.kind}")
+            receipt_key = f"rcpt:{event_key}:{sink}:{notice.fingerprint or '-'}:{notice.kind}"
+            try:
+                payloads[sink] = destination.preview(notice, previous)
+            except Exception as exc:  # a preview is a copy for people: never fatal
+                payloads[sink] = {"error": f"{type(exc).__name__}"}
+            done = self.state.get(receipt_key)
+            if done is not None:
+                report.deliveries.append(Delivery(sink, True, "already delivered"))
+                continue
+            if self.dry_run:
+                report.deliveries.append(Delivery(sink, True, "dry run: not sent"))
+                continue
+            try:
+                receipt = destination.send(notice, previous)
+            except DeliveryError as exc:
+                log.error("delivery to %s failed: %s", sink, exc)
+                report.deliveries.append(Delivery(sink, False, str(exc), exc.retryable))
+                continue
+            self.state.put(receipt_key, receipt or {"ok": "true"}, EVENT_TTL)
+            new_group = notice.kind in ("failure", "repeat")
+            if new_group and receipt:
+                admitted = self.state.get(f"event:{event_key}") or {}
+                current = admitted.get("group")
+                if current and not self.state.get(f"ref:{sink}:{current}"):
+                    self.state.put(f"ref:{sink}:{current}", receipt, self.config.dedup.ticket_ttl)
+            report.deliveries.append(Delivery(sink, True, _describe(receipt)))
+        if local is not None:
+            self._write_local(report, event_key, local, payloads)
+
+    def _write_local(self, report: Report, event_key: str, notice: Notice, payloads: dict[str, Any]) -> None:
+        for sink in self.sinks:
+            receipt_key = f"rcpt:{event_key}:{sink.name}:{notice.kind}"
+            if self.state.get(receipt_key):
+                report.deliveries.append(Delivery(sink.name, True, "already delivered"))
+                continue
+            try:
+                writer = getattr(sink, "write", None)
+                if writer is not None:
+                    detail = str(writer(notice, payloads))
+                elif notice.kind in ("failure", "repeat", "recovered") and notice.outcome is not None:
+                    detail = sink.deliver(report.outcome if notice.kind == "recovered" else notice.outcome)
+                else:
+                    continue
+            except DeliveryError as exc:
+                report.deliveries.append(Delivery(sink.name, False, str(exc), exc.retryable))
+                continue
+            self.state.put(receipt_key, {"detail": detail}, EVENT_TTL)
+            report.deliveries.append(Delivery(sink.name, True, detail))
+
+    # --- digests -----------------------------------------------------------------------------------
+
+    def flush(self, deadline: Deadline | float | None = None) -> list[Delivery]:
+        """Send the digests of storms whose window has closed, and the summaries of quiet hours that
+        have ended. Call it on a schedule (and it runs at the start of every event)."""
+        with deadline_scope(self._deadline(deadline)) if deadline is not None else contextlib.nullcontext():
+            deliveries: list[Delivery] = []
+            for closed in self.grouper.closed_groups():
+                deliveries += self._digest(closed)
+            deliveries += self._quiet_digests()
+            return deliveries
+
+    def _digest(self, closed: ClosedGroup) -> list[Delivery]:
+        info = closed.info
+        if info.events <= 1:
+            self.grouper.mark_digested(closed)
+            return []
+        if not self.state.add(f"digestlock:{info.id}", {"at": self.clock()}, 120):
+            return []
+        deliveries: list[Delivery] = []
+        notice = Notice("digest", closed.outcome, info)
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        payloads: dict[str, Any] = {}
+        try:
+            for sink in closed.sinks:
+                destination = self.destinations.get(sink)
+                if destination is None:
+                    continue
+                if destination.kind == "chat" and closed.outcome is not None and self._quiet_now(
+                        sink, closed.outcome.finding.severity, now):
+                    continue  # the quiet hours' summary counts these
+                receipt_key = f"rcpt:digest:{info.id}:{sink}"
+                previous = self.state.get(f"ref:{sink}:{info.id}")
+                payloads[sink] = destination.preview(notice, previous)
+                if self.state.get(receipt_key) or self.dry_run:
+                    continue
+                try:
+                    receipt = destination.send(notice, previous)
+                except DeliveryError as exc:
+                    deliveries.append(Delivery(sink, False, str(exc), exc.retryable))
+                    continue
+                self.state.put(receipt_key, receipt or {"ok": "true"}, self.config.dedup.ticket_ttl)
+                deliveries.append(Delivery(sink, True, "digest " + _describe(receipt)))
+            local = Report(closed.outcome or _placeholder_outcome(info))
+            self._write_local(local, f"digest-{info.id}", notice, payloads)
+            deliveries += local.deliveries
+            attempts = self.state.increment(f"digestattempts:{info.id}", "n", 1, self.config.dedup.ticket_ttl)
+            if all(d.ok for d in deliveries):
+                self.grouper.mark_digested(closed)
+            elif attempts >= MAX_DIGEST_ATTEMPTS:
+                log.error("storm %s: digest not delivered after %d attempts; giving up on it", info.id, attempts)
+                self.grouper.mark_digested(closed)
+        finally:
+            self.state.delete(f"digestlock:{info.id}")
+        return deliveries
+
+    def _quiet_now(self, sink: str, severity: str, now: datetime) -> bool:
+        sink_type = self.config.sink_type(sink) if sink in self.config.sinks else ""
+        return any(q.period(now) is not None and q.holds(sink, sink_type, severity) for q in self.config.quiet_hours)
+
+    def _quiet_digests(self) -> list[Delivery]:
+        deliveries: list[Delivery] = []
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        for quiet in self.config.quiet_hours:
+            ended = quiet.last_ended(now)
+            if ended is None:
+                continue
+            period = period_key(*ended)
+            sinks = quiet.sinks or [n for n, s in self.config.sinks.items() if s.type in CHAT_TYPES]
+            for sink in sinks:
+                held = self.state.get(f"quiet:{sink}:{period}")
+                destination = self.destinations.get(sink)
+                if not held or destination is None or self.state.get(f"quietdone:{sink}:{period}"):
+                    continue
+                summary = sorted(((k[2:], int(v)) for k, v in held.items() if k.startswith("c:")),
+                                 key=lambda item: (-item[1], item[0]))
+                notice = Notice("quiet-digest", None, summary=summary, period=period)
+                if self.dry_run:
+                    continue
+                try:
+                    receipt = destination.send(notice, None)
+                except DeliveryError as exc:
+                    deliveries.append(Delivery(sink, False, str(exc), exc.retryable))
+                    continue
+                self.state.put(f"quietdone:{sink}:{period}", receipt or {"ok": "true"}, self.config.dedup.ticket_ttl)
+                deliveries.append(Delivery(sink, True, "quiet hours summary"))
+        return deliveries
+
+
+def _placeholder_outcome(info: GroupInfo) -> Outcome:
+    from shared.models import Failure, Finding
+
+    return Outcome(failure=Failure(cloud="aws" if info.cloud == "aws" else "azure"),
+                   finding=Finding(cause=info.cause, rule=None, code=None, confidence=0, title=info.title))
+
+
+def _describe(receipt: Mapping[str, str] | None) -> str:
+    if not receipt:
+        return "sent"
+    for name in ("key", "number", "ts", "dedup_key", "sys_id", "status"):
+        if receipt.get(name):
+            return f"{name} {receipt[name]}"
+    return "sent"
+
 
 def responder_from_env(settings: Settings | None = None, enrichers: Sequence[Enricher] = (),
-                       decoder: Decoder | None = None, state: StateStore | None = None) -> Responder:
-    """The responder the settings describe."""
+                       decoder: Decoder | None = None, state: StateStore | None = None, *,
+                       resolvers: Sequence[SecretResolver] = (), clock: Clock = SYSTEM_CLOCK,
+                       transport: Transport = urllib_transport, dry_run: bool = False,
+                       config: ResponderConfig | None = None) -> Responder:
+    """The responder the settings describe: ``RESPONDER_CONFIG``'s routes and sinks, or else
+    ``SLACK_WEBHOOK_URL`` / ``TEAMS_WEBHOOK_URL``; ``RESPONDER_OUTBOX`` gets a copy of everything.
+    ``resolvers`` add secret reference schemes (``ssm:``...); ``ConfigError`` for a bad file."""
     settings = settings or Settings.from_env()
+    config = config or config_from_settings(settings)
     sinks: list[Sink] = []
     if settings.outbox:
         sinks.append(OutboxSink(settings.outbox))
-    pipeline = Pipeline(enrichers=enrichers, decoder=decoder, language=settings.language)
-    return Responder(pipeline, sinks, state or MemoryStore())
+    sinks += [OutboxSink(s.path) for s in config.sinks.values() if isinstance(s, OutboxSinkConfig)]
+    destinations = build_destinations(config, resolvers, clock, transport)
+    pipeline = Pipeline(enrichers=enrichers, decoder=decoder, language=config.language or settings.language)
+    return Responder(pipeline, sinks, state or MemoryStore(), config=config, destinations=destinations,
+                     clock=clock.time, dry_run=dry_run)

@@ -24,6 +24,8 @@ class Settings(BaseModel):
     outbox: Path | None = None
     auto_remediate: RemediationMode = "off"
     language: str = "en"
+    #: RESPONDER_STATE: the CLI's SQLite state file (dedup, storms, tickets across runs).
+    state_path: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -39,4 +41,12 @@ class Settings(BaseModel):
             outbox=Path(env["RESPONDER_OUTBOX"]) if env.get("RESPONDER_OUTBOX") else None,
             auto_remediate=mode,
             language=(env.get("RESPONDER_LANGUAGE") or "en").strip().lower(),
+            state_path=Path(env["RESPONDER_STATE"]) if env.get("RESPONDER_STATE") else None,
         )
+
+
+def default_state_path(env: Mapping[str, str] | None = None) -> Path:
+    """Where the CLI keeps its state without RESPONDER_STATE: $XDG_STATE_HOME or ~/.local/state."""
+    env = os.environ if env is None else env
+    base = Path(env["XDG_STATE_HOME"]) if env.get("XDG_STATE_HOME") else Path.home() / ".local" / "state"
+    return base / "backup-responder" / "state.sqlite"

@@ -8,10 +8,13 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from shared.models import Outcome
 from shared.render import message_document, render_text
+
+if TYPE_CHECKING:
+    from shared.delivery.base import Notice
 
 
 class DeliveryError(Exception):
@@ -54,6 +57,40 @@ class OutboxSink:
         try:
             tmp.write_text(json.dumps(message_document(outcome), indent=2, ensure_ascii=False) + "\n",
                            encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise DeliveryError(f"outbox {self.folder}: {exc.strerror or exc}") from exc
+        return str(path)
+
+    def write(self, notice: Notice, payloads: dict[str, Any] | None = None) -> str:
+        """Write a notice (a failure, a storm update or digest, a recovery) with the payloads the
+        other sinks were sent (or would be, in a dry run): never a URL, token or key."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        outcome = notice.outcome
+        document: dict[str, Any] = message_document(outcome) if outcome is not None else {}
+        document = {"notice": {"kind": notice.kind, "title": notice.title(), "fingerprint": notice.fingerprint,
+                               "count": notice.count,
+                               "group": None if notice.group is None else {
+                                   "id": notice.group.id, "cause": notice.group.cause, "events": notice.group.events,
+                                   "resources": notice.group.resources, "sample": notice.group.sample,
+                                   "window": notice.group.window()},
+                               "summary": [list(p) for p in notice.summary] or None, "period": notice.period},
+                    **document}
+        if payloads:
+            document["payloads"] = payloads
+        if outcome is not None:
+            f = outcome.failure
+            stamp = f.time.strftime("%Y%m%dT%H%M%SZ") if f.time else "undated"
+            base = f"{stamp}-{f.cloud}-{outcome.finding.cause}-{outcome_key(outcome)}"
+        else:
+            base = f"quiet-{hashlib.sha256((notice.period or '').encode()).hexdigest()[:12]}"
+        suffix = "" if notice.kind == "failure" else f"-{notice.kind}"
+        if notice.group is not None and notice.kind in ("group", "digest"):
+            suffix += f"-{notice.group.id}-{notice.group.events}"
+        path = self.folder / f"{base}{suffix}.json"
+        tmp = path.with_suffix(".tmp")
+        try:
+            tmp.write_text(json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
             os.replace(tmp, path)
         except OSError as exc:
             raise DeliveryError(f"outbox {self.folder}: {exc.strerror or exc}") from exc

@@ -50,6 +50,10 @@ EXPECTED = {
     "azure/seed001-pgsql-backup-usererrormissingdbpermissions.json": "azure.postgres.db-permissions",
     "azure/seed002-vm-backup-extensionsnapshotfailednonetwork.json": "azure.vm.no-network",
     "azure/seed002-vm-backup-usererrorkeyvaultpermissionsnotconfigured.json": "azure.vm.ade-keyvault-access",
+    "azure/seed001-pgsql-backup-usererrormissingpermissionsonsecretstore.json": "azure.keyvault.secret-access",
+    "azure/seed001-pgsql-restore-usererrormissingdbpermissions.json": "azure.postgres.db-permissions",
+    "azure/seed002-vm-restore-usererrorcrosssubscriptionrestorenotsuppportedforencryptedazurevm.json":
+        "azure.vm.encrypted-restore-limit",
     # the same code, another workload, another fix
     "azure/blob-backup-usererrormissingrequiredpermissions.json": "azure.blob.vault-msi-permissions",
     "azure/disk-backup-usererrormissingrequiredpermissions.json": "azure.disk.vault-msi-permissions",

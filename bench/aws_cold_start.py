@@ -1,0 +1,113 @@
+"""Cold start of the AWS Lambda handler: import time and peak memory, beside a bare `import boto3`
+measured in the same run (same machine, same interpreter, fresh processes).
+
+    .venv/bin/python bench/aws_cold_start.py [--runs 9]
+
+What is measured, each in its own fresh interpreter with the environment template.yaml gives the
+function (tracing on, as deployed):
+- `import boto3`: the floor every Python Lambda that calls AWS pays;
+- `import functions.aws.handler`: the handler module (Powertools Logger, Tracer, Metrics,
+  idempotency, parameters; the core; boto3) -- Lambda's init phase; and the same with tracing off
+  (the template's Tracing parameter set to PassThrough; Powertools still imports the X-Ray SDK);
+- the same plus building the responder and classifying the seed 004 event offline: what the first
+  event adds before any network call (the catalog is loaded then).
+Times are the fastest and the median of the rounds (the fastest is the least disturbed by other
+work on the machine); memory is the peak RSS (ru_maxrss) of the largest run. Lambda
+allots CPU in proportion to memory: at 512 MB a function gets about 0.29 of a vCPU (1,769 MB is one
+vCPU), so its cold start is slower than these figures by about that factor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: The function's environment from template.yaml (tracing on: AWS_LAMBDA_FUNCTION_NAME is set).
+LAMBDA_ENV = {
+    "AWS_LAMBDA_FUNCTION_NAME": "backup-responder",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+    "AWS_REGION": "us-west-2",
+    "AWS_DEFAULT_REGION": "us-west-2",
+    "AWS_ACCESS_KEY_ID": "AKIABENCHMARK0000000",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "POWERTOOLS_SERVICE_NAME": "backup-responder",
+    "POWERTOOLS_METRICS_NAMESPACE": "BackupResponder",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+    "STATE_TABLE": "backup-responder-state",
+    "MEMBER_ROLE_NAME": "BackupResponderReadOnly",
+}
+
+_CHILD = """
+import json, resource, time
+start = time.perf_counter()
+{code}
+elapsed = time.perf_counter() - start
+print(json.dumps({{"ms": elapsed * 1000, "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+CASES = {
+    "bare_import_boto3": "import boto3",
+    "handler_import": "import functions.aws.handler",
+    # Tracing parameter "PassThrough" (POWERTOOLS_TRACE_DISABLED=true).
+    "handler_import_tracing_off": "import os; os.environ['POWERTOOLS_TRACE_DISABLED'] = 'true'\n"
+                                  "import functions.aws.handler",
+    "handler_import_and_first_classification": (
+        "import functions.aws.handler as h\n"
+        "from pathlib import Path\n"
+        "event = json.loads(Path('tests/events/aws/seed004-restore-ec2-not-authorized-encoded.json').read_text())\n"
+        "pipeline = h.app.responder(None).pipeline\n"
+        "outcome = pipeline.assess(pipeline.parse(event))\n"
+        "assert outcome.finding.cause == 'aws.iam.pass-role'\n"
+    ),
+}
+
+
+def _run(code: str) -> dict[str, float]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
+    env.update(LAMBDA_ENV, PYTHONPATH=str(ROOT))
+    out = subprocess.run([sys.executable, "-c", _CHILD.format(code=code)], check=True, capture_output=True,
+                         text=True, cwd=ROOT, env=env)
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def measure(runs: int) -> dict[str, dict[str, float]]:
+    """Per case: the fastest and the median time over ``runs`` rounds, and the peak RSS. The cases
+    are interleaved round by round, so that a busy machine slows them all alike."""
+    samples: dict[str, list[dict[str, float]]] = {name: [] for name in CASES}
+    for _ in range(runs):
+        for name, code in CASES.items():
+            samples[name].append(_run(code))
+    report = {}
+    for name, results in samples.items():
+        times = sorted(r["ms"] for r in results)
+        report[name] = {"min_ms": round(times[0], 1), "median_ms": round(times[len(times) // 2], 1),
+                        "peak_rss_mb": round(max(r["maxrss_mb"] for r in results), 1)}
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=9)
+    args = parser.parse_args()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, like a small Lambda
+    for code in CASES.values():  # warm the file cache and write bytecode, as a deployed package has
+        _run(code)
+    report = measure(args.runs)
+    width = max(len(name) for name in report)
+    print(f"{'case':<{width}}  {'min ms':>8}  {'median ms':>9}  {'peak RSS MB':>11}")
+    for name, row in report.items():
+        print(f"{name:<{width}}  {row['min_ms']:>8}  {row['median_ms']:>9}  {row['peak_rss_mb']:>11}")
+    ratio = report["handler_import"]["min_ms"] / report["bare_import_boto3"]["min_ms"]
+    print(f"handler import / bare boto3 import (min): {ratio:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+"""What the Lambda handler calls: the core responder wired with the AWS adapters.
+
+Per container (cold start): the boto3 clients, the DynamoDB state store, the idempotency layer.
+Per event: the settings and the responder (its secret references are resolved through the
+Powertools cache, so a rotation is picked up), then ``Responder.handle``. Metrics are recorded from its report.
+
+Failure handling, as Lambda's asynchronous invocation sees it: anything raised here (an event the
+core refuses, a secret that cannot be resolved, a sink that failed) fails the invocation, Lambda
+retries it (``MaximumRetryAttempts`` in ``template.yaml``) and then sends it to the on-failure
+destination queue. The idempotency record of a failed invocation is removed, so the retry runs
+in full; a duplicate of an event that was handled returns the stored result and posts nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.aws.accounts import CLIENT_CONFIG, AccountClients
+from functions.aws.decoder import StsDecoder
+from functions.aws.enrich import BackupEnricher
+from functions.aws.observe import NAMESPACE, logger, metrics, tracer
+from functions.aws.secrets import ParameterSecrets
+from functions.aws.state import KEY_ATTR, TTL_ATTR, DynamoStore
+from shared.decode import Decoder
+from shared.models import Failure
+from shared.parse.aws import arn_parts
+from shared.pipeline import Enricher
+from shared.responder import Report, Responder, responder_from_env
+from shared.settings import Settings
+from shared.state import MemoryStore, StateStore
+
+#: The same failure is one job id in one state: a second delivery of it is a duplicate.
+IDEMPOTENCY_KEY = "[detail.backupJobId || detail.copyJobId || detail.restoreJobId, detail.state || detail.status]"
+IDEMPOTENCY_KEY_PREFIX = "job-state"
+#: EventBridge delivers at least once; Lambda keeps an asynchronous event up to 6 hours
+#: (MaximumEventAgeInSeconds). A day covers every redelivery of the same state change.
+IDEMPOTENCY_SECONDS = 24 * 3600
+
+ENV_TABLE = "STATE_TABLE"
+ENV_MEMBER_ROLE = "MEMBER_ROLE_NAME"
+
+
+class _TracedEnricher:
+    """An enricher in its own X-Ray subsegment (its response is not recorded)."""
+
+    def __init__(self, inner: Enricher) -> None:
+        self.name = inner.name
+        self._enrich: Callable[[Failure], Failure] = tracer.capture_method(capture_response=False)(inner.enrich)
+
+    def enrich(self, failure: Failure) -> Failure:
+        return self._enrich(failure)
+
+
+class _TracedDecoder:
+    """The decoder in its own subsegment; the decoded document is privileged and never recorded."""
+
+    def __init__(self, inner: Decoder) -> None:
+        self._decode: Callable[[Failure], str] = tracer.capture_method(capture_response=False)(inner.decode)
+
+    def decode(self, failure: Failure) -> str:
+        return self._decode(failure)
+
+
+def account_of(context: LambdaContext | None) -> tuple[str | None, str]:
+    """The function's own account and partition, from the invoked function ARN."""
+    parts = arn_parts(getattr(context, "invoked_function_arn", None))
+    return parts.get("account") or None, parts.get("partition") or "aws"
+
+
+def summary(report: Report) -> dict[str, Any]:
+    """What the invocation returns (and idempotency stores): small, no message text."""
+    failure, finding = report.outcome.failure, report.outcome.finding
+    return {
+        "job_type": failure.job_type, "job_id": failure.job_id, "state": failure.state,
+        "account_id": failure.account_id, "cause": finding.cause, "rule": finding.rule,
+        "decoded": failure.decoded is not None, "skipped": report.skipped,
+        "delivered": {d.sink: d.ok for d in report.deliveries},
+    }
+
+
+def record_metrics(report: Report) -> None:
+    """FailuresSeen per cause, notifications sent and failed, decodes."""
+    failure = report.outcome.failure
+    if failure.failed:
+        with single_metric(name="FailuresSeen", unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as metric:
+            metric.add_dimension(name="Cause", value=report.outcome.finding.cause)
+    sent = sum(1 for d in report.deliveries if d.ok)
+    if sent:
+        metrics.add_metric(name="NotificationsSent", unit=MetricUnit.Count, value=sent)
+    if len(report.deliveries) > sent:
+        metrics.add_metric(name="NotificationsFailed", unit=MetricUnit.Count, value=len(report.deliveries) - sent)
+    if failure.encoded_message:
+        name = "Decodes" if failure.decoded is not None else "DecodeFailures"
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+
+
+class App:
+    """The responder for one Lambda container."""
+
+    def __init__(self, env: Mapping[str, str] | None = None, session: boto3.session.Session | None = None,
+                 secrets: ParameterSecrets | None = None) -> None:
+        self.env = os.environ if env is None else env
+        self.session = session or boto3.session.Session()
+        self.secrets = secrets or ParameterSecrets()
+        self.table = self.env.get(ENV_TABLE) or None
+        self._clients: AccountClients | None = None
+        self._state: StateStore | None = None
+        self._idempotency = IdempotencyConfig(event_key_jmespath=IDEMPOTENCY_KEY,
+                                              expires_after_seconds=IDEMPOTENCY_SECONDS,
+                                              response_hook=self._duplicate)
+        self._process_once: Callable[..., dict[str, Any]] | None = None
+
+    def clients(self, context: LambdaContext | None) -> AccountClients:
+        if self._clients is None:
+            account, partition = account_of(context)
+            self._clients = AccountClients(account, self.env.get(ENV_MEMBER_ROLE), self.session.region_name,
+                                           partition, self.session)
+        return self._clients
+
+    def state(self) -> StateStore:
+        if self._state is None:
+            self._state = (DynamoStore(self.table, self.session.client("dynamodb", config=CLIENT_CONFIG))
+                           if self.table else MemoryStore())
+        return self._state
+
+    def responder(self, context: LambdaContext | None) -> Responder:
+        clients = self.clients(context)
+        return responder_from_env(Settings.from_env(self.env), enrichers=[_TracedEnricher(BackupEnricher(clients))],
+                                  decoder=_TracedDecoder(StsDecoder(clients)), state=self.state(),
+                                  resolvers=self.secrets.resolvers())
+
+    def handle(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        if not self.table:  # local runs: no table, no idempotency
+            return self.process(event=event, context=context)
+        if self._process_once is None:
+            persistence = DynamoDBPersistenceLayer(
+                table_name=self.table, key_attr=KEY_ATTR, expiry_attr=TTL_ATTR,
+                boto3_client=self.session.client("dynamodb", config=CLIENT_CONFIG))
+            self._process_once = idempotent_function(
+                data_keyword_argument="event", persistence_store=persistence, config=self._idempotency,
+                key_prefix=IDEMPOTENCY_KEY_PREFIX)(self.process)
+        self._idempotency.register_lambda_context(context)
+        return self._process_once(event=event, context=context)
+
+    def process(self, *, event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
+        metrics.add_metric(name="EventsReceived", unit=MetricUnit.Count, value=1)
+        try:
+            report = self.responder(context).handle(event)
+        except Exception as exc:
+            metrics.add_metric(name="Errors", unit=MetricUnit.Count, value=1)
+            logger.error("event not handled; it will be retried, then kept in the failed-events queue",
+                         extra={"error": f"{type(exc).__name__}: {exc}"})
+            raise
+        record_metrics(report)
+        result = summary(report)
+        logger.info("event handled", extra=result)
+        return result
+
+    @staticmethod
+    def _duplicate(response: Any, idempotent_data: DataRecord) -> Any:
+        metrics.add_metric(name="DuplicatesIgnored", unit=MetricUnit.Count, value=1)
+        logger.info("duplicate delivery of a handled failure: nothing posted",
+                    extra={"idempotency_key": idempotent_data.idempotency_key})
+        return response

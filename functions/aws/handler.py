@@ -1,0 +1,21 @@
+"""AWS Lambda entry point, subscribed by the EventBridge rule in ``template.yaml`` to failed Backup,
+Copy and Restore Job State Change events. Thin: Powertools around one call into ``App``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.aws.app import App
+from functions.aws.observe import logger, metrics, tracer
+
+app = App()
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.handle(event, context)

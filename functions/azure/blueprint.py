@@ -1,0 +1,38 @@
+"""The Azure Functions blueprint (Python v2 model): route ``backup-alert``, registered by the root
+``function_app.py``. Thin: the request goes straight to ``AlertEndpoint``."""
+
+from __future__ import annotations
+
+import threading
+
+import azure.functions as func
+
+from functions.azure.endpoint import AlertEndpoint, build_endpoint
+
+bp = func.Blueprint()  # type: ignore[no-untyped-call]
+
+_endpoint: AlertEndpoint | None = None
+_lock = threading.Lock()
+
+
+def endpoint() -> AlertEndpoint:
+    """The worker's endpoint, built from the app settings on first use (and kept warm)."""
+    global _endpoint
+    if _endpoint is None:
+        with _lock:
+            if _endpoint is None:
+                _endpoint = build_endpoint()
+    return _endpoint
+
+
+def use_endpoint(value: AlertEndpoint | None) -> None:
+    """Replace the worker's endpoint (tests); None rebuilds it from the settings on next use."""
+    global _endpoint
+    with _lock:
+        _endpoint = value
+
+
+@bp.route(route="backup-alert", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+def backup_alert(req: func.HttpRequest) -> func.HttpResponse:
+    """Action-group POSTs in the common alert schema (``/api/backup-alert``)."""
+    return endpoint().handle(req)

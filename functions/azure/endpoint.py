@@ -1,0 +1,236 @@
+"""The HTTP endpoint behind route ``backup-alert``: authenticate, deduplicate, respond.
+
+What the action group gets back decides whether it tries again. It retries on 408, 429, 503 and
+504 (and on no answer), then pauses, so:
+
+- 200: handled (delivered, skipped because it is not a failure, or a duplicate of one handled);
+- 400: permanently bad input (not JSON, not the common alert schema, no alert): the reason is in
+  the body and retrying cannot help;
+- 401: not from our action group (Secure Webhook token missing or invalid): logged, not processed;
+- 503: a transient failure (a sink, Table storage, the identity provider's keys, or the same
+  alert being handled right now): the action group retries and the alert is not lost.
+
+Delivery is at least once, so every alert is claimed in the state store under its
+``essentials.alertId`` and ``monitorCondition`` (a Fired and its later Resolved share the id)
+before it is processed; a claim that is done answers 200 without a second message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import azure.functions as func
+from azure.core.exceptions import AzureError
+
+from functions.azure.auth import AuthError, KeysUnavailable, SecureWebhookValidator
+from shared.parse import EventError
+from shared.pipeline import Enricher
+from shared.responder import DeliveryFailed, Report, Responder
+from shared.state import StateStore
+
+log = logging.getLogger("backup_responder.azure")
+
+#: The largest alert accepted. Common-alert-schema payloads are a few KB; Azure Monitor caps
+#: action payloads far below this, so anything bigger is not an alert.
+MAX_BODY_BYTES = 256 * 1024
+#: How long a handled alert id is remembered (duplicates arrive within minutes; a day's margin).
+DONE_TTL_SECONDS = 3 * 24 * 3600
+#: How long a claim protects an alert being processed. A claim older than this belonged to an
+#: instance that died mid-way, and a retry may take it over.
+LEASE_SECONDS = 120
+#: The longest the sinks may take (pacing, retries after 429/5xx) before the request gives up with
+#: a 503 and lets the action group retry; the receipts the responder keeps stop double posts.
+DELIVERY_DEADLINE_SECONDS = 15.0
+#: What a 503 asks the caller to wait before trying again.
+RETRY_AFTER_SECONDS = 30
+_PREFIX = "azure-alert:"
+
+
+def _json(status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> func.HttpResponse:
+    return func.HttpResponse(json.dumps(body, ensure_ascii=False), status_code=status,
+                             mimetype="application/json", headers=dict(headers or {}))
+
+
+def _retry_later(reason: str) -> func.HttpResponse:
+    return _json(503, {"status": "retry", "error": reason}, {"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+def claim_key(raw: Any) -> str | None:
+    """The idempotency key of an alert: its alertId and monitor condition, or None without an id."""
+    if not isinstance(raw, Mapping):
+        return None
+    essentials = (raw.get("data") or {}).get("essentials") if isinstance(raw.get("data"), Mapping) else None
+    if not isinstance(essentials, Mapping):
+        return None
+    alert_id = essentials.get("alertId")
+    if not isinstance(alert_id, str) or not alert_id.strip():
+        return None
+    condition = str(essentials.get("monitorCondition") or "Fired").strip().lower()
+    return f"{_PREFIX}{alert_id.strip().lower()}:{condition}"
+
+
+@dataclass
+class AlertEndpoint:
+    """One instance per Function App worker; ``handle`` serves one request."""
+
+    responder: Responder
+    state: StateStore
+    validator: SecureWebhookValidator | None = None
+    clock: Callable[[], float] = field(default=time.time)
+
+    def handle(self, req: func.HttpRequest) -> func.HttpResponse:
+        started = time.monotonic()
+        response = self._handle(req)
+        log.info("backup-alert answered %s in %.0f ms", response.status_code, (time.monotonic() - started) * 1000)
+        return response
+
+    def _handle(self, req: func.HttpRequest) -> func.HttpResponse:
+        if self.validator is not None:
+            try:
+                claims = self.validator.validate(req.headers.get("Authorization"))
+            except AuthError as exc:
+                log.warning("rejected backup-alert request (401): %s", exc)
+                return _json(401, {"error": "unauthorized"}, {"WWW-Authenticate": "Bearer"})
+            except KeysUnavailable as exc:
+                log.error("cannot verify the Secure Webhook token, signing keys unavailable: %s", exc)
+                return _retry_later("cannot verify the token right now")
+            log.debug("Secure Webhook token accepted for application %s", claims.get("appid") or claims.get("azp"))
+
+        body = req.get_body() or b""
+        if len(body) > MAX_BODY_BYTES:
+            return self._bad(f"request body is {len(body)} bytes; an alert is at most {MAX_BODY_BYTES}")
+        if not body.strip():
+            return self._bad("empty request body: expected an Azure Monitor alert in the common alert schema")
+        try:
+            raw = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return self._bad(f"request body is not valid JSON: {exc}")
+
+        key = claim_key(raw)
+        token = secrets.token_hex(8)
+        if key is not None:
+            try:
+                verdict = self._claim(key, token)
+            except AzureError as exc:
+                log.error("state store unavailable while claiming %s: %s", key, exc)
+                return _retry_later("state store unavailable")
+            if verdict == "done":
+                log.info("duplicate alert %s: already handled, not delivered again", key)
+                return _json(200, {"status": "duplicate"})
+            if verdict == "busy":
+                log.info("alert %s is being handled by another request; asking the caller to retry", key)
+                return _retry_later("the same alert is being handled right now")
+
+        try:
+            report = self.responder.handle(raw, deadline=DELIVERY_DEADLINE_SECONDS)
+        except EventError as exc:
+            self._release(key, token)
+            return self._bad(str(exc))
+        except DeliveryFailed as exc:
+            if any(d.retryable for d in exc.report.failed):
+                self._release(key, token)
+                log.error("delivery failed, asking the action group to retry: %s", exc)
+                return _retry_later("delivery to a sink failed")
+            # Only permanent failures (a revoked webhook, a bad request): a retry cannot help, and
+            # the sinks that succeeded must not post twice. Logged, answered 200.
+            log.error("delivery failed permanently, not retried: %s", exc)
+            report = exc.report
+        except AzureError as exc:
+            self._release(key, token)
+            log.error("transient Azure error while handling the alert: %s", exc)
+            return _retry_later("a dependency is unavailable")
+        except Exception:
+            self._release(key, token)
+            log.exception("unexpected error while handling the alert")
+            raise
+
+        summary = self._summary(report)
+        if key is not None:
+            try:
+                self.state.put(key, {"status": "done", "at": self.clock(), "cause": summary.get("cause")},
+                               ttl_seconds=DONE_TTL_SECONDS)
+            except AzureError as exc:  # delivered already: a retry would duplicate, so answer 200
+                log.error("could not record alert %s as handled: %s", key, exc)
+        return _json(200, summary)
+
+    # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def _bad(reason: str) -> func.HttpResponse:
+        log.warning("rejected backup-alert payload (400): %s", reason)
+        return _json(400, {"error": reason})
+
+    def _claim(self, key: str, token: str) -> str:
+        """'new' when this request owns the alert now, 'done' when it was handled, 'busy' when
+        another request holds a live claim on it."""
+        claim = {"status": "processing", "token": token, "lease_until": self.clock() + LEASE_SECONDS}
+        for _ in range(3):
+            if self.state.add(key, claim, ttl_seconds=DONE_TTL_SECONDS):
+                return "new"
+            current = self.state.get(key)
+            if current is None:
+                continue  # released in between
+            if current.get("status") == "done":
+                return "done"
+            if float(current.get("lease_until") or 0) > self.clock():
+                return "busy"
+            # An abandoned claim: remove it and compete for a fresh one (``add`` is atomic).
+            log.warning("taking over the abandoned claim on %s", key)
+            self.state.delete(key)
+        return "busy"
+
+    def _release(self, key: str | None, token: str) -> None:
+        """Give the alert back so the action group's retry can process it."""
+        if key is None:
+            return
+        try:
+            current = self.state.get(key)
+            if current is not None and current.get("token") == token:
+                self.state.delete(key)
+        except AzureError as exc:  # the lease runs out on its own
+            log.error("could not release the claim on %s: %s", key, exc)
+
+    @staticmethod
+    def _summary(report: Report) -> dict[str, Any]:
+        outcome = report.outcome
+        body: dict[str, Any] = {
+            "status": "skipped" if report.skipped else "delivered",
+            "cause": outcome.finding.cause,
+            "rule": outcome.finding.rule,
+            "code": outcome.finding.code,
+            "recovered": outcome.failure.recovered,
+            "deliveries": [{"sink": d.sink, "ok": d.ok} for d in report.deliveries],
+        }
+        if report.skipped:
+            body["reason"] = report.skipped
+        return body
+
+
+def build_endpoint(env: Mapping[str, str] | None = None, enrichers: Sequence[Enricher] | None = None,
+                   state: StateStore | None = None,
+                   validator: SecureWebhookValidator | None = None) -> AlertEndpoint:
+    """The endpoint the app settings describe: Table storage state, Azure enrichment with the
+    app's managed identity, the sinks of ``shared.responder.responder_from_env``, and the
+    Secure Webhook check when it is configured. Tests pass their own parts."""
+    from functions.azure.auth import SecureWebhookConfig
+    from functions.azure.enrich import AzureBackupEnricher
+    from functions.azure.state import TableStore
+    from shared.responder import responder_from_env
+    from shared.settings import Settings
+
+    env = os.environ if env is None else env
+    if enrichers is None:
+        enricher = AzureBackupEnricher.from_env(env)
+        enrichers = [enricher] if enricher is not None else []
+    store = state if state is not None else TableStore.from_env(env)
+    if validator is None:
+        config = SecureWebhookConfig.from_env(env)
+        validator = SecureWebhookValidator(config) if config is not None else None
+    responder = responder_from_env(Settings.from_env(env), enrichers=enrichers, state=store)
+    return AlertEndpoint(responder=responder, state=store, validator=validator)

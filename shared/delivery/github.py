@@ -1,0 +1,133 @@
+"""GitHub Issues: an issue per failure (REST API), a comment when it recurs, and a comment and close
+when a later job succeeds. Untrusted text is fenced or escaped so it cannot mention anyone
+(``@team``), reference issues, or inject HTML."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from shared.delivery.base import DestinationKind, Notice, Receipt, clean, truncate
+from shared.delivery.http import Request, Response, Sender, Verdict, default_verdict, parse_retry_after
+from shared.delivery.ticket import Part, comment, document, summary_line
+from shared.sinks import DeliveryError
+
+
+class GitHubLimits:
+    #: Issue and comment bodies hold at most 65,536 characters (the API answers 422 beyond).
+    MAX_BODY = 65_536
+    #: Titles are cut here for readability (GitHub accepts longer ones).
+    MAX_TITLE = 256
+    #: "If you're making a large number of POST, PATCH, PUT, or DELETE requests ... wait at least one
+    #: second between each request" (docs.github.com REST best practices / secondary rate limits).
+    SECONDS_PER_REQUEST = 1.0
+    API_VERSION = "2022-11-28"
+
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+
+
+def escape(text: str) -> str:
+    """Plain text for GitHub Markdown: punctuation escaped, no @mention, no #reference, no HTML."""
+    text = _MARKDOWN.sub(r"\\\1", clean(text))
+    return text.replace("@", "@\u200b")
+
+
+def fence(text: str, language: str = "") -> str:
+    """A fenced block that the text cannot close (the fence is longer than any run of backticks)."""
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    marks = "`" * max(3, longest + 1)
+    return f"{marks}{language}\n{clean(text)}\n{marks}"
+
+
+def markdown(parts: list[Part]) -> str:
+    out: list[str] = []
+    for part in parts:
+        if part.kind == "heading":
+            out.append(f"### {escape(part.text)}")
+        elif part.kind == "text":
+            out.append(escape(part.text))
+        elif part.kind == "code":
+            out.append(fence(part.text, part.language))
+        elif part.kind == "steps":
+            out.append("\n".join(f"{i}. {escape(item)}" for i, item in enumerate(part.items, 1)))
+        elif part.kind == "facts":
+            out.append("\n".join(f"- **{escape(name)}**: {escape(value)}" for name, value in part.pairs))
+        elif part.kind == "links":
+            out.append("\n".join(f"- [{escape(name)}](<{url}>)" for name, url in part.pairs))
+    return "\n\n".join(out)
+
+
+class GitHub:
+    kind: DestinationKind = "ticket"
+    group_updates = False
+    limits = GitHubLimits
+    API_URL = "https://api.github.com"
+
+    def __init__(self, name: str, repo: str, token: str, sender: Sender, labels: list[str] | None = None,
+                 assignees: list[str] | None = None, api_url: str | None = None) -> None:
+        self.name = name
+        self.repo = repo
+        self._token = token
+        self.sender = sender
+        self.sender.interval = max(self.sender.interval, GitHubLimits.SECONDS_PER_REQUEST)
+        self.labels = labels or ["backup-failure"]
+        self.assignees = assignees or []
+        self.api_url = (api_url or self.API_URL).rstrip("/")
+        self.pace_key = "github:" + repo
+
+    @staticmethod
+    def verdict(response: Response, now: float) -> Verdict:
+        """403/429 with ``retry-after``, or with ``x-ratelimit-remaining: 0`` until ``x-ratelimit-reset``,
+        are rate limits (retried); other 4xx are not retried."""
+        if response.status in (403, 429):
+            after = parse_retry_after(response.header("retry-after"), now)
+            if after is not None:
+                return "retry", after
+            if response.header("x-ratelimit-remaining") == "0" and response.header("x-ratelimit-reset"):
+                try:
+                    return "retry", max(0.0, float(response.header("x-ratelimit-reset") or 0) - now)
+                except ValueError:
+                    return "retry", None
+            if response.status == 429:
+                return "retry", None
+        return default_verdict(response, now)
+
+    def requests(self, notice: Notice, previous: Receipt | None) -> list[tuple[str, str, Any]]:
+        number = (previous or {}).get("number")
+        base = f"/repos/{self.repo}/issues"
+        if notice.kind == "quiet-digest":
+            return []
+        if number is None:
+            if notice.kind == "recovered":
+                return []
+            body: dict[str, Any] = {"title": truncate(summary_line(notice), GitHubLimits.MAX_TITLE),
+                                    "body": truncate(markdown(document(notice)), GitHubLimits.MAX_BODY),
+                                    "labels": self.labels}
+            if self.assignees:
+                body["assignees"] = self.assignees
+            return [("POST", base, body)]
+        calls: list[tuple[str, str, Any]] = [
+            ("POST", f"{base}/{number}/comments", {"body": truncate(markdown(comment(notice)), GitHubLimits.MAX_BODY)})]
+        if notice.kind == "recovered":
+            calls.append(("PATCH", f"{base}/{number}", {"state": "closed", "state_reason": "completed"}))
+        return calls
+
+    def preview(self, notice: Notice, previous: Receipt | None) -> dict[str, Any]:
+        return {"calls": [{"method": m, "path": p, "json": b} for m, p, b in self.requests(notice, previous)]}
+
+    def send(self, notice: Notice, previous: Receipt | None) -> Receipt:
+        receipt: Receipt = dict(previous or {})
+        headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/vnd.github+json",
+                   "X-GitHub-Api-Version": GitHubLimits.API_VERSION}
+        for method, path, body in self.requests(notice, previous):
+            label = f"{method} /repos/{{repo}}/issues" + ("/{n}" if path.count("/") > 4 else "")
+            request = Request(method, self.api_url + path, label, body, headers)
+            data = self.sender.send(request, self.pace_key, self.verdict).json() or {}
+            if method == "POST" and path.endswith("/issues"):
+                if "number" not in data:
+                    raise DeliveryError("github: no issue number in the answer", retryable=False)
+                receipt = {"number": str(data["number"]), "url": str(data.get("html_url", ""))}
+            elif method == "PATCH":
+                receipt["resolved"] = "true"
+        return receipt

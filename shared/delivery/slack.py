@@ -1,0 +1,419 @@
+"""Slack: Block Kit messages built with slack_sdk, sent to an incoming webhook or with a bot token
+through the Web API (which can also thread and update a message in place).
+
+Untrusted text (error messages, resource names, tags) is escaped for mrkdwn (``&``, ``<``, ``>``)
+so that no one can mention ``<!channel>`` or disguise a link, and every limit below is enforced by
+truncating gracefully: a message is always sent, with a meaningful fallback ``text``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+from slack_sdk.webhook import WebhookClient
+
+from shared.delivery.base import (
+    DestinationKind,
+    GroupInfo,
+    Notice,
+    Receipt,
+    clean,
+    truncate,
+)
+from shared.delivery.http import Response, Sender, Verdict, default_verdict
+from shared.models import Outcome
+from shared.render import CLOUD_NAMES, links, what_failed
+from shared.sinks import DeliveryError
+
+# slack_sdk logs request URLs (a webhook URL is a secret) at debug level and errors with their text:
+# its loggers here say nothing; the Sender reports failures without URLs.
+_SDK_LOG = logging.getLogger("backup_responder.slack_sdk")
+_SDK_LOG.setLevel(logging.CRITICAL + 1)
+_SDK_LOG.propagate = False
+
+SEVERITY_EMOJI = {"critical": ":red_circle:", "high": ":large_orange_circle:", "medium": ":large_yellow_circle:",
+                  "low": ":white_circle:"}
+
+
+class SlackLimits:
+    """Block Kit and messaging limits, each from Slack's documentation."""
+
+    #: "You can include up to 50 blocks in each message" (docs.slack.dev/reference/block-kit/blocks).
+    MAX_BLOCKS = 50
+    #: Section block ``text``: "Maximum length for the text in this field is 3000 characters."
+    MAX_SECTION_TEXT = 3000
+    #: Section block ``fields``: "Maximum number of items is 10. Maximum length for the text in each item is 2000".
+    MAX_FIELDS = 10
+    MAX_FIELD_TEXT = 2000
+    #: Header block ``text``: "Maximum length for the text in this field is 150 characters."
+    MAX_HEADER_TEXT = 150
+    #: Button element ``text``: max 75 characters; ``url``: max 3000 characters.
+    MAX_BUTTON_TEXT = 75
+    MAX_BUTTON_URL = 3000
+    #: Actions block: "There is a maximum of 25 elements in each action block."
+    MAX_ACTION_ELEMENTS = 25
+    #: Context block: "Maximum number of items is 10."
+    MAX_CONTEXT_ELEMENTS = 10
+    #: chat.postMessage ``text``: "we recommend ... no more than 4,000 characters" (Slack truncates at 40,000).
+    MAX_TEXT = 4000
+    #: chat.postMessage rate limit: "generally allows posting one message per second per channel",
+    #: the same for incoming webhooks (docs.slack.dev/apis/web-api/rate-limits).
+    SECONDS_PER_MESSAGE = 1.0
+
+
+def escape(text: str | None) -> str:
+    """Untrusted text for mrkdwn: ``&``, ``<`` and ``>`` escaped as Slack documents
+    ("Escaping text", docs.slack.dev/messaging/formatting-message-text), control characters dropped."""
+    return clean(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _plain(text: str, limit: int) -> str:
+    """Text for a ``plain_text`` object: no markup is parsed there; cut to the limit; never empty."""
+    return truncate(" ".join(clean(text).split()) or "-", limit)
+
+
+def _chunks(text: str, limit: int) -> list[str]:
+    """``text`` in pieces of at most ``limit`` characters, split at line ends where possible."""
+    pieces: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:
+            if current:
+                pieces.append(current)
+                current = ""
+            pieces.append(line[:limit])
+            line = line[limit:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            pieces.append(current)
+            current = line
+        else:
+            current = candidate
+    if current:
+        pieces.append(current)
+    return pieces or [""]
+
+
+def _code_sections(title: str, body: str) -> list[SectionBlock]:
+    """A code snippet as sections of at most 3000 characters, each a complete code block."""
+    fence = "```"
+    body = escape(body).replace(fence, "`\u200b``")  # a fence in the text cannot close the block
+    head = f"*{escape(title)}*\n"
+    room = SlackLimits.MAX_SECTION_TEXT - len(head) - 2 * len(fence) - 2
+    parts = _chunks(body, room)
+    return [SectionBlock(text=MarkdownTextObject(text=(head if i == 0 else "") + f"{fence}\n{part}\n{fence}"))
+            for i, part in enumerate(parts)]
+
+
+def _text_sections(title: str, body: str) -> list[SectionBlock]:
+    head = f"*{title}*\n" if title else ""
+    parts = _chunks(body, SlackLimits.MAX_SECTION_TEXT - len(head))
+    return [SectionBlock(text=MarkdownTextObject(text=(head if i == 0 else "") + part))
+            for i, part in enumerate(parts)]
+
+
+def _facts_block(outcome: Outcome) -> SectionBlock | None:
+    rows = what_failed(outcome)[: SlackLimits.MAX_FIELDS]
+    if not rows:
+        return None
+    fields = [MarkdownTextObject(text=truncate(f"*{label}*\n{escape(value)}", SlackLimits.MAX_FIELD_TEXT))
+              for label, value in rows]
+    return SectionBlock(fields=fields)
+
+
+def _buttons(outcome: Outcome | None) -> ActionsBlock | None:
+    if outcome is None:
+        return None
+    elements = [ButtonElement(text=PlainTextObject(text=_plain(label, SlackLimits.MAX_BUTTON_TEXT)), url=url,
+                              action_id=f"link-{i}")
+                for i, (label, url) in enumerate(links(outcome)[: SlackLimits.MAX_ACTION_ELEMENTS])
+                if len(url) <= SlackLimits.MAX_BUTTON_URL]
+    return ActionsBlock(elements=elements) if elements else None
+
+
+def _context(outcome: Outcome | None, extra: Sequence[str] = ()) -> ContextBlock:
+    parts: list[str] = []
+    if outcome is not None:
+        finding = outcome.finding
+        parts.append(f"cause `{escape(finding.cause)}`")
+        if finding.rule:
+            parts.append(f"rule `{escape(finding.rule)}`")
+        parts.append(f"confidence {finding.confidence:.2f}")
+    parts += list(extra)
+    parts.append("backup-responder")
+    return ContextBlock(elements=[MarkdownTextObject(text=truncate(" · ".join(parts), SlackLimits.MAX_SECTION_TEXT))])
+
+
+def _detail_blocks(outcome: Outcome) -> list[Block]:
+    """Why, the numbered fix steps and the snippets: the part that may be long."""
+    failure, plan = outcome.failure, outcome.plan
+    blocks: list[Block] = []
+    if failure.message:
+        blocks += _code_sections("Error message", failure.message)
+    if failure.decoded is not None:
+        d = failure.decoded
+        line = (f"`{escape(d.action)}` on `{escape(d.resource)}` denied for `{escape(d.principal_arn)}`"
+                + (" (explicit deny)" if d.explicit_deny else ""))
+        blocks += _text_sections("Decoded authorization failure", line)
+    if plan is None:
+        if failure.failed:
+            blocks += _text_sections("", "_No catalog rule matches this failure yet; the raw message is above._")
+        return blocks
+    blocks += _text_sections("Why", escape(plan.explanation))
+    steps = "\n".join(f"{i}. {escape(step)}" for i, step in enumerate(plan.steps, 1))
+    if steps:
+        blocks += _text_sections("Fix", steps)
+    for snippet in plan.snippets:
+        blocks += _code_sections(f"{snippet.title} ({snippet.kind})", snippet.body)
+    roles = [f"• *{escape(ra.role)}* (`{escape(ra.role_definition_id)}`) for `{escape(ra.principal_id)}` "
+             f"on `{escape(ra.scope)}`" for ra in plan.role_assignments]
+    if roles:
+        blocks += _text_sections("Role assignments", "\n".join(roles))
+    notes = []
+    if plan.missing:
+        notes.append("Not known from the event, fill in: " + ", ".join(f"`{{{escape(m)}}}`" for m in plan.missing))
+    if plan.auto_fix == "none" and plan.manual_reason:
+        notes.append("Needs a person: " + escape(plan.manual_reason))
+    if notes:
+        blocks += _text_sections("", "\n".join(notes))
+    return blocks
+
+
+def _fit(head: list[Block], body: list[Block], tail: list[Block]) -> list[Block]:
+    """At most 50 blocks: the head and tail are kept, the body is cut with a note."""
+    room = SlackLimits.MAX_BLOCKS - len(head) - len(tail)
+    if len(body) > room:
+        dropped = len(body) - (room - 1)
+        body = [*body[: room - 1], SectionBlock(text=MarkdownTextObject(
+            text=f"_…{dropped} more sections not shown here: see the ticket or the outbox copy._"))]
+    return [*head, *body, *tail]
+
+
+def _sample_text(group: GroupInfo) -> str:
+    shown = ", ".join(f"`{escape(truncate(r, 120))}`" for r in group.sample)
+    more = group.resources - len(group.sample)
+    return shown + (f" and {more:,} more" if more > 0 else "")
+
+
+def fallback_text(notice: Notice) -> str:
+    """The top-level ``text``: what notifications and screen readers show, always meaningful."""
+    outcome = notice.outcome
+    title = escape(notice.title())
+    if outcome is None:
+        return truncate(title, SlackLimits.MAX_TEXT)
+    f = outcome.failure
+    where = " ".join(p for p in (CLOUD_NAMES[f.cloud], f.job_type or "backup", "job",
+                                 f"on {f.resource_name or f.resource_id}" if (f.resource_name or f.resource_id) else "",
+                                 f"in {f.account_id}" if f.account_id else "", f.region or "") if p)
+    severity = outcome.finding.severity.upper()
+    prefix = {"recovered": "Recovered", "digest": "Storm summary", "group": "Storm"}.get(notice.kind, severity)
+    return truncate(f"[{prefix}] {title} ({escape(where)}; cause {escape(outcome.finding.cause)})",
+                    SlackLimits.MAX_TEXT)
+
+
+def build_message(notice: Notice) -> dict[str, Any]:
+    """The Block Kit message (``text`` and ``blocks``) for a notice, within Slack's limits."""
+    outcome = notice.outcome
+    severity = outcome.finding.severity if outcome else "medium"
+    emoji = SEVERITY_EMOJI.get(severity, ":large_yellow_circle:")
+    head: list[Block] = []
+    body: list[Block] = []
+    tail: list[Block] = []
+    extra: list[str] = []
+
+    if notice.kind == "quiet-digest":
+        head.append(HeaderBlock(text=PlainTextObject(text=_plain(notice.title(), SlackLimits.MAX_HEADER_TEXT))))
+        lines = "\n".join(f"• `{escape(cause)}`: {count:,}" for cause, count in notice.summary)
+        body += _text_sections("Held back during quiet hours", lines or "_nothing_")
+        blocks = _fit(head, body, [_context(None)])
+        return {"text": fallback_text(notice), "blocks": [b.to_dict() for b in blocks]}
+
+    if notice.kind == "recovered":
+        head.append(HeaderBlock(text=PlainTextObject(text=_plain("✅ " + notice.title(), SlackLimits.MAX_HEADER_TEXT))))
+        if outcome is not None and (facts := _facts_block(outcome)):
+            body.append(facts)
+        blocks = _fit(head, body, [_context(outcome, ["recovered"])])
+        return {"text": fallback_text(notice), "blocks": [b.to_dict() for b in blocks]}
+
+    title = notice.title()
+    if notice.kind == "repeat":
+        title = f"Again ({notice.count:,}×): {title}"
+        extra.append(f"seen {notice.count:,} times")
+    head.append(HeaderBlock(text=PlainTextObject(text=_plain(f"{emoji} {title}", SlackLimits.MAX_HEADER_TEXT),
+                                                 emoji=True)))
+    group = notice.group
+    if notice.kind in ("group", "digest") and group is not None:
+        summary = (f"{emoji} *{group.events:,}* failures, *{group.resources:,}* resources, "
+                   f"cause `{escape(group.cause)}`, {escape(group.window())}\n" + _sample_text(group))
+        if notice.kind == "digest":
+            summary = "*Storm summary* (the window has closed)\n" + summary
+        head += _text_sections("", summary)
+        extra.append(f"storm {escape(group.id)}")
+    if outcome is not None:
+        if notice.kind != "digest":
+            if (facts := _facts_block(outcome)) is not None:
+                head.append(facts)
+            body += _detail_blocks(outcome)
+        if (buttons := _buttons(outcome)) is not None:
+            tail.append(buttons)
+    tail.append(_context(outcome, extra))
+    if body:
+        head.append(DividerBlock())
+    blocks = _fit(head, body, tail)
+    return {"text": fallback_text(notice), "blocks": [b.to_dict() for b in blocks]}
+
+
+def _digest_reply(notice: Notice) -> dict[str, Any]:
+    """A short thread reply for storm updates and digests."""
+    group = notice.group
+    text = fallback_text(notice)
+    if group is None:
+        return {"text": text}
+    line = (f"{'*Storm summary*: ' if notice.kind == 'digest' else ''}*{group.events:,}* failures on "
+            f"*{group.resources:,}* resources so far ({escape(group.window())}): {_sample_text(group)}")
+    return {"text": text, "blocks": [b.to_dict() for b in _text_sections("", line)]}
+
+
+def _key(secret: str) -> str:
+    """A stable, non-secret name for a webhook (for pacing)."""
+    return hashlib.sha256(secret.encode()).hexdigest()[:12]
+
+
+class SlackWebhook:
+    """An incoming webhook (one channel). It cannot update a message: a storm posts its count at
+    most once per update interval, then a digest."""
+
+    kind: DestinationKind = "chat"
+    group_updates = True
+    limits = SlackLimits
+
+    def __init__(self, name: str, url: str, sender: Sender) -> None:
+        self.name = name
+        self._url = url
+        self.sender = sender
+        self.sender.interval = max(self.sender.interval, SlackLimits.SECONDS_PER_MESSAGE)
+        self.pace_key = "slack-webhook:" + _key(url)
+
+    @staticmethod
+    def verdict(response: Response, now: float) -> Verdict:
+        """Incoming webhooks answer 200 ``ok``; errors are 4xx with a word (``invalid_payload``,
+        ``channel_not_found``, ``channel_is_archived``...). slack_sdk does not raise on them."""
+        if response.status == 200:
+            return ("ok", None) if response.text().strip() in ("ok", "") else ("fail", None)
+        return default_verdict(response, now)
+
+    def payload(self, notice: Notice) -> dict[str, Any]:
+        message = build_message(notice)
+        return {**message, "unfurl_links": False, "unfurl_media": False}
+
+    def preview(self, notice: Notice, previous: Receipt | None) -> dict[str, Any]:
+        return {"method": "POST", "url": "<slack incoming webhook>", "json": self.payload(notice)}
+
+    def send(self, notice: Notice, previous: Receipt | None) -> Receipt:
+        body = self.payload(notice)
+
+        def attempt(timeout: float) -> Response:
+            client = WebhookClient(self._url, timeout=math.ceil(timeout), retry_handlers=[], logger=_SDK_LOG)
+            resp = client.send_dict(body)
+            return Response(resp.status_code, dict(resp.headers or {}), (resp.body or "").encode())
+
+        response = self.sender.call("POST webhook", attempt, self.pace_key, self.verdict)
+        return {"status": str(response.status)}
+
+
+RETRYABLE_API_ERRORS = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable",
+                                  "request_timeout"})
+
+
+class SlackApi:
+    """The Web API with a bot token (``chat:write``): posts, threads, and updates the storm's first
+    message in place (``storm_mode: update``) or replies in its thread (``storm_mode: thread``)."""
+
+    kind: DestinationKind = "chat"
+    group_updates = True
+    limits = SlackLimits
+    DEFAULT_BASE_URL = "https://slack.com/api/"
+
+    def __init__(self, name: str, token: str, channel: str, sender: Sender,
+                 storm_mode: Literal["update", "thread"] = "update", base_url: str | None = None) -> None:
+        self.name = name
+        self._token = token
+        self.channel = channel
+        self.sender = sender
+        self.sender.interval = max(self.sender.interval, SlackLimits.SECONDS_PER_MESSAGE)
+        self.storm_mode = storm_mode
+        self.base_url = base_url or self.DEFAULT_BASE_URL
+        self.pace_key = "slack:" + channel
+
+    @staticmethod
+    def verdict(response: Response, now: float) -> Verdict:
+        if response.status == 200:
+            data = response.json()
+            if isinstance(data, dict) and data.get("ok"):
+                return "ok", None
+            error = data.get("error") if isinstance(data, dict) else None
+            return ("retry", None) if error in RETRYABLE_API_ERRORS else ("fail", None)
+        return default_verdict(response, now)
+
+    def _call(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        def attempt(timeout: float) -> Response:
+            client = WebClient(token=self._token, base_url=self.base_url, timeout=math.ceil(timeout),
+                               retry_handlers=[], logger=_SDK_LOG)
+            try:
+                resp = client.api_call(method, json=args)
+            except SlackApiError as exc:
+                resp = exc.response
+            except ValueError as exc:  # a body that is not JSON (a proxy's 502 page)
+                return Response(502, {}, str(type(exc).__name__).encode())
+            return Response(resp.status_code, dict(resp.headers or {}), json.dumps(resp.data).encode())
+
+        response = self.sender.call(method, attempt, self.pace_key, self.verdict)
+        data = response.json()
+        return data if isinstance(data, dict) else {}
+
+    def requests(self, notice: Notice, previous: Receipt | None) -> list[tuple[str, dict[str, Any]]]:
+        """The Web API calls for a notice: (method, arguments)."""
+        ts = (previous or {}).get("ts")
+        channel = (previous or {}).get("channel") or self.channel
+        base = {"channel": channel, "unfurl_links": False, "unfurl_media": False}
+        if notice.kind in ("group", "digest") and ts:
+            update = ("chat.update", {"channel": channel, "ts": ts, **build_message(notice)})
+            reply = ("chat.postMessage", {**base, "thread_ts": ts, **_digest_reply(notice)})
+            if notice.kind == "digest":
+                return [update, reply]
+            return [update] if self.storm_mode == "update" else [reply]
+        if notice.kind in ("recovered", "repeat") and ts:
+            return [("chat.postMessage", {**base, "thread_ts": ts, **build_message(notice)})]
+        return [("chat.postMessage", {**base, **build_message(notice)})]
+
+    def preview(self, notice: Notice, previous: Receipt | None) -> dict[str, Any]:
+        return {"calls": [{"method": m, "json": a} for m, a in self.requests(notice, previous)]}
+
+    def send(self, notice: Notice, previous: Receipt | None) -> Receipt:
+        receipt: Receipt = dict(previous or {})
+        for method, args in self.requests(notice, previous):
+            data = self._call(method, args)
+            if method == "chat.postMessage" and "thread_ts" not in args:
+                if not data.get("ts"):
+                    raise DeliveryError(f"slack {method}: no ts in the answer", retryable=False)
+                receipt = {"channel": str(data.get("channel") or self.channel), "ts": str(data["ts"])}
+        return receipt or {"channel": self.channel}
+

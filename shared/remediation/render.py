@@ -1,0 +1,70 @@
+"""The lines a message shows about remediation: what was done, what would be done, or why not.
+
+``remediation_lines`` is the one place that words a decision; the text, Slack and Teams renderers
+all show its lines (the diff as a code block where the sink has one).
+"""
+
+from __future__ import annotations
+
+from shared.models import Outcome, RemediationSummary
+
+#: The diff shown in a message is cut after this many lines (the audit trail keeps all of it).
+MAX_DIFF_LINES = 60
+
+
+def headline(summary: RemediationSummary) -> str | None:
+    """One line: "Applied: …", "Dry run: would …", "Not applied: … because …" (None: nothing to say)."""
+    s = summary
+    by = f" (approved by {s.actor})" if s.actor != "auto" else ""
+    if s.action == "applied":
+        text = f"Applied{by}: {s.done or s.change or s.kind}"
+        if s.restarted_job_id:
+            text += f"; job restarted as {s.restarted_job_id}"
+        elif s.restart_error:
+            text += f"; the job was not restarted: {s.restart_error}"
+        return text
+    if s.action == "planned":
+        if s.mode == "dry-run":
+            return f"Dry run: would {s.change}"
+        return f"Planned: {s.change}; waiting for approval in chat"
+    if s.action == "failed":
+        return f"Not applied: {s.change or s.kind or 'the fix'} failed because {s.reason}"
+    if s.action == "refused":
+        if s.change:
+            return f"Not applied: {s.change}, refused because {s.reason}"
+        return f"Not applied because {s.reason}"
+    if s.action == "suppressed":
+        return f"Not applied because {s.reason}"
+    if s.action == "notified" and s.mode != "off" and s.reason and s.reason.startswith("never automated"):
+        return f"Not applied: {s.reason}"
+    return None
+
+
+def diff_lines(summary: RemediationSummary, limit: int = MAX_DIFF_LINES) -> list[str]:
+    """The change as diff lines (policy documents) or role assignments, cut at ``limit``."""
+    if not summary.diff or summary.action not in ("planned", "applied"):
+        return []
+    lines = summary.diff.splitlines()
+    if len(lines) > limit:
+        lines = [*lines[:limit], f"… ({len(lines) - limit} more lines in the audit trail)"]
+    return lines
+
+
+def remediation_lines(outcome: Outcome | RemediationSummary | None) -> list[str]:
+    """The block a plain-text message shows (empty when remediation did not run or has nothing to say)."""
+    summary = outcome.remediation if isinstance(outcome, Outcome) else outcome
+    if summary is None:
+        return []
+    head = headline(summary)
+    if head is None:
+        return []
+    lines = ["", "Remediation:", f"  {head}"]
+    lines += [f"    {line}" for line in diff_lines(summary)]
+    lines += [f"  Note: {note}" for note in summary.notes]
+    if summary.action == "planned" and summary.approval_id:
+        lines.append("  A person allowed to approve fixes can apply it with \"Apply fix\" in chat.")
+    if summary.needs_person:
+        lines.append("  A person must look at this: automation stopped here.")
+    if summary.audit_id:
+        lines.append(f"  Audit record: {summary.audit_id}")
+    return lines

@@ -1,0 +1,249 @@
+"""Test doubles for the AWS side: a local server that answers like STS, a Slack-like webhook, a Lambda
+context. Network only to 127.0.0.1 servers the tests start; moto for the AWS services it implements."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
+
+import pytest
+
+# Before any test module imports the handler: Powertools reads these when it is imported.
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "BackupResponderTest")
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "backup-responder")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-west-2")
+
+HOME_ACCOUNT = "111122223333"
+CENTRAL_ACCOUNT = "999988887777"
+REGION = "us-west-2"
+STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
+
+#: What STS returns for the seed 004 message (the decoded form documented in the knowledge-center
+#: article, seeds/004): a privileged document, of which only principal, action, resource matter.
+SEED004_DECODED: dict[str, Any] = {
+    "allowed": False,
+    "explicitDeny": False,
+    "matchedStatements": {"items": [{"statementId": "SECRET-STATEMENT", "effect": "DENY"}]},
+    "failures": {"items": []},
+    "context": {
+        "principal": {
+            "id": "AROAAAAAAAAAA:AWSBackup-AWSBackupDefaultServiceRole",
+            "arn": "arn:aws:sts::111122223333:assumed-role/AWSBackupDefaultServiceRole/"
+                   "AWSBackup-AWSBackupDefaultServiceRole",
+        },
+        "action": "iam:PassRole",
+        "resource": "arn:aws:iam::111122223333:role/AmazonSSMRoleForInstancesQuickSetup",
+        "conditions": {"items": [
+            {"key": "aws:Region", "values": {"items": [{"value": "us-west-2"}]}},
+            {"key": "iam:PassedToService", "values": {"items": [{"value": "ec2.amazonaws.com"}]}},
+        ]},
+    },
+}
+
+
+@pytest.fixture(autouse=True)
+def _fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never the developer's credentials or profile; every test sets up the services it talks to."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL",
+                 "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_BACKUP", "STATE_TABLE", "MEMBER_ROLE_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAHOMEACCOUNTKEY01")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "home-secret")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+
+
+class LambdaContext:
+    """What Powertools reads from the Lambda context."""
+
+    def __init__(self, account: str = HOME_ACCOUNT, name: str = "backup-responder") -> None:
+        self.function_name = name
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = 512
+        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{account}:function:{name}"
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{name}"
+        self.log_stream_name = "2026/11/23/[$LATEST]0"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+@dataclass
+class FakeSts:
+    """Answers DecodeAuthorizationMessage and AssumeRole like STS's Query API does.
+
+    Like the real service, it decodes a message only for a caller in the account that produced it:
+    callers are told apart by the access key in their signature (keys it issued through AssumeRole
+    belong to the assumed account; any other key is ``home_account``).
+    """
+
+    home_account: str = HOME_ACCOUNT
+    #: encoded message -> (account that produced it, decoded document)
+    messages: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    expired: set[str] = field(default_factory=set)
+    denied_accounts: set[str] = field(default_factory=set)
+    assumable: set[str] = field(default_factory=set)  # role ARNs AssumeRole grants
+    calls: list[dict[str, str]] = field(default_factory=list)
+    _keys: dict[str, str] = field(default_factory=dict)
+
+    def caller_account(self, authorization: str) -> str:
+        match = re.search(r"Credential=([A-Z0-9]+)/", authorization or "")
+        return self._keys.get(match.group(1), self.home_account) if match else self.home_account
+
+    def answer(self, params: dict[str, str], authorization: str) -> tuple[int, str]:
+        action, caller = params.get("Action", ""), self.caller_account(authorization)
+        self.calls.append({**params, "caller_account": caller})
+        if action == "AssumeRole":
+            arn = params.get("RoleArn", "")
+            if arn not in self.assumable:
+                return self.error("AccessDenied", f"User is not authorized to perform: sts:AssumeRole on {arn}")
+            account = arn.split(":")[4]
+            key = "ASIA" + uuid.uuid4().hex[:16].upper()
+            self._keys[key] = account
+            expires = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            return 200, (f'<AssumeRoleResponse xmlns="{STS_NS}"><AssumeRoleResult><Credentials>'
+                         f"<AccessKeyId>{key}</AccessKeyId><SecretAccessKey>s</SecretAccessKey>"
+                         f"<SessionToken>t</SessionToken><Expiration>{expires}</Expiration></Credentials>"
+                         f"<AssumedRoleUser><AssumedRoleId>AROAFAKE:{params.get('RoleSessionName')}"
+                         f"</AssumedRoleId><Arn>{escape(arn)}</Arn></AssumedRoleUser></AssumeRoleResult>"
+                         "<ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></AssumeRoleResponse>")
+        if action == "DecodeAuthorizationMessage":
+            token = params.get("EncodedMessage", "")
+            if caller in self.denied_accounts:
+                return self.error("AccessDenied", "not authorized to perform: sts:DecodeAuthorizationMessage")
+            known = self.messages.get(token)
+            if token in self.expired or known is None or known[0] != caller:
+                return self.error("InvalidAuthorizationMessageException", "Invalid Authorization Message")
+            return 200, (f'<DecodeAuthorizationMessageResponse xmlns="{STS_NS}">'
+                         "<DecodeAuthorizationMessageResult><DecodedMessage>"
+                         f"{escape(json.dumps(known[1]))}</DecodedMessage></DecodeAuthorizationMessageResult>"
+                         "<ResponseMetadata><RequestId>2</RequestId></ResponseMetadata>"
+                         "</DecodeAuthorizationMessageResponse>")
+        return self.error("InvalidAction", f"Could not find operation {action}")
+
+    @staticmethod
+    def error(code: str, message: str) -> tuple[int, str]:
+        return 403 if code == "AccessDenied" else 400, (
+            f'<ErrorResponse xmlns="{STS_NS}"><Error><Type>Sender</Type><Code>{code}</Code>'
+            f"<Message>{escape(message)}</Message></Error><RequestId>3</RequestId></ErrorResponse>")
+
+
+@dataclass
+class Webhook:
+    """A Slack-like incoming webhook: records every POST and answers ``status`` ("ok" on 200)."""
+
+    status: int = 200
+    posts: list[dict[str, Any]] = field(default_factory=list)
+
+
+class _Server:
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _read(request: BaseHTTPRequestHandler) -> bytes:
+    return request.rfile.read(int(request.headers.get("Content-Length") or 0))
+
+
+@pytest.fixture
+def fake_sts() -> Iterator[tuple[FakeSts, str]]:
+    """A FakeSts and the URL it listens on (point AWS_ENDPOINT_URL_STS at it)."""
+    sts = FakeSts()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            params = {k: v[0] for k, v in parse_qs(_read(self).decode()).items()}
+            status, body = sts.answer(params, self.headers.get("Authorization", ""))
+            self.send_response(status)
+            self.send_header("Content-Type", "text/xml")
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = _Server(Handler)
+    yield sts, server.url
+    server.close()
+
+
+@dataclass
+class FakeBackup:
+    """Answers AWS Backup's REST API (GET /restore-jobs/{id}, /backup-jobs/{id}, /copy-jobs/{id},
+    /backup-vaults/{name}, /backup-vaults/{name}/access-policy) from ``responses`` by path; any other
+    path is ResourceNotFoundException, as for a job or vault that does not exist."""
+
+    responses: dict[str, dict[str, Any]] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+
+    def answer(self, path: str) -> tuple[int, dict[str, str], str]:
+        self.calls.append(path)
+        if path in self.responses:
+            return 200, {}, json.dumps(self.responses[path])
+        return 404, {"x-amzn-ErrorType": "ResourceNotFoundException"}, json.dumps(
+            {"Code": "ResourceNotFoundException", "Message": f"{path} not found"})
+
+
+@pytest.fixture
+def fake_backup() -> Iterator[tuple[FakeBackup, str]]:
+    """A FakeBackup and its URL (point AWS_ENDPOINT_URL_BACKUP at it)."""
+    backup = FakeBackup()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            status, headers, body = backup.answer(self.path.split("?")[0])
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = _Server(Handler)
+    yield backup, server.url
+    server.close()
+
+
+@pytest.fixture
+def webhook() -> Iterator[tuple[Webhook, str]]:
+    """A Webhook and its URL (the value of SLACK_WEBHOOK_URL)."""
+    hook = Webhook()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = _read(self)
+            hook.posts.append({"path": self.path, "body": json.loads(body or b"{}")})
+            self.send_response(hook.status)
+            self.send_header("Content-Type", "text/plain")
+            self.end_headers()
+            self.wfile.write(b"ok" if hook.status == 200 else b"internal_error")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = _Server(Handler)
+    yield hook, server.url + "/services/T000/B000/XXXX"
+    server.close()

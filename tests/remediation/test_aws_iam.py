@@ -1,0 +1,142 @@
+"""The iam:PassRole fix against moto's IAM: the restore role gets exactly one inline statement for
+the one role the decoded message names (with iam:PassedToService), and nothing else changes."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+from functions.aws.remediate import AwsRemediator
+from shared.remediation.changes import AlreadyInPlace, RemediationRefused
+from shared.remediation.guardrails import check_change
+from tests.remediation.conftest import SEED004, SEED004_DECODED, SOURCE, Clients, aws_client, outcome_of
+
+RESTORE_ROLE = "AWSBackupDefaultServiceRole"
+PASS_ROLE = "AmazonSSMRoleForInstancesQuickSetup"
+PASS_ROLE_ARN = f"arn:aws:iam::{SOURCE}:role/{PASS_ROLE}"
+TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                            "Principal": {"Service": "backup.amazonaws.com"}}]})
+EXISTING = {"Version": "2012-10-17", "Statement": [{"Sid": "Existing", "Effect": "Allow", "Action": "ec2:Describe*",
+                                                    "Resource": "*"}]}
+
+
+@pytest.fixture
+def iam(aws_env: None) -> Iterator[Any]:
+    with mock_aws():
+        client = aws_client("iam")
+        client.create_role(RoleName=RESTORE_ROLE, Path="/service-role/", AssumeRolePolicyDocument=TRUST)
+        client.create_role(RoleName=PASS_ROLE, AssumeRolePolicyDocument=TRUST)
+        client.create_role(RoleName="SomeOtherRole", AssumeRolePolicyDocument=TRUST)
+        client.put_role_policy(RoleName=RESTORE_ROLE, PolicyName="existing", PolicyDocument=json.dumps(EXISTING))
+        managed = client.create_policy(PolicyName="BackupRestores", PolicyDocument=json.dumps(EXISTING))
+        client.attach_role_policy(RoleName=RESTORE_ROLE, PolicyArn=managed["Policy"]["Arn"])
+        yield client
+
+
+def snapshot(iam: Any) -> dict[str, Any]:
+    """Every role's trust policy, inline policies and attached policies, and the managed policies."""
+    state: dict[str, Any] = {}
+    for role in iam.list_roles()["Roles"]:
+        name = role["RoleName"]
+        state[name] = {
+            "trust": role["AssumeRolePolicyDocument"],
+            "inline": {p: iam.get_role_policy(RoleName=name, PolicyName=p)["PolicyDocument"]
+                       for p in iam.list_role_policies(RoleName=name)["PolicyNames"]},
+            "attached": sorted(a["PolicyArn"] for a in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]),
+        }
+    state["_managed"] = sorted(p["Arn"] for p in iam.list_policies(Scope="Local")["Policies"])
+    return state
+
+
+def remediator(iam: Any) -> AwsRemediator:
+    return AwsRemediator(Clients().add("iam", iam))
+
+
+def test_pass_role_adds_one_statement_for_the_decoded_role_and_changes_nothing_else(iam: Any) -> None:
+    outcome = outcome_of(SEED004, decoded=SEED004_DECODED)
+    before = snapshot(iam)
+    fixer = remediator(iam)
+    change = fixer.plan_change(outcome)
+    check_change(change, outcome.failure)
+    assert snapshot(iam) == before  # planning only reads
+    assert change.target == f"arn:aws:iam::{SOURCE}:role/service-role/{RESTORE_ROLE}"
+    assert change.summary == f"add iam:PassRole on role {PASS_ROLE} to role {RESTORE_ROLE}"
+
+    applied = fixer.apply(change)
+    assert applied.changed
+    assert fixer.verify(change)
+
+    after = snapshot(iam)
+    policy_name = f"BackupResponderPassRole-{PASS_ROLE}"
+    document = after[RESTORE_ROLE]["inline"].pop(policy_name)
+    assert after == before  # nothing else changed: other roles, other policies, attachments, trust
+    assert document["Statement"] == [{
+        "Sid": f"AllowBackupToPass{PASS_ROLE}", "Effect": "Allow", "Action": "iam:PassRole",
+        "Resource": PASS_ROLE_ARN,  # the one role, never role/*
+        "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
+    }]
+
+
+def test_pass_role_is_idempotent(iam: Any) -> None:
+    outcome = outcome_of(SEED004, decoded=SEED004_DECODED)
+    fixer = remediator(iam)
+    change = fixer.plan_change(outcome)
+    fixer.apply(change)
+    once = snapshot(iam)
+    assert fixer.apply(change).changed is False  # applying again changes nothing
+    assert snapshot(iam) == once
+    with pytest.raises(AlreadyInPlace):
+        fixer.plan_change(outcome)  # and a new plan sees it in place
+
+
+def test_an_inline_policy_of_the_same_name_keeps_its_statements(iam: Any) -> None:
+    name = f"BackupResponderPassRole-{PASS_ROLE}"
+    iam.put_role_policy(RoleName=RESTORE_ROLE, PolicyName=name, PolicyDocument=json.dumps(EXISTING))
+    fixer = remediator(iam)
+    change = fixer.plan_change(outcome_of(SEED004, decoded=SEED004_DECODED))
+    fixer.apply(change)
+    statements = iam.get_role_policy(RoleName=RESTORE_ROLE, PolicyName=name)["PolicyDocument"]["Statement"]
+    assert statements[0] == EXISTING["Statement"][0]
+    assert statements[1]["Resource"] == PASS_ROLE_ARN and len(statements) == 2
+
+
+def test_a_policy_changed_since_it_was_planned_is_not_touched(iam: Any) -> None:
+    fixer = remediator(iam)
+    change = fixer.plan_change(outcome_of(SEED004, decoded=SEED004_DECODED))
+    name = change.params["policy_name"]
+    iam.put_role_policy(RoleName=RESTORE_ROLE, PolicyName=name, PolicyDocument=json.dumps(EXISTING))
+    with pytest.raises(RemediationRefused, match="changed since"):
+        fixer.apply(change)
+    assert iam.get_role_policy(RoleName=RESTORE_ROLE, PolicyName=name)["PolicyDocument"] == EXISTING
+
+
+def test_without_the_decoded_message_nothing_is_planned(iam: Any) -> None:
+    with pytest.raises(RemediationRefused, match="decoded authorization message"):
+        remediator(iam).plan_change(outcome_of(SEED004))
+
+
+def test_a_role_to_pass_that_does_not_exist_is_refused(iam: Any) -> None:
+    decoded = copy.deepcopy(SEED004_DECODED)
+    decoded["context"]["resource"] = f"arn:aws:iam::{SOURCE}:role/GoneRole"
+    with pytest.raises(RemediationRefused, match="does not exist"):
+        remediator(iam).plan_change(outcome_of(SEED004, decoded=decoded))
+
+
+def test_a_wildcard_resource_in_the_decoded_message_is_refused(iam: Any) -> None:
+    decoded = copy.deepcopy(SEED004_DECODED)
+    decoded["context"]["resource"] = f"arn:aws:iam::{SOURCE}:role/*"
+    with pytest.raises(RemediationRefused, match="not one IAM role"):
+        remediator(iam).plan_change(outcome_of(SEED004, decoded=decoded))
+
+
+def test_a_decoded_principal_other_than_the_jobs_role_is_refused(iam: Any) -> None:
+    decoded = copy.deepcopy(SEED004_DECODED)
+    decoded["context"]["principal"]["arn"] = f"arn:aws:sts::{SOURCE}:assumed-role/SomeOtherRole/session"
+    with pytest.raises(RemediationRefused, match="a person must check which role"):
+        remediator(iam).plan_change(outcome_of(SEED004, decoded=decoded))
+    assert "BackupResponderPassRole" not in json.dumps(snapshot(iam))

@@ -1,0 +1,177 @@
+"""Role assignments for the Backup vault's identity with azure-mgmt-authorization, against a local
+server that answers like ARM (HTTPS on 127.0.0.1): the built-in role on the narrowest scope as a
+ServicePrincipal, 409 RoleAssignmentExists as success, and nothing else created."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from functions.azure.remediate import AzureRemediator, assignment_name
+from shared.models import Failure, Outcome
+from shared.pipeline import Pipeline
+from shared.remediation.changes import AlreadyInPlace, RemediationRefused
+from shared.remediation.guardrails import check_change
+from tests.remediation.arm import API_VERSION, FakeCredential, RoleAssignmentsApi, arm_server
+from tests.remediation.conftest import (
+    SEED000_CONTAINER,
+    SEED000_READER,
+    SUBSCRIPTION,
+    VAULT_PRINCIPAL,
+    outcome_of,
+)
+
+SERVER = (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-data-prod/providers/Microsoft.DBforPostgreSQL/"
+          "servers/pg-orders-prod")
+READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+BLOB_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+CONTAINER = (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-restore/providers/Microsoft.Storage/"
+             "storageAccounts/stpgrestoreprod01/blobServices/default/containers/pg-restores")
+
+
+@pytest.fixture
+def arm(tmp_path: Path) -> Iterator[tuple[RoleAssignmentsApi, AzureRemediator]]:
+    api = RoleAssignmentsApi()
+    with arm_server(api, tmp_path) as (url, cert):
+        yield api, AzureRemediator(FakeCredential(), endpoint=url, connection_verify=str(cert))
+
+
+def reader_outcome() -> Outcome:
+    return outcome_of(SEED000_READER, facts={"vault_principal_id": VAULT_PRINCIPAL})
+
+
+def test_reader_is_assigned_on_the_server_to_the_vaults_identity(arm: tuple[RoleAssignmentsApi, AzureRemediator]) -> None:
+    api, remediator = arm
+    api.existing(f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-other/providers/Microsoft.Storage/"
+                 "storageAccounts/unrelated", BLOB_CONTRIBUTOR, VAULT_PRINCIPAL, "11111111-1111-1111-1111-111111111111")
+    before = copy.deepcopy(api.assignments)
+    outcome = outcome_of(SEED000_READER, facts={"vault_principal_id": VAULT_PRINCIPAL})
+    change = remediator.plan_change(outcome)
+    check_change(change, outcome.failure)
+    assert api.puts() == []  # planning only reads
+    assert change.summary == f"assign Reader on {SERVER} to the Backup vault bv-pg-prod-01's identity ({VAULT_PRINCIPAL})"
+
+    applied = remediator.apply(change)
+    assert applied.changed and remediator.verify(change)
+
+    name = assignment_name(SERVER, READER, VAULT_PRINCIPAL)
+    assert api.puts() == [f"{SERVER}/providers/Microsoft.Authorization/roleAssignments/{name}"]
+    created = api.assignments.pop(name)
+    assert api.assignments == before  # nothing else created or changed
+    assert created["properties"] == {
+        "roleDefinitionId": f"/providers/Microsoft.Authorization/roleDefinitions/{READER}",
+        "principalId": VAULT_PRINCIPAL, "principalType": "ServicePrincipal", "scope": SERVER}
+
+
+def test_the_request_is_what_arm_documents(arm: tuple[RoleAssignmentsApi, AzureRemediator], tmp_path: Path) -> None:
+    api, remediator = arm
+    seen: list[dict[str, object]] = []
+    original = api.handle
+
+    def spy(method: str, path: str, query: dict[str, list[str]], headers: dict[str, str], body: bytes):  # type: ignore[no-untyped-def]
+        if method == "PUT":
+            seen.append({"query": query, "body": json.loads(body), "auth": headers.get("authorization")})
+        return original(method, path, query, headers, body)
+
+    api.handle = spy  # type: ignore[method-assign]
+    remediator.apply(remediator.plan_change(reader_outcome()))
+    assert seen[0]["query"] == {"api-version": [API_VERSION]}
+    assert seen[0]["auth"] == "Bearer test-token"
+    assert seen[0]["body"]["properties"] == {  # type: ignore[index]
+        "roleDefinitionId": f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/{READER}",
+        "principalId": VAULT_PRINCIPAL, "principalType": "ServicePrincipal",
+        "description": "backup-responder: access the Backup vault's identity needs"}
+
+
+def test_role_assignment_exists_409_counts_as_success(arm: tuple[RoleAssignmentsApi, AzureRemediator]) -> None:
+    api, remediator = arm
+    change = remediator.plan_change(reader_outcome())
+    # Someone assigns the same role in the meantime, under another name: ARM answers 409.
+    api.existing(SERVER, READER, VAULT_PRINCIPAL, "22222222-2222-2222-2222-222222222222")
+    applied = remediator.apply(change)
+    assert applied.changed is False and "1 already existed" in applied.detail
+    assert remediator.verify(change)
+    assert list(api.assignments) == ["22222222-2222-2222-2222-222222222222"]
+
+
+def test_applying_twice_is_idempotent(arm: tuple[RoleAssignmentsApi, AzureRemediator]) -> None:
+    api, remediator = arm
+    change = remediator.plan_change(reader_outcome())
+    remediator.apply(change)
+    remediator.apply(change)  # the same name and properties: ARM answers 200
+    assert len(api.assignments) == 1
+
+
+def test_an_inherited_assignment_is_already_in_place(arm: tuple[RoleAssignmentsApi, AzureRemediator]) -> None:
+    api, remediator = arm
+    api.existing(f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-data-prod", READER, VAULT_PRINCIPAL,
+                 "33333333-3333-3333-3333-333333333333")
+    with pytest.raises(AlreadyInPlace):
+        remediator.plan_change(reader_outcome())
+    assert api.puts() == []
+
+
+def test_an_identity_arm_cannot_see_yet_is_not_a_change(arm: tuple[RoleAssignmentsApi, AzureRemediator]) -> None:
+    api, remediator = arm
+    api.unknown_principals.add(VAULT_PRINCIPAL)
+    change = remediator.plan_change(reader_outcome())
+    with pytest.raises(RemediationRefused, match="PrincipalNotFound") as refused:
+        remediator.apply(change)
+    assert refused.value.needs_person is False and api.assignments == {}
+
+
+def test_without_the_vaults_identity_nothing_is_planned(arm: tuple[RoleAssignmentsApi, AzureRemediator]) -> None:
+    api, remediator = arm
+    with pytest.raises(RemediationRefused, match="vault_principal_id"):
+        remediator.plan_change(outcome_of(SEED000_READER))
+    assert api.requests == []
+
+
+def test_restore_as_files_gets_blob_data_contributor_on_the_container(
+        arm: tuple[RoleAssignmentsApi, AzureRemediator]) -> None:
+    api, remediator = arm
+    outcome = outcome_of(SEED000_CONTAINER, facts={"vault_principal_id": VAULT_PRINCIPAL,
+                                                   "container_scope": CONTAINER})
+    change = remediator.plan_change(outcome)
+    check_change(change, outcome.failure)
+    remediator.apply(change)
+    (created,) = api.assignments.values()
+    assert created["properties"]["scope"] == CONTAINER  # the container, not the storage account
+    assert created["properties"]["roleDefinitionId"].endswith(BLOB_CONTRIBUTOR)
+
+
+RG = f"/subscriptions/{SUBSCRIPTION}/resourceGroups"
+KEY_VAULT = f"{RG}/rg-data-prod/providers/Microsoft.KeyVault/vaults/kv-pg-prod-01"
+STORAGE = f"{RG}/rg-docs/providers/Microsoft.Storage/storageAccounts/stdocsprod01"
+DISK = f"{RG}/rg-vm/providers/Microsoft.Compute/disks/disk-data-prod-01"
+SNAPSHOTS = f"{RG}/rg-snapshots"
+
+
+@pytest.mark.parametrize(("code", "resource_type", "job_type", "facts", "expected"), [
+    ("UserErrorMissingPermissionsOnSecretStore", "postgresql", "backup", {"key_vault_id": KEY_VAULT},
+     {(KEY_VAULT, "4633458b-17de-408a-b874-0445c86b69e6")}),
+    ("UserErrorMissingRequiredPermissions", "blob", "backup", {"storage_account_id": STORAGE},
+     {(STORAGE, "e5e2a7ff-d759-4cd2-bb51-3152d37e2eb1")}),
+    ("UserErrorMissingRequiredPermissions", "disk", "backup",
+     {"disk_id": DISK, "snapshot_resource_group_id": SNAPSHOTS},
+     {(DISK, "3e5e47e6-65f7-47ef-90b5-e5dd4d455f24"), (SNAPSHOTS, "7efff54f-a5b4-42b5-a1c5-5411624893ce")}),
+], ids=["azure.keyvault.secret-access", "azure.blob.vault-msi-permissions", "azure.disk.vault-msi-permissions"])
+def test_the_other_vault_identity_causes_get_their_roles(
+        arm: tuple[RoleAssignmentsApi, AzureRemediator], code: str, resource_type: str, job_type: str,
+        facts: dict[str, str], expected: set[tuple[str, str]]) -> None:
+    api, remediator = arm
+    failure = Failure(cloud="azure", job_type=job_type, code=code, resource_type=resource_type,  # type: ignore[arg-type]
+                      account_id=SUBSCRIPTION, vault_name="bv-prod-01", message="Appropriate permissions to "
+                      "perform the operation are missing.",
+                      facts={"subscription_id": SUBSCRIPTION, "vault_principal_id": VAULT_PRINCIPAL, **facts})
+    outcome = Pipeline().assess(failure)
+    change = remediator.plan_change(outcome)
+    check_change(change, failure)
+    remediator.apply(change)
+    assert remediator.verify(change)
+    assert {(a["properties"]["scope"], a["properties"]["roleDefinitionId"].rsplit("/", 1)[-1])
+            for a in api.assignments.values()} == expected
