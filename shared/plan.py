@@ -49,7 +49,7 @@ def plan_for(failure: Failure, finding: Finding, catalog: Catalog | None = None,
     rule = (catalog or default_catalog()).rule(finding.rule)
     values = failure.placeholders()
     title, explanation, steps = _texts(rule, language)
-    templates = [title, *steps, *(s.body for s in rule.snippets), *(s.title for s in rule.snippets),
+    templates = [title, explanation, *steps, *(s.body for s in rule.snippets), *(s.title for s in rule.snippets),
                  *(r.scope for r in rule.roles)]
     missing = sorted(set().union(*(missing_placeholders(t, values) for t in templates)))
 
@@ -64,7 +64,7 @@ def plan_for(failure: Failure, finding: Finding, catalog: Catalog | None = None,
     return Plan(
         cause=finding.cause,
         title=" ".join(fill(title, values).split()),
-        explanation=" ".join(explanation.split()),
+        explanation=" ".join(fill(explanation, values).split()),
         steps=filled_steps + notes,
         snippets=[Snippet(kind=s.kind, title=fill(s.title, values), body=fill(s.body, values).rstrip())
                   for s in rule.snippets],

@@ -126,3 +126,14 @@ def test_seed_rules_speak_the_seed_language(classifier: Classifier) -> None:
 def test_unclassified_has_no_plan(classifier: Classifier) -> None:
     failure = failure_of(classifier, "aws/backup-job-failed.json").model_copy(update={"message": "Nobody knows."})
     assert plan_for(failure, classifier.classify(failure), classifier.catalog) is None
+
+
+def test_every_placeholder_left_in_a_sample_message_is_declared_missing(classifier: Classifier) -> None:
+    from shared.cli import sample_events
+
+    for name, event in sample_events():
+        failure = parse_event(event, classifier.catalog.codes)
+        plan = plan_of(classifier, failure)
+        left = set(re.findall(r"\{([a-z_]+)\}", plan.explanation + everything(plan)))
+        assert left <= set(plan.missing), name
+        assert not (set(plan.missing) & failure.placeholders().keys()), name

@@ -172,7 +172,9 @@ class Rule(_Strict):
 
     @model_validator(mode="after")
     def _known_placeholders(self) -> Rule:
-        texts = [*self.steps, *(s.body for s in self.snippets), *(r.scope for r in self.roles)]
+        translations = [t for tr in self.i18n.values() for t in (tr.title or "", tr.explanation or "", *tr.steps)]
+        texts = [self.title, self.explanation, *self.steps, *(s.body for s in self.snippets),
+                 *(s.title for s in self.snippets), *(r.scope for r in self.roles), *translations]
         unknown = set().union(*(placeholders_in(t) for t in texts)) - PLACEHOLDERS.keys()
         if unknown:
             raise ValueError(f"rule {self.id}: unknown placeholders {sorted(unknown)}")
