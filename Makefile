@@ -32,7 +32,13 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-test: lint typecheck node_modules/.installed
+# checkov validates the Bicep; it lives in its own venv because it pins versions of boto3 and others.
+CHECKOV := $(VENV)/tools/checkov/bin/checkov
+$(CHECKOV): | $(BIN)/python
+	$(PYTHON) -m venv $(VENV)/tools/checkov
+	$(VENV)/tools/checkov/bin/python -m pip install --quiet checkov==3.3.30
+
+test: lint typecheck node_modules/.installed $(CHECKOV)
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed-test

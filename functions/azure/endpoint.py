@@ -30,6 +30,7 @@ import azure.functions as func
 from azure.core.exceptions import AzureError
 
 from functions.azure.auth import AuthError, KeysUnavailable, SecureWebhookValidator
+from functions.azure.state import StateError
 from shared.parse import EventError
 from shared.pipeline import Enricher
 from shared.responder import DeliveryFailed, Report, Responder
@@ -118,7 +119,7 @@ class AlertEndpoint:
         if key is not None:
             try:
                 verdict = self._claim(key, token)
-            except AzureError as exc:
+            except (AzureError, StateError) as exc:
                 log.error("state store unavailable while claiming %s: %s", key, exc)
                 return _retry_later("state store unavailable")
             if verdict == "done":
@@ -142,7 +143,7 @@ class AlertEndpoint:
             # the sinks that succeeded must not post twice. Logged, answered 200.
             log.error("delivery failed permanently, not retried: %s", exc)
             report = exc.report
-        except AzureError as exc:
+        except (AzureError, StateError) as exc:
             self._release(key, token)
             log.error("transient Azure error while handling the alert: %s", exc)
             return _retry_later("a dependency is unavailable")
@@ -156,7 +157,7 @@ class AlertEndpoint:
             try:
                 self.state.put(key, {"status": "done", "at": self.clock(), "cause": summary.get("cause")},
                                ttl_seconds=DONE_TTL_SECONDS)
-            except AzureError as exc:  # delivered already: a retry would duplicate, so answer 200
+            except (AzureError, StateError) as exc:  # delivered already: a retry would duplicate, so 200
                 log.error("could not record alert %s as handled: %s", key, exc)
         return _json(200, summary)
 
@@ -193,7 +194,7 @@ class AlertEndpoint:
             current = self.state.get(key)
             if current is not None and current.get("token") == token:
                 self.state.delete(key)
-        except AzureError as exc:  # the lease runs out on its own
+        except (AzureError, StateError) as exc:  # the lease runs out on its own
             log.error("could not release the claim on %s: %s", key, exc)
 
     @staticmethod

@@ -154,7 +154,10 @@ class RemediationEngine:
             kept = decision.summary().model_dump(mode="json")
             if kept.get("diff") and len(kept["diff"]) > MAX_PENDING_DIFF_CHARS:  # state stores keep items small
                 kept["diff"] = kept["diff"][:MAX_PENDING_DIFF_CHARS] + "\n… (truncated; see the audit record)"
-            self.state.put(decided_key, kept, ttl_seconds=DECIDED_TTL_SECONDS)
+            try:
+                self.state.put(decided_key, kept, ttl_seconds=DECIDED_TTL_SECONDS)
+            except Exception as exc:  # the decision stands; only a redelivery would decide again
+                log.warning("the remediation decision could not be remembered: %s", type(exc).__name__)
         return decision
 
     def approve(self, approval_id: str, actor: str) -> Decision | None:
