@@ -63,8 +63,8 @@ class Classifier:
         if text:
             matched: set[int] = set()
             candidates = [*index.unkeyed]
-            for word in words_of(text):
-                candidates += index.by_word.get(word, ())
+            for word in words_of(text) & index.keywords:
+                candidates += index.by_word[word]
             for mandatory, pattern, c in candidates:
                 if c.order not in matched and mandatory in text and pattern.search(text):
                     matched.add(c.order)
@@ -94,7 +94,8 @@ class Classifier:
             confidence *= UNSTATED_SCOPE_FACTOR
         if rule.resource_types and not failure.resource_type:
             confidence *= UNSTATED_SCOPE_FACTOR
-        title = _SPACE.sub(" ", fill(rule.title, failure.placeholders())).strip()
+        title = rule.title if "{" not in rule.title else fill(rule.title, failure.placeholders())
+        title = _SPACE.sub(" ", title).strip()
         return Finding(
             cause=rule.cause,
             rule=rule.id,

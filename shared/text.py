@@ -16,7 +16,7 @@ def normalise_message(message: str | None) -> str:
     backslashes (providers wrap and escape messages), collapsed white space, lower case."""
     if not message:
         return ""
-    text = unicodedata.normalize("NFKC", message).translate(_QUOTES)
+    text = message if message.isascii() else unicodedata.normalize("NFKC", message).translate(_QUOTES)
     text = _DROP.sub("", text)
     return _SPACE.sub(" ", text).strip().lower()
 

@@ -101,6 +101,7 @@ class CloudIndex:
     by_word: dict[str, tuple[Candidate, ...]]
     #: Patterns with no certain word: tried on every message (after the ``in`` test).
     unkeyed: tuple[Candidate, ...]
+    keywords: frozenset[str]
 
     @classmethod
     def of(cls, rules: Iterable[CompiledRule]) -> CloudIndex:
@@ -126,7 +127,8 @@ class CloudIndex:
             if c.any_action:
                 any_action.append(c)
         return cls({k: tuple(v) for k, v in by_code.items()}, {k: tuple(v) for k, v in by_action.items()},
-                   tuple(any_action), {k: tuple(v) for k, v in by_word.items()}, tuple(unkeyed))
+                   tuple(any_action), {k: tuple(v) for k, v in by_word.items()}, tuple(unkeyed),
+                   frozenset(by_word))
 
 
 class Catalog:

@@ -12,7 +12,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.models import Failure, JobType
 from shared.text import strip_wrapping_quotes
@@ -27,6 +27,7 @@ FAILED_STATES = frozenset({"FAILED", "ABORTED", "EXPIRED", "PARTIAL"})
 _ENCODED = re.compile(r"encoded authorization failure message:\s*([A-Za-z0-9_\-+/=]+)", re.I)
 #: AWS SDK errors quoted in status messages: "(Service: AmazonEC2; Status Code: 400; Error Code: X; ...)"
 _ERROR_CODE = re.compile(r"error code:\s*([A-Za-z][\w.]+)", re.I)
+_PATH_SEPARATORS = re.compile(r"[:/]")
 _ARN = re.compile(r"^arn:(?P<partition>[\w-]+):(?P<service>[\w-]+):(?P<region>[\w-]*):"
                   r"(?P<account>\d*):(?P<resource>.+)$")
 
@@ -41,9 +42,9 @@ def _text(value: Any) -> str | None:
 
 
 class JobDetail(BaseModel):
-    """The ``detail`` of a Backup, Copy or Restore Job State Change event."""
+    """The ``detail`` of a Backup, Copy or Restore Job State Change event (other fields ignored)."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
     backup_job_id: str | None = Field(None, alias="backupJobId")
     copy_job_id: str | None = Field(None, alias="copyJobId")
@@ -65,10 +66,11 @@ class JobDetail(BaseModel):
     account_id: str | None = Field(None, alias="accountId")
     message_category: str | None = Field(None, alias="messageCategory")
 
-    @field_validator("*", mode="before")
+    @model_validator(mode="before")
     @classmethod
-    def _loose_scalars(cls, value: Any) -> Any:
-        return _text(value)
+    def _loose_scalars(cls, data: Any) -> Any:
+        """Numbers as text, and ``{}`` / ``""`` as missing, in one pass over the detail."""
+        return {k: _text(v) for k, v in data.items()} if isinstance(data, dict) else data
 
 
 class BackupEvent(BaseModel):
@@ -104,7 +106,7 @@ def arn_parts(arn: str | None) -> dict[str, str]:
 def _name(arn: str | None) -> str | None:
     """The last path segment of an ARN's resource part (vault, role, instance name)."""
     resource = arn_parts(arn).get("resource")
-    return re.split(r"[:/]", resource)[-1] if resource else None
+    return _PATH_SEPARATORS.split(resource)[-1] if resource else None
 
 
 def encoded_message_in(message: str | None) -> str | None:

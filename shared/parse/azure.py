@@ -21,6 +21,9 @@ SCHEMA_ID = "azureMonitorCommonAlertSchema"
 _AKA_CODE = re.compile(r"aka\.ms/AB-([A-Za-z][A-Za-z0-9]+)", re.I)
 _CODE_TOKEN = re.compile(r"^(?:usererror|error|extension|guestagent|backup|vm|disk|cloud)[a-z0-9]{4,}$",
                          re.I)
+_ARM_RESOURCE = re.compile(r"(/subscriptions/[^/]+/resourcegroups/[^/]+/providers/[^/]+/[^/]+/[^/]+)", re.I)
+_VAULT_PROVIDER = re.compile(r"microsoft\.(recoveryservices|dataprotection)/", re.I)
+_ORIGIN_SEPARATORS = re.compile(r"[/_:|;.\-\s]")
 _RESOURCE_ID = re.compile(r"(/subscriptions/[^/\s\"']+/resourcegroups/[^/\s\"']+/providers/[^\s\"']+)", re.I)
 
 #: Provider namespaces and the workload names the catalog uses, most specific first.
@@ -151,15 +154,18 @@ def _extra(model: BaseModel, name: str) -> str | None:
     return str(value) if value else None
 
 
+_SEGMENTS = {kind: re.compile(rf"/{kind}/([^/]+)", re.I)
+             for kind in ("subscriptions", "resourcegroups", "servers", "flexibleservers", "virtualmachines")}
+
+
 def _segment(resource_id: str, kind: str) -> str | None:
-    match = re.search(rf"/{kind}/([^/]+)", resource_id, re.I)
+    match = _SEGMENTS[kind].search(resource_id)
     return match.group(1) if match else None
 
 
 def _arm_resource(resource_id: str) -> str:
     """The ARM id of the resource itself, without child paths after its type and name."""
-    match = re.match(r"(/subscriptions/[^/]+/resourcegroups/[^/]+/providers/[^/]+/[^/]+/[^/]+)",
-                     resource_id, re.I)
+    match = _ARM_RESOURCE.match(resource_id)
     return match.group(1) if match else resource_id
 
 
@@ -202,7 +208,7 @@ def extract_code(essentials: Essentials, fields: dict[str, Any], codes: CodeBook
     known = codes.found_in(origin)
     if known:
         return known
-    token = re.split(r"[/_:|;.\-\s]", origin)[-1] if origin else ""
+    token = _ORIGIN_SEPARATORS.split(origin)[-1] if origin else ""
     return token if _CODE_TOKEN.match(token) else None
 
 
@@ -216,12 +222,16 @@ def parse_common_alert(raw: dict[str, Any], codes: CodeBook | None = None) -> Fa
     fields = _fields(context)
 
     def text(*names: str) -> str | None:
-        value = next((fields[n.lower()] for n in names if n.lower() in fields), None)
-        return str(value) if value is not None and not isinstance(value, (dict, list)) else None
+        """The first of ``names`` (lower case) that the alert carries as a scalar."""
+        for name in names:
+            value = fields.get(name)
+            if value is not None and not isinstance(value, (dict, list)):
+                return str(value)
+        return None
 
-    source_id = text("sourceId")
-    linked = text("linkedResourceId", "affectedResourceId", "dataSourceId", "datasourceId")
-    protected_item = text("protectedItemId", "backupInstanceId")
+    source_id = text("sourceid")
+    linked = text("linkedresourceid", "affectedresourceid", "datasourceid")
+    protected_item = text("protecteditemid", "backupinstanceid")
     ids = [i for i in (linked, protected_item, source_id, *ess.alert_target_ids) if i]
     if not linked:
         # Some alerts only name the resource inside another field or the description.
@@ -229,19 +239,19 @@ def parse_common_alert(raw: dict[str, Any], codes: CodeBook | None = None) -> Fa
         linked = found.group(1) if found else None
 
     vault_id = next((_arm_resource(i) for i in ids
-                     if re.search(r"microsoft\.(recoveryservices|dataprotection)/", i, re.I)), None)
+                     if _VAULT_PROVIDER.search(i)), None)
     resource_id = _arm_resource(linked) if linked else None
-    workload = workload_of(resource_id, text("formattedSourceType"), text("sourceType"),
-                           text("workloadType", "datasourceType"))
+    workload = workload_of(resource_id, text("formattedsourcetype"), text("sourcetype"),
+                           text("workloadtype", "datasourcetype"))
     if workload is None and resource_id and "microsoft.storage/" in resource_id.lower():
         # Recovery Services vaults protect file shares; Backup vaults protect blobs.
         workload = "afs" if vault_id and "recoveryservices" in vault_id.lower() else "blob"
 
-    message = text("errorMessage", "errorString", "failureReason", "errorDetails") or ess.description
+    message = text("errormessage", "errorstring", "failurereason", "errordetails") or ess.description
     code = extract_code(ess, fields, codes)
     condition = (ess.monitor_condition or "Fired").lower()
-    job_type = _job_type(ess.alert_rule, text("operationName", "jobOperation", "operation",
-                                              "alertName", "title"))
+    job_type = _job_type(ess.alert_rule, text("operationname", "joboperation", "operation",
+                                              "alertname", "title"))
     if job_type is None and ess.monitoring_service and "backup" in ess.monitoring_service.lower():
         job_type = "backup"
     anchor = resource_id or vault_id or (ess.alert_target_ids[0] if ess.alert_target_ids else "")
@@ -257,7 +267,7 @@ def parse_common_alert(raw: dict[str, Any], codes: CodeBook | None = None) -> Fa
         "severity": ess.severity,
         "protected_item_id": protected_item,
         "recommended_actions": _as_text(fields.get("recommendedactions")) or None,
-        "backup_management_type": text("backupManagementType"),
+        "backup_management_type": text("backupmanagementtype"),
     }
     if resource_id and workload in ("postgresql", "postgresql-flex", "mysql-flex"):
         facts.update(server_id=resource_id, server_name=_segment(resource_id, "servers")
@@ -285,13 +295,13 @@ def parse_common_alert(raw: dict[str, Any], codes: CodeBook | None = None) -> Fa
         failed=condition != "resolved",
         recovered=condition == "resolved",
         event_id=ess.alert_id,
-        job_id=text("jobId", "jobid"),
+        job_id=text("jobid"),
         time=ess.fired,
         account_id=subscription,
-        region=text("region", "location", "sourceRegion") or _extra(ess, "region"),
+        region=text("region", "location", "sourceregion") or _extra(ess, "region"),
         resource_type=workload,
         resource_id=resource_id,
-        resource_name=text("linkedResourceName") or (resource_id.rstrip("/").split("/")[-1] if resource_id else None),
+        resource_name=text("linkedresourcename") or (resource_id.rstrip("/").split("/")[-1] if resource_id else None),
         vault_name=vault_id.rstrip("/").split("/")[-1] if vault_id else None,
         vault_id=vault_id,
         code=code,
