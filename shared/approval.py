@@ -114,6 +114,25 @@ def verify_slack_signature(signing_secret: str, headers: Mapping[str, str], body
     return signature
 
 
+def _check_slack_request(signing_secret: str, body: bytes, headers: Mapping[str, str], now: float) -> str:
+    """The request's signature when it is small enough, authentic and fresh; ``ApprovalError`` otherwise."""
+    if len(body) > MAX_BODY_BYTES:
+        raise ApprovalError("the request is too large", 400)
+    return verify_slack_signature(signing_secret, headers, body, now)
+
+
+def slack_refusal(signing_secret: str, body: bytes, headers: Mapping[str, str], now: float) -> Reply | None:
+    """The answer to a request that is too large (400) or not signed by Slack with this secret, or
+    stale (401); None when it is authentic. Needs no state and no engine, so an HTTP layer can
+    refuse a forged request before it builds anything (``SlackApproval.handle`` checks it again)."""
+    try:
+        _check_slack_request(signing_secret, body, headers, now)
+    except ApprovalError as exc:
+        log.warning("Slack approval request rejected: %s", exc)
+        return Reply(exc.status, json.dumps({"error": str(exc)}))
+    return None
+
+
 def slack_apply_button(approval_id: str) -> dict[str, Any]:
     """The Block Kit button for a planned fix (put it in an ``actions`` block), with a confirm dialog."""
     return {
@@ -165,9 +184,7 @@ class SlackApproval:
             return Reply(exc.status, json.dumps({"error": str(exc)}))
 
     def _handle(self, body: bytes, headers: Mapping[str, str]) -> Reply:
-        if len(body) > MAX_BODY_BYTES:
-            raise ApprovalError("the request is too large", 400)
-        signature = verify_slack_signature(self.signing_secret, headers, body, self.clock())
+        signature = _check_slack_request(self.signing_secret, body, headers, self.clock())
         if not self.engine.state.add(REPLAY_PREFIX + signature, {"at": self.clock()},
                                      ttl_seconds=2 * SLACK_TIMESTAMP_TOLERANCE_SECONDS):
             raise ApprovalError("this Slack request was already received (replay)", 401)
@@ -264,12 +281,37 @@ def teams_apply_action(base_url: str, approval_id: str, secret: str) -> dict[str
             "url": teams_approval_url(base_url, approval_id, secret)}
 
 
+@dataclass(frozen=True)
+class TeamsApprovalLink:
+    """What a Teams card needs to offer "Apply fix": the approval endpoint's base URL
+    (``RESPONDER_APPROVAL_BASE_URL``) and the secret that signs the link (``RESPONDER_APPROVAL_SECRET``,
+    kept out of ``repr``)."""
+
+    base_url: str
+    secret: str = field(repr=False)
+
+    def action(self, approval_id: str) -> dict[str, Any]:
+        return teams_apply_action(self.base_url, approval_id, self.secret)
+
+
 def _page(title: str, body: str, status: int = 200) -> Reply:
     document = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head>"
                 f"<body><h1>{html.escape(title)}</h1>{body}</body></html>")
     return Reply(status, document, content_type="text/html; charset=utf-8",
                  headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY",
                           "Content-Security-Policy": "default-src 'none'; form-action 'self'"})
+
+
+def teams_refusal(secret: str, params: Mapping[str, str], headers: Mapping[str, str]) -> Reply | None:
+    """The page for a link not signed with ``secret`` (400) or a request without a signed-in user
+    (401); None when both are there. Needs no state and no engine (see ``slack_refusal``)."""
+    approval_id, sig = params.get("id", ""), params.get("sig", "")
+    if not secret or not approval_id or not hmac.compare_digest(sig, _sign(secret, "link", approval_id)):
+        return _page("Not a valid approval link", "", 400)
+    principal = {k.lower(): v for k, v in headers.items()}.get(EASY_AUTH_PRINCIPAL_ID, "")
+    if not principal:
+        return _page("Sign-in required", "<p>This page needs App Service Authentication.</p>", 401)
+    return None
 
 
 @dataclass
@@ -285,13 +327,11 @@ class TeamsApproval:
 
     def handle(self, method: str, params: Mapping[str, str], headers: Mapping[str, str]) -> Reply:
         """``params``: the query (GET) or the form fields (POST)."""
-        lowered = {k.lower(): v for k, v in headers.items()}
+        refusal = teams_refusal(self.secret, params, headers)
+        if refusal is not None:
+            return refusal
         approval_id, sig = params.get("id", ""), params.get("sig", "")
-        if not self.secret or not approval_id or not hmac.compare_digest(sig, _sign(self.secret, "link", approval_id)):
-            return _page("Not a valid approval link", "", 400)
-        principal = lowered.get(EASY_AUTH_PRINCIPAL_ID, "").lower()
-        if not principal:
-            return _page("Sign-in required", "<p>This page needs App Service Authentication.</p>", 401)
+        principal = {k.lower(): v for k, v in headers.items()}.get(EASY_AUTH_PRINCIPAL_ID, "").lower()
         actor = f"teams:{principal}"
         if principal not in {u.lower() for u in self.config.teams_users}:
             _audit_refusal(self.engine, self.engine.pending_outcome(approval_id), approval_id, actor,

@@ -19,9 +19,13 @@ from typing import Any, TextIO
 from shared.catalog import CatalogError, load_catalog
 from shared.catalog.check import check_catalog
 from shared.classify import Classifier
+from shared.local_adapters import local_remediators, offline_remediators
 from shared.parse import EventError
 from shared.pipeline import Pipeline
 from shared.plan import LANGUAGES
+from shared.remediation.changes import Remediator
+from shared.remediation.config import ApprovalConfig, RemediationConfig
+from shared.remediation.engine import RemediationEngine, engine_from_settings
 from shared.responder import DeliveryFailed, Responder, responder_from_env
 from shared.routing import (
     ConfigError,
@@ -144,6 +148,8 @@ def respond(items: Sequence[Any] | Iterator[Any], responder: Responder, out: Tex
         line: dict[str, Any] = {**summary, "route": report.route, "role": report.role,
                                 "delivered": {d.sink: d.detail if d.ok else f"FAILED: {d.detail}"
                                               for d in report.deliveries}}
+        if (decision := report.outcome.remediation) is not None:
+            line["remediation"] = {"action": decision.action, "mode": decision.mode, "audit_id": decision.audit_id}
         if report.skipped:
             line["skipped"] = report.skipped
         _print_json(line, out)
@@ -166,14 +172,34 @@ def _responder(settings: Settings, language: str | None, dry_run: bool, local: l
     return responder
 
 
+def remediation_engine(settings: Settings, remediation: RemediationConfig, state: StateStore, dry_run: bool,
+                       remediators: Sequence[Remediator] | None = None) -> RemediationEngine | None:
+    """The engine ``respond`` runs, as the cloud entry points do (``engine_from_settings``, with the
+    configuration's ``remediation`` section already read), or None when it is off. The cloud
+    adapters act when this machine has credentials; without them, dry-run plans from the plan.
+
+    ``--dry-run`` changes nothing: it caps the switch at ``dry-run``. No "Apply fix" is offered: an
+    approval reaches the state store of the cloud deployment, never this machine's."""
+    switch = "dry-run" if dry_run and settings.auto_remediate == "on" else settings.auto_remediate
+    if remediation.effective_mode(switch) == "off":
+        return None
+    remediation = remediation.model_copy(update={"approval": ApprovalConfig()})
+    return engine_from_settings(settings.model_copy(update={"auto_remediate": switch}), state,
+                                local_remediators() if remediators is None else remediators, config=remediation)
+
+
 def cmd_respond(args: argparse.Namespace, out: TextIO) -> int:
     settings = Settings.from_env()
     local: list[Sink] = [ConsoleSink(out)] if args.dry_run or not settings.outbox else []
     if args.dry_run:  # nothing is written either
         settings = settings.model_copy(update={"outbox": None})
     responder = _responder(settings, args.language, args.dry_run, local)
+    responder.remediation = remediation_engine(settings, responder.config.remediation, responder.state, args.dry_run)
     if args.dry_run:
         out.write("Dry run: nothing is sent; each message shows where it would go.\n")
+    if responder.remediation is not None:
+        out.write(f"Auto-remediation: {responder.remediation.mode} (RESPONDER_AUTO_REMEDIATE"
+                  f"{', capped by --dry-run' if args.dry_run and settings.auto_remediate == 'on' else ''}).\n")
     return respond(_read_inputs(args.paths), responder, out)
 
 
@@ -204,13 +230,32 @@ DEMO_CONFIG: dict[str, Any] = {
 }
 
 
+#: The demo's auto-remediation when no configuration file is given: the causes of the samples that
+#: the catalog can fix, planned in dry-run from the plan alone (nothing is read, nothing changes).
+DEMO_REMEDIATION: dict[str, Any] = {
+    "allow": [{"cause": cause} for cause in ("aws.iam.pass-role", "aws.vault.access-policy", "aws.kms.key-access",
+                                             "azure.postgres.vault-msi-reader", "azure.storage.container-access")],
+    "approval": {"slack_users": ["U0DEMO00000"]},
+}
+DEMO_NO_CLOUD = "the demo reads no cloud account"
+
+
+def demo_engine(config: ResponderConfig, state: StateStore) -> RemediationEngine:
+    """Dry-run, whatever the settings say, with planners that make no cloud call and never apply."""
+    return RemediationEngine(config=config.remediation, switch="dry-run", state=state,
+                             remediators=offline_remediators(DEMO_NO_CLOUD))
+
+
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     settings = Settings.from_env()
     outbox = Path(args.outbox) if args.outbox else (settings.outbox or Path("outbox"))
-    config = load_config(settings.config_path) if settings.config_path else parse_config(DEMO_CONFIG, "demo")
+    config = (load_config(settings.config_path) if settings.config_path
+              else parse_config({**DEMO_CONFIG, "remediation": DEMO_REMEDIATION}, "demo"))
     config = config.model_copy(update={"dedup": config.dedup.model_copy(update={"window": 0, "storm_window": 0})})
-    settings = settings.model_copy(update={"outbox": outbox, "slack_webhook_url": None, "teams_webhook_url": None})
+    settings = settings.model_copy(update={"outbox": outbox, "slack_webhook_url": None, "teams_webhook_url": None,
+                                           "approval_base_url": None, "approval_secret": None})
     responder = _responder(settings, args.language, True, [ConsoleSink(out)], config)
+    responder.remediation = demo_engine(config, responder.state)
     events = [event for _, event in sample_events()]
     out.write(f"Running {len(events)} bundled sample failures (AWS and Azure) through the pipeline.\n"
               f"Nothing is posted: the messages and the Slack, Teams and ticket payloads that would be sent\n"
@@ -244,6 +289,10 @@ def cmd_config(args: argparse.Namespace, out: TextIO) -> int:
     out.write(f"{path or 'settings (SLACK_WEBHOOK_URL / TEAMS_WEBHOOK_URL)'}: valid\n")
     for line in describe_config(config):
         out.write(line + "\n")
+    mode = config.remediation.effective_mode(settings.auto_remediate)
+    out.write(f"auto-remediation here: {mode} (RESPONDER_AUTO_REMEDIATE={settings.auto_remediate})\n")
+    if settings.approval_base_url and settings.approval_secret is not None:
+        out.write(f"Teams \"Apply fix\" links: {settings.approval_base_url} (signed with RESPONDER_APPROVAL_SECRET)\n")
     events: list[tuple[str, Any]] = []
     for event_path in args.events or []:
         events += [(Path(event_path).name, e) for e in _read_inputs([event_path])]

@@ -73,6 +73,7 @@ def message_document(outcome: Outcome) -> dict[str, Any]:
         "classification": outcome.summary(),
         "failure": outcome.failure.model_dump(mode="json", exclude={"encoded_message"}),
         "plan": outcome.plan.model_dump(mode="json") if outcome.plan else None,
+        "remediation": outcome.remediation.model_dump(mode="json") if outcome.remediation else None,
         "text": render_text(outcome),
     }
 

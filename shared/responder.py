@@ -20,12 +20,13 @@ from typing import Any
 from shared.decode import Decoder
 from shared.dedup import EVENT_TTL, Admission, ClosedGroup, Grouper
 from shared.delivery.base import Destination, GroupInfo, Notice, NoticeKind
-from shared.delivery.factory import build_destinations
+from shared.delivery.factory import approval_link, build_destinations
 from shared.delivery.http import SYSTEM_CLOCK, Clock, Deadline, Transport, deadline_scope, urllib_transport
 from shared.models import Outcome
 from shared.pipeline import Delivery, Enricher, Pipeline
 from shared.plan import plan_for
-from shared.remediation.engine import RemediationEngine
+from shared.remediation.changes import Remediator
+from shared.remediation.engine import RemediationEngine, engine_from_settings
 from shared.routing import (
     CHAT_TYPES,
     OutboxSinkConfig,
@@ -100,14 +101,16 @@ class Responder:
         """Process one event (``EventError`` for bad input) and deliver it where it is routed.
 
         ``deadline``: the seconds the caller has left (e.g. Lambda's remaining time) or a
-        ``Deadline``; no retry waits past it. Raises ``DeliveryFailed`` if a sink failed."""
+        ``Deadline``; no retry waits past it. The seconds count from this call, so the time that
+        enrichment and remediation take comes out of them. Raises ``DeliveryFailed`` if a sink failed."""
+        limit = self._deadline(deadline)
         outcome = self.pipeline.process(raw)
         failure = outcome.failure
         if not failure.failed and not failure.recovered:
             return Report(outcome, skipped=f"state {failure.state or 'unknown'} is not a failure")
         if self.remediation is not None and failure.failed:
             outcome = self.remediation.run(outcome)  # never raises; the decision is on the outcome
-        with deadline_scope(self._deadline(deadline)):
+        with deadline_scope(limit):
             if self.flush_on_handle:
                 try:
                     self.flush()
@@ -417,17 +420,27 @@ def responder_from_env(settings: Settings | None = None, enrichers: Sequence[Enr
                        decoder: Decoder | None = None, state: StateStore | None = None, *,
                        resolvers: Sequence[SecretResolver] = (), clock: Clock = SYSTEM_CLOCK,
                        transport: Transport = urllib_transport, dry_run: bool = False,
-                       config: ResponderConfig | None = None) -> Responder:
+                       config: ResponderConfig | None = None,
+                       remediators: Sequence[Remediator] | None = None) -> Responder:
     """The responder the settings describe: ``RESPONDER_CONFIG``'s routes and sinks, or else
     ``SLACK_WEBHOOK_URL`` / ``TEAMS_WEBHOOK_URL``; ``RESPONDER_OUTBOX`` gets a copy of everything.
-    ``resolvers`` add secret reference schemes (``ssm:``...); ``ConfigError`` for a bad file."""
+    ``resolvers`` add secret reference schemes (``ssm:``...); ``ConfigError`` for a bad file.
+
+    ``remediators`` (the cloud adapters): auto-remediation runs with the configuration's
+    ``remediation`` section (read once, with the rest of the file) when ``RESPONDER_AUTO_REMEDIATE``
+    and that section leave it on or in dry-run. Teams cards offer "Apply fix" when
+    ``RESPONDER_APPROVAL_BASE_URL`` and ``RESPONDER_APPROVAL_SECRET`` are set."""
     settings = settings or Settings.from_env()
     config = config or config_from_settings(settings)
     sinks: list[Sink] = []
     if settings.outbox:
         sinks.append(OutboxSink(settings.outbox))
     sinks += [OutboxSink(s.path) for s in config.sinks.values() if isinstance(s, OutboxSinkConfig)]
-    destinations = build_destinations(config, resolvers, clock, transport)
+    destinations = build_destinations(config, resolvers, clock, transport, approval=approval_link(settings, resolvers))
     pipeline = Pipeline(enrichers=enrichers, decoder=decoder, language=config.language or settings.language)
-    return Responder(pipeline, sinks, state or MemoryStore(), config=config, destinations=destinations,
-                     clock=clock.time, dry_run=dry_run)
+    state = state or MemoryStore()
+    engine = None
+    if remediators is not None and config.remediation.effective_mode(settings.auto_remediate) != "off":
+        engine = engine_from_settings(settings, state, remediators, config=config.remediation)
+    return Responder(pipeline, sinks, state, config=config, destinations=destinations,
+                     clock=clock.time, dry_run=dry_run, remediation=engine)

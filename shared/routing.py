@@ -26,6 +26,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from shared.models import Outcome
+from shared.remediation.config import RemediationConfig
 from shared.settings import Settings
 
 Severity = Literal["critical", "high", "medium", "low"]
@@ -421,16 +422,9 @@ class ResponderConfig(BaseModel):
     dedup: DedupConfig = DedupConfig()
     retry: RetryConfig = RetryConfig()
     language: str | None = None
-    #: Auto-remediation: validated by ``shared.remediation.config`` (and read from the same file there).
-    remediation: dict[str, Any] | None = None
-
-    @field_validator("remediation")
-    @classmethod
-    def _remediation(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        from shared.remediation.config import parse_remediation
-
-        parse_remediation(value)  # a RemediationConfigError is a ValueError: reported with the rest
-        return value
+    #: Auto-remediation: what ``RESPONDER_AUTO_REMEDIATE`` may touch, validated here once and handed to
+    #: the engine (``engine_from_settings(config=...)``). Omitted or ``null``: allows nothing.
+    remediation: Annotated[RemediationConfig, BeforeValidator(lambda v: {} if v is None else v)] = RemediationConfig()
 
     @model_validator(mode="after")
     def _references(self) -> ResponderConfig:
@@ -583,6 +577,31 @@ def describe_config(config: ResponderConfig, now: datetime | None = None) -> lis
     d = config.dedup
     lines.append(f"dedup: same failure counted for {d.window}s; storms grouped for {d.storm_window}s, "
                  f"updated every {d.update_every}s")
+    lines += describe_remediation(config.remediation)
+    return lines
+
+
+def describe_remediation(remediation: RemediationConfig) -> list[str]:
+    """The remediation allow-list as a person checks it (``RESPONDER_AUTO_REMEDIATE`` is the switch)."""
+    cap = f"; this file caps the switch at {remediation.mode}" if remediation.mode else ""
+    if not remediation.allow:
+        return [f"remediation: allows nothing (no `remediation.allow`): nothing is ever changed{cap}"]
+    lines = [f"remediation allow-list (RESPONDER_AUTO_REMEDIATE is the switch{cap}):"]
+    for entry in remediation.allow:
+        where = [f"accounts {', '.join(entry.accounts)}"] if entry.accounts else []
+        where += [f"subscriptions {', '.join(entry.subscriptions)}"] if entry.subscriptions else []
+        where += ["tags " + ", ".join(f"{k}={v}" for k, v in entry.tags.items())] if entry.tags else []
+        what = [f"organization {entry.organization_id}"] if entry.organization_id else []
+        what += ["restarts the job"] if entry.restart_job else []
+        what += ["waits for approval"] if entry.require_approval else []
+        lines.append(f"  {entry.cause}: {'; '.join(where) or 'any account or subscription'}"
+                     + (f" ({', '.join(what)})" if what else ""))
+    limits, approval = remediation.limits, remediation.approval
+    lines.append(f"  limits: {limits.max_changes_per_hour} change(s) per hour, {limits.max_changes_per_resource} per "
+                 f"resource per {limits.resource_window_hours} h, circuit breaker {limits.circuit_breaker_hours} h")
+    approvers = len(approval.slack_users) + len(approval.teams_users)
+    lines.append(f"  approvers: {len(approval.slack_users)} Slack user(s), {len(approval.teams_users)} Teams user(s)"
+                 if approvers else "  approvers: none (planned fixes cannot be applied from chat)")
     return lines
 
 

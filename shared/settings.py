@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
 RemediationMode = Literal["off", "dry-run", "on"]
 REMEDIATION_MODES: tuple[RemediationMode, ...] = ("off", "dry-run", "on")
@@ -26,6 +26,12 @@ class Settings(BaseModel):
     language: str = "en"
     #: RESPONDER_STATE: the CLI's SQLite state file (dedup, storms, tickets across runs).
     state_path: Path | None = None
+    #: RESPONDER_APPROVAL_BASE_URL: where a Teams card's "Apply fix" leads, the approval endpoint's base
+    #: (``https://<function app>.azurewebsites.net/api``); with the secret below, planned fixes get the action.
+    approval_base_url: str | None = None
+    #: RESPONDER_APPROVAL_SECRET: signs those links (a value, or a reference such as ``env:NAME``). A
+    #: ``SecretStr``: its repr, ``str()`` and JSON dump are masked, so it is never logged or printed.
+    approval_secret: SecretStr | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -42,6 +48,9 @@ class Settings(BaseModel):
             auto_remediate=mode,
             language=(env.get("RESPONDER_LANGUAGE") or "en").strip().lower(),
             state_path=Path(env["RESPONDER_STATE"]) if env.get("RESPONDER_STATE") else None,
+            approval_base_url=(env.get("RESPONDER_APPROVAL_BASE_URL") or "").strip() or None,
+            approval_secret=SecretStr(env["RESPONDER_APPROVAL_SECRET"]) if env.get("RESPONDER_APPROVAL_SECRET")
+            else None,
         )
 
 

@@ -24,5 +24,6 @@ def event_paths(cloud: str) -> list[Path]:
 def _no_responder_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests start from the default settings, whatever the developer's shell exports."""
     for name in ("SLACK_WEBHOOK_URL", "TEAMS_WEBHOOK_URL", "RESPONDER_CONFIG", "RESPONDER_OUTBOX",
-                 "RESPONDER_AUTO_REMEDIATE", "RESPONDER_LANGUAGE"):
+                 "RESPONDER_AUTO_REMEDIATE", "RESPONDER_LANGUAGE", "RESPONDER_APPROVAL_BASE_URL",
+                 "RESPONDER_APPROVAL_SECRET"):
         monkeypatch.delenv(name, raising=False)

@@ -1,8 +1,13 @@
 """What the Lambda handler calls: the core responder wired with the AWS adapters.
 
-Per container (cold start): the boto3 clients, the DynamoDB state store, the idempotency layer.
+Per container (cold start): the boto3 clients (those that read, through the read-only member role,
+and those that remediate, through ``REMEDIATION_ROLE_NAME``), the DynamoDB state store, the
+idempotency layer.
 Per event: the settings and the responder (its secret references are resolved through the
-Powertools cache, so a rotation is picked up), then ``Responder.handle``. Metrics are recorded from its report.
+Powertools cache, so a rotation is picked up), with the remediation engine attached when
+``RESPONDER_AUTO_REMEDIATE`` is not ``off`` (when it is, no remediation client is even created),
+then ``Responder.handle`` with the Lambda's remaining time as its deadline. Metrics are recorded
+from its report.
 
 Failure handling, as Lambda's asynchronous invocation sees it: anything raised here (an event the
 core refuses, a secret that cannot be resolved, a sink that failed) fails the invocation, Lambda
@@ -31,12 +36,14 @@ from functions.aws.accounts import CLIENT_CONFIG, AccountClients
 from functions.aws.decoder import StsDecoder
 from functions.aws.enrich import BackupEnricher
 from functions.aws.observe import NAMESPACE, logger, metrics, tracer
+from functions.aws.remediate import remediation_clients, remediation_engine
 from functions.aws.secrets import ParameterSecrets
 from functions.aws.state import KEY_ATTR, TTL_ATTR, DynamoStore
 from shared.decode import Decoder
 from shared.models import Failure
 from shared.parse.aws import arn_parts
 from shared.pipeline import Enricher
+from shared.remediation.engine import RemediationEngine
 from shared.responder import Report, Responder, responder_from_env
 from shared.settings import Settings
 from shared.state import MemoryStore, StateStore
@@ -50,6 +57,10 @@ IDEMPOTENCY_SECONDS = 24 * 3600
 
 ENV_TABLE = "STATE_TABLE"
 ENV_MEMBER_ROLE = "MEMBER_ROLE_NAME"
+#: Seconds of the invocation kept back from the responder's deadline for what follows it: saving
+#: the idempotency record (one DynamoDB write), flushing the metrics, the last log line. Delivery
+#: keeps its own margin on top (``shared.delivery.http.DEADLINE_MARGIN_SECONDS``).
+DEADLINE_SAFETY_SECONDS = 3.0
 
 
 class _TracedEnricher:
@@ -73,10 +84,23 @@ class _TracedDecoder:
         return self._decode(failure)
 
 
+def is_schedule(event: dict[str, Any]) -> bool:
+    """An EventBridge scheduled event (source aws.events, detail-type Scheduled Event)."""
+    return event.get("source") == "aws.events" and event.get("detail-type") == "Scheduled Event"
+
+
 def account_of(context: LambdaContext | None) -> tuple[str | None, str]:
     """The function's own account and partition, from the invoked function ARN."""
     parts = arn_parts(getattr(context, "invoked_function_arn", None))
     return parts.get("account") or None, parts.get("partition") or "aws"
+
+
+def deadline_of(context: LambdaContext | None) -> float | None:
+    """Seconds the responder may use: the invocation's remaining time less ``DEADLINE_SAFETY_SECONDS``
+    (None without a Lambda context, e.g. a local run)."""
+    if context is None:
+        return None
+    return max(0.0, context.get_remaining_time_in_millis() / 1000 - DEADLINE_SAFETY_SECONDS)
 
 
 def summary(report: Report) -> dict[str, Any]:
@@ -116,6 +140,7 @@ class App:
         self.secrets = secrets or ParameterSecrets()
         self.table = self.env.get(ENV_TABLE) or None
         self._clients: AccountClients | None = None
+        self._remediation_clients: AccountClients | None = None
         self._state: StateStore | None = None
         self._idempotency = IdempotencyConfig(event_key_jmespath=IDEMPOTENCY_KEY,
                                               expires_after_seconds=IDEMPOTENCY_SECONDS,
@@ -129,6 +154,22 @@ class App:
                                            partition, self.session)
         return self._clients
 
+    def remediation_clients(self, context: LambdaContext | None) -> AccountClients:
+        """The clients that make changes: the function's own role in its account, the write-capable
+        ``REMEDIATION_ROLE_NAME`` elsewhere (never the read-only member role). Created on first use."""
+        if self._remediation_clients is None:
+            account, partition = account_of(context)
+            self._remediation_clients = remediation_clients(self.env, account, self.session.region_name, partition,
+                                                            self.session)
+        return self._remediation_clients
+
+    def remediation(self, settings: Settings, context: LambdaContext | None) -> RemediationEngine | None:
+        """The remediation engine, or None when ``RESPONDER_AUTO_REMEDIATE`` is ``off``: then nothing
+        is read, changed or audited, and no remediation client is created."""
+        if settings.auto_remediate == "off":
+            return None
+        return remediation_engine(settings, self.state(), self.remediation_clients(context))
+
     def state(self) -> StateStore:
         if self._state is None:
             self._state = (DynamoStore(self.table, self.session.client("dynamodb", config=CLIENT_CONFIG))
@@ -137,11 +178,16 @@ class App:
 
     def responder(self, context: LambdaContext | None) -> Responder:
         clients = self.clients(context)
-        return responder_from_env(Settings.from_env(self.env), enrichers=[_TracedEnricher(BackupEnricher(clients))],
-                                  decoder=_TracedDecoder(StsDecoder(clients)), state=self.state(),
-                                  resolvers=self.secrets.resolvers())
+        settings = Settings.from_env(self.env)
+        responder = responder_from_env(settings, enrichers=[_TracedEnricher(BackupEnricher(clients))],
+                                       decoder=_TracedDecoder(StsDecoder(clients)), state=self.state(),
+                                       resolvers=self.secrets.resolvers())
+        responder.remediation = self.remediation(settings, context)
+        return responder
 
     def handle(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        if is_schedule(event):  # the template's Digests schedule: not a failure, not idempotent
+            return self.flush(context)
         if not self.table:  # local runs: no table, no idempotency
             return self.process(event=event, context=context)
         if self._process_once is None:
@@ -157,7 +203,7 @@ class App:
     def process(self, *, event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
         metrics.add_metric(name="EventsReceived", unit=MetricUnit.Count, value=1)
         try:
-            report = self.responder(context).handle(event)
+            report = self.responder(context).handle(event, deadline=deadline_of(context))
         except Exception as exc:
             metrics.add_metric(name="Errors", unit=MetricUnit.Count, value=1)
             logger.error("event not handled; it will be retried, then kept in the failed-events queue",
@@ -167,6 +213,15 @@ class App:
         result = summary(report)
         logger.info("event handled", extra=result)
         return result
+
+    def flush(self, context: LambdaContext | None) -> dict[str, Any]:
+        """Send the digests of closed storms and ended quiet hours; a failure raises (retried)."""
+        deliveries = self.responder(context).flush(deadline=deadline_of(context))
+        failed = [d for d in deliveries if not d.ok]
+        logger.info("digests flushed", extra={"sent": len(deliveries) - len(failed), "failed": len(failed)})
+        if failed:
+            raise RuntimeError("digest delivery failed: " + ", ".join(f"{d.sink}: {d.detail}" for d in failed))
+        return {"flushed": len(deliveries)}
 
     @staticmethod
     def _duplicate(response: Any, idempotent_data: DataRecord) -> Any:

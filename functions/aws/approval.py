@@ -18,8 +18,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.aws.app import App, account_of
-from functions.aws.remediate import remediation_clients, remediation_engine
+from functions.aws.app import App
+from functions.aws.remediate import remediation_engine
 from shared.approval import SlackApproval, post_follow_up
 from shared.settings import Settings
 
@@ -35,9 +35,7 @@ def build_approval(context: LambdaContext | None, env: Mapping[str, str] | None 
     """The handler for this container: the responder's state store and the remediation engine."""
     global _app
     app = _app = app or App(env)
-    account, partition = account_of(context)
-    clients = remediation_clients(app.env, account, app.session.region_name, partition, app.session)
-    engine = remediation_engine(Settings.from_env(app.env), app.state(), clients)
+    engine = remediation_engine(Settings.from_env(app.env), app.state(), app.remediation_clients(context))
     return SlackApproval(app.secrets.resolve(app.env.get(ENV_SIGNING_SECRET)) or "", engine)
 
 

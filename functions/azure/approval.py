@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Mapping
 
 import azure.functions as func
 
 from functions.azure.remediate import remediation_engine
 from functions.azure.state import TableStore
-from shared.approval import Reply, SlackApproval, TeamsApproval, post_follow_up
+from shared.approval import Reply, SlackApproval, TeamsApproval, post_follow_up, slack_refusal, teams_refusal
 from shared.remediation.engine import RemediationEngine
 from shared.settings import Settings
 
@@ -37,11 +38,12 @@ _lock = threading.Lock()
 
 
 def engine(env: Mapping[str, str] | None = None) -> RemediationEngine:
+    """The worker's engine, built from the app settings on first use (and kept warm)."""
     global _engine
     if _engine is None:
         with _lock:
             if _engine is None:
-                _engine = remediation_engine(Settings.from_env(env), TableStore.from_env(env))
+                _engine = remediation_engine(Settings.from_env(env), TableStore.from_env(env), env=env)
     return _engine
 
 
@@ -59,16 +61,28 @@ def _response(reply: Reply) -> func.HttpResponse:
 
 @bp.route(route="remediation/slack", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 def remediation_slack(req: func.HttpRequest) -> func.HttpResponse:
-    reply = SlackApproval(os.environ.get(ENV_SIGNING_SECRET, ""), engine()).handle(req.get_body(), dict(req.headers))
+    """Slack's interactivity requests. A request that Slack did not sign with ``SLACK_SIGNING_SECRET``
+    (or that is stale) is refused with 401 first: no state is read and no engine is built for it."""
+    body, headers = req.get_body() or b"", dict(req.headers)
+    secret = os.environ.get(ENV_SIGNING_SECRET, "")
+    refusal = slack_refusal(secret, body, headers, time.time())
+    if refusal is not None:
+        return _response(refusal)
+    reply = SlackApproval(secret, engine()).handle(body, headers)
     post_follow_up(reply)
     return _response(reply)
 
 
 @bp.route(route="remediation/approve", methods=["GET", "POST"], auth_level=func.AuthLevel.ANONYMOUS)
 def remediation_approve(req: func.HttpRequest) -> func.HttpResponse:
+    """The Teams card's "Apply fix" page; answers only behind App Service Authentication, and refuses
+    a link not signed with ``RESPONDER_APPROVAL_SECRET`` or a request without a signed-in user
+    before anything is read."""
     if os.environ.get(ENV_EASY_AUTH, "").strip().lower() != "true":
         return func.HttpResponse("Not found", status_code=404)
     params = dict(req.params) if req.method.upper() == "GET" else dict(req.form)
-    reply = TeamsApproval(os.environ.get(ENV_APPROVAL_SECRET, ""), engine()).handle(req.method, params,
-                                                                                    dict(req.headers))
-    return _response(reply)
+    headers, secret = dict(req.headers), os.environ.get(ENV_APPROVAL_SECRET, "")
+    refusal = teams_refusal(secret, params, headers)
+    if refusal is not None:
+        return _response(refusal)
+    return _response(TeamsApproval(secret, engine()).handle(req.method, params, headers))

@@ -1,8 +1,10 @@
 """The Azure Functions blueprint (Python v2 model): route ``backup-alert``, registered by the root
-``function_app.py``. Thin: the request goes straight to ``AlertEndpoint``."""
+``function_app.py``. Thin: the request goes straight to ``AlertEndpoint``. A timer sends the digests
+of closed storms and ended quiet hours when no further alert arrives to carry them."""
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import azure.functions as func
@@ -36,3 +38,18 @@ def use_endpoint(value: AlertEndpoint | None) -> None:
 def backup_alert(req: func.HttpRequest) -> func.HttpResponse:
     """Action-group POSTs in the common alert schema (``/api/backup-alert``)."""
     return endpoint().handle(req)
+
+
+#: How often closed storms' digests are sent (docs/delivery.md, "Dedup, storms").
+DIGEST_SCHEDULE = "0 */5 * * * *"
+
+
+@bp.timer_trigger(schedule=DIGEST_SCHEDULE, arg_name="timer", run_on_startup=False)
+def send_digests(timer: func.TimerRequest) -> None:
+    """Flush the responder; a digest that fails raises, so the next run tries it again."""
+    deliveries = endpoint().responder.flush()
+    failed = [f"{d.sink}: {d.detail}" for d in deliveries if not d.ok]
+    logging.getLogger("backup_responder.azure").info("digests flushed: %d sent, %d failed",
+                                                     len(deliveries) - len(failed), len(failed))
+    if failed:
+        raise RuntimeError("digest delivery failed: " + ", ".join(failed))

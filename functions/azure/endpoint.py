@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import azure.functions as func
+from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError
 
 from functions.azure.auth import AuthError, KeysUnavailable, SecureWebhookValidator
@@ -215,23 +216,31 @@ class AlertEndpoint:
 
 def build_endpoint(env: Mapping[str, str] | None = None, enrichers: Sequence[Enricher] | None = None,
                    state: StateStore | None = None,
-                   validator: SecureWebhookValidator | None = None) -> AlertEndpoint:
+                   validator: SecureWebhookValidator | None = None,
+                   credential: TokenCredential | None = None) -> AlertEndpoint:
     """The endpoint the app settings describe: Table storage state, Azure enrichment with the
-    app's managed identity, the sinks of ``shared.responder.responder_from_env``, and the
-    Secure Webhook check when it is configured. Tests pass their own parts."""
+    app's managed identity, the sinks of ``shared.responder.responder_from_env``, the remediation
+    engine of ``RESPONDER_AUTO_REMEDIATE`` and ``RESPONDER_CONFIG`` (``functions.azure.remediate``),
+    and the Secure Webhook check when it is configured. Tests pass their own parts; ``credential``
+    replaces the managed identity for the Resource Manager calls (enrichment and remediation)."""
     from functions.azure.auth import SecureWebhookConfig
     from functions.azure.enrich import AzureBackupEnricher
+    from functions.azure.remediate import remediation_engine
     from functions.azure.state import TableStore
     from shared.responder import responder_from_env
     from shared.settings import Settings
 
     env = os.environ if env is None else env
+    settings = Settings.from_env(env)
     if enrichers is None:
-        enricher = AzureBackupEnricher.from_env(env)
+        enricher = AzureBackupEnricher.from_env(env, credential)
         enrichers = [enricher] if enricher is not None else []
     store = state if state is not None else TableStore.from_env(env)
     if validator is None:
         config = SecureWebhookConfig.from_env(env)
         validator = SecureWebhookValidator(config) if config is not None else None
-    responder = responder_from_env(Settings.from_env(env), enrichers=enrichers, state=store)
+    responder = responder_from_env(settings, enrichers=enrichers, state=store)
+    # Off (the default): an engine without a remediator, so no fix is ever planned or applied and
+    # Resource Manager is never asked; the message stays the plain notification.
+    responder.remediation = remediation_engine(settings, store, credential, env)
     return AlertEndpoint(responder=responder, state=store, validator=validator)

@@ -213,16 +213,20 @@ class AzureBackupEnricher:
         self._clock = clock
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> AzureBackupEnricher | None:
-        """The enricher with the app's managed identity; None when ``RESPONDER_AZURE_ENRICH=off``.
-        ``RESPONDER_ARM_ENDPOINT`` points it at another cloud's Resource Manager."""
+    def from_env(cls, env: Mapping[str, str] | None = None,
+                 credential: TokenCredential | None = None) -> AzureBackupEnricher | None:
+        """The enricher with the app's managed identity (or ``credential``); None when
+        ``RESPONDER_AZURE_ENRICH=off``. ``RESPONDER_ARM_ENDPOINT`` points it at another cloud's
+        Resource Manager."""
         env = os.environ if env is None else env
         if (env.get("RESPONDER_AZURE_ENRICH") or "on").strip().lower() in ("off", "false", "0", "no"):
             return None
-        from azure.identity import DefaultAzureCredential
+        if credential is None:
+            from azure.identity import DefaultAzureCredential
 
+            credential = DefaultAzureCredential(exclude_interactive_browser_credential=True)
         endpoint = env.get("RESPONDER_ARM_ENDPOINT") or ARM_ENDPOINT
-        return cls(ArmClient(DefaultAzureCredential(exclude_interactive_browser_credential=True), endpoint))
+        return cls(ArmClient(credential, endpoint))
 
     # ------------------------------------------------------------------ the Enricher protocol
     def enrich(self, failure: Failure) -> Failure:

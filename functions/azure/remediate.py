@@ -17,8 +17,10 @@ in the catalog and are also refused by ``shared.remediation.guardrails``: this a
 from __future__ import annotations
 
 import logging
+import os
 import re
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from azure.core.credentials import TokenCredential
@@ -46,6 +48,8 @@ _SUBSCRIPTION = re.compile(r"^/subscriptions/([^/]+)", re.I)
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 ARM_ENDPOINT = "https://management.azure.com"
+#: The app setting that points the responder at another cloud's Resource Manager (as the enrichment).
+ENV_ARM_ENDPOINT = "RESPONDER_ARM_ENDPOINT"
 
 
 def _guid(role_definition_id: str) -> str:
@@ -205,11 +209,19 @@ class AzureRemediator:
                 "principal_type": "ServicePrincipal", "name": assignment_name(ra.scope, role, ra.principal_id)}
 
 
-def remediation_engine(settings: Settings, state: StateStore,
-                       credential: TokenCredential | None = None) -> RemediationEngine:
+def remediation_engine(settings: Settings, state: StateStore, credential: TokenCredential | None = None,
+                       env: Mapping[str, str] | None = None) -> RemediationEngine:
     """The engine for the Function App: the settings' switch and configuration, the Azure remediator
-    with the Function App's managed identity (``DefaultAzureCredential``) unless one is given."""
+    with the Function App's managed identity (``DefaultAzureCredential``) unless one is given, on
+    ``RESPONDER_ARM_ENDPOINT`` (another cloud's Resource Manager; default the public cloud's).
+
+    With the switch ``off`` the engine has no remediator and no credential at all: nothing can call
+    Resource Manager, whatever the configuration file allows."""
+    if settings.auto_remediate == "off":
+        return engine_from_settings(settings, state, [])
+    env = os.environ if env is None else env
     if credential is None:
         from azure.identity import DefaultAzureCredential
-        credential = DefaultAzureCredential()
-    return engine_from_settings(settings, state, [AzureRemediator(credential)])
+        credential = DefaultAzureCredential(exclude_interactive_browser_credential=True)
+    endpoint = (env.get(ENV_ARM_ENDPOINT) or "").strip() or ARM_ENDPOINT
+    return engine_from_settings(settings, state, [AzureRemediator(credential, endpoint)])

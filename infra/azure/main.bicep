@@ -3,7 +3,9 @@
 // Application Insights, the action group (Azure Function receiver or Secure Webhook, common alert
 // schema), an alert processing rule routing the Backup alerts of Recovery Services vaults and
 // Backup vaults in the given scopes to it, a key vault for the chat webhook secrets (read through
-// Key Vault references), and least-privilege role assignments for the app's identity.
+// Key Vault references), least-privilege role assignments for the app's identity, and, when asked,
+// the settings of auto-remediation and of approving fixes from chat (Slack signing secret and the
+// Teams link secret, also as Key Vault references).
 //
 // Deploy: az deployment group create -g <rg> -f infra/azure/main.bicep -p infra/azure/main.parameters.json
 // (docs/azure.md has the whole procedure).
@@ -33,6 +35,26 @@ param autoRemediate string = 'off'
 
 @description('With autoRemediate=on: the principal (object) ids of the vaults\' managed identities the responder may grant roles to. Empty: any service principal, but only the backup roles.')
 param remediationPrincipalIds array = []
+
+@description('RESPONDER_CONFIG: the configuration file (routes, sinks, and the remediation allow-list without which nothing is ever changed), as a path in the published app relative to its root, e.g. responder.yaml next to function_app.py. Empty: the webhook settings alone, and no fix is allowed.')
+param responderConfig string = ''
+
+@description('Chat approval of planned fixes ("Apply fix" in Slack and Teams, docs/remediation.md): stores the Slack signing secret and the approval link secret in the key vault, gives the app their Key Vault references, and with autoRemediate=dry-run grants the constrained role administrator so that an approved fix can be applied. Off: the approval routes refuse every request.')
+param chatApproval bool = false
+
+@description('With chatApproval: the Slack app\'s signing secret (Basic Information, App Credentials). Empty: no approval from Slack.')
+@secure()
+param slackSigningSecret string = ''
+
+@description('With chatApproval: the key that signs the "Apply fix" links of Teams cards (e.g. openssl rand -hex 32; keep it across deployments, or the links of fixes still waiting stop working). Empty: no approval from Teams.')
+@secure()
+param approvalLinkSecret string = ''
+
+@description('With chatApproval: set true only once App Service Authentication (Microsoft Entra) is on for the Function App (docs/azure.md); the Teams approval page trusts the signed-in user it reports and answers 404 until then.')
+param teamsApprovalEasyAuth bool = false
+
+@description('With chatApproval: the base URL of the app\'s functions in the Teams approval links. Empty: https://<function app>.azurewebsites.net/api.')
+param approvalBaseUrl string = ''
 
 @description('Teams Workflows webhook URL (stored in the key vault; the app reads it through a Key Vault reference). Empty: no Teams.')
 @secure()
@@ -80,6 +102,11 @@ var stateTableName = 'responderstate'
 var deploymentContainerName = 'app-package'
 var useSecureWebhook = !empty(secureWebhookIdentifierUri)
 var secureWebhookAudience = join(filter([secureWebhookIdentifierUri, secureWebhookClientId], a => !empty(a)), ',')
+var useSlackApproval = chatApproval && !empty(slackSigningSecret)
+var useTeamsApproval = chatApproval && !empty(approvalLinkSecret)
+var approvalApiBaseUrl = empty(approvalBaseUrl) ? 'https://${functionAppName}.azurewebsites.net/api' : approvalBaseUrl
+// Role assignments are written with autoRemediate=on, and by an approver's "Apply fix" in dry-run.
+var allowRoleAssignments = (autoRemediate == 'on') || ((autoRemediate == 'dry-run') && chatApproval)
 
 // Built-in role definition ids (learn.microsoft.com/azure/role-based-access-control/built-in-roles).
 var roles = {
@@ -236,6 +263,36 @@ resource slackSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty
   }
 }
 
+// Chat approval: Slack's signing secret and the key of the Teams links, only with chatApproval (and each
+// only when given).
+resource slackSigningSecretValue 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (useSlackApproval) {
+  // checkov:skip=CKV_AZURE_41: exp is set (secretExpiry); checkov does not read the properties of a conditional resource
+  // checkov:skip=CKV_AZURE_114: contentType is set; same reason
+  parent: keyVault
+  name: 'slack-signing-secret'
+  properties: {
+    value: slackSigningSecret
+    contentType: 'text/plain'
+    attributes: {
+      exp: secretExpiry
+    }
+  }
+}
+
+resource approvalLinkSecretValue 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (useTeamsApproval) {
+  // checkov:skip=CKV_AZURE_41: exp is set (secretExpiry); checkov does not read the properties of a conditional resource
+  // checkov:skip=CKV_AZURE_114: contentType is set; same reason
+  parent: keyVault
+  name: 'approval-link-secret'
+  properties: {
+    value: approvalLinkSecret
+    contentType: 'text/plain'
+    attributes: {
+      exp: secretExpiry
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------- the Function App
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   // checkov:skip=CKV_AZURE_225: zone redundancy of Flex Consumption depends on the region; alerts are retried by the action group
@@ -276,6 +333,11 @@ var baseSettings = [
     name: 'RESPONDER_AUTO_REMEDIATE'
     value: autoRemediate
   }
+  {
+    // The Teams approval page trusts X-MS-CLIENT-PRINCIPAL-ID only when App Service Authentication is on.
+    name: 'RESPONDER_TEAMS_APPROVAL_EASY_AUTH'
+    value: (useTeamsApproval && teamsApprovalEasyAuth) ? 'true' : 'false'
+  }
 ]
 var teamsSettings = empty(teamsWebhookUrl) ? [] : [
   {
@@ -289,6 +351,28 @@ var slackSettings = empty(slackWebhookUrl) ? [] : [
     value: '@Microsoft.KeyVault(VaultName=${keyVault.name};SecretName=slack-webhook-url)'
   }
 ]
+var configSettings = empty(responderConfig) ? [] : [
+  {
+    name: 'RESPONDER_CONFIG'
+    value: responderConfig
+  }
+]
+var teamsApprovalSettings = useTeamsApproval ? [
+  {
+    name: 'RESPONDER_APPROVAL_SECRET'
+    value: '@Microsoft.KeyVault(VaultName=${keyVault.name};SecretName=approval-link-secret)'
+  }
+  {
+    name: 'RESPONDER_APPROVAL_BASE_URL'
+    value: approvalApiBaseUrl
+  }
+] : []
+var slackApprovalSettings = useSlackApproval ? [
+  {
+    name: 'SLACK_SIGNING_SECRET'
+    value: '@Microsoft.KeyVault(VaultName=${keyVault.name};SecretName=slack-signing-secret)'
+  }
+] : []
 var webhookSettings = useSecureWebhook ? [
   {
     name: 'RESPONDER_WEBHOOK_TENANT_ID'
@@ -339,7 +423,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
       http20Enabled: true
-      appSettings: concat(baseSettings, teamsSettings, slackSettings, webhookSettings)
+      appSettings: concat(baseSettings, configSettings, teamsSettings, slackSettings, slackApprovalSettings, teamsApprovalSettings, webhookSettings)
     }
   }
   dependsOn: [
@@ -403,15 +487,35 @@ resource slackSecretUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = 
   }
 }
 
+resource slackSigningSecretUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (useSlackApproval) {
+  name: guid(keyVault.id, 'slack-signing-secret', functionApp.id)
+  scope: slackSigningSecretValue
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsUser)
+    principalId: functionApp.identity.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource approvalLinkSecretUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (useTeamsApproval) {
+  name: guid(keyVault.id, 'approval-link-secret', functionApp.id)
+  scope: approvalLinkSecretValue
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsUser)
+    principalId: functionApp.identity.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
 // Reading jobs, vaults and the resources a fix names, in this subscription (a custom role with
-// read actions only); the role assignment administrator only when auto-remediation is on.
+// read actions only); the constrained role assignment administrator only when fixes are applied.
 module access 'modules/responder-access.bicep' = {
   name: 'responder-access-${suffix}'
   scope: subscription()
   params: {
     principalId: functionApp.identity.principalId
     roleName: 'Backup failure responder reader (${functionAppName})'
-    allowRoleAssignments: autoRemediate == 'on'
+    allowRoleAssignments: allowRoleAssignments
     remediationPrincipalIds: remediationPrincipalIds
   }
 }

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import random
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from shared.approval import TeamsApprovalLink
 from shared.delivery.base import Destination, DestinationKind, Notice, Receipt
 from shared.delivery.github import GitHub
 from shared.delivery.http import SYSTEM_CLOCK, Clock, Pacer, RetryPolicy, Sender, Transport, urllib_transport
@@ -30,7 +32,10 @@ from shared.routing import (
     TeamsSink,
     resolve_secret,
 )
+from shared.settings import Settings
 from shared.sinks import DeliveryError
+
+log = logging.getLogger("backup_responder.delivery")
 
 #: One pacer per process for the real clock, so responders built per invocation share it.
 DEFAULT_PACER = Pacer(SYSTEM_CLOCK)
@@ -70,6 +75,21 @@ class BrokenDestination:
         return {"error": f"not usable: {self.reason}"}
 
 
+def approval_link(settings: Settings, resolvers: Sequence[SecretResolver] = ()) -> TeamsApprovalLink | None:
+    """The Teams "Apply fix" link settings (``RESPONDER_APPROVAL_BASE_URL``, ``RESPONDER_APPROVAL_SECRET``),
+    or None when they are not both set or not usable (then cards carry no "Apply fix"; the reason is
+    logged, never the secret)."""
+    if not settings.approval_base_url or settings.approval_secret is None:
+        return None
+    try:
+        url = check_url(settings.approval_base_url, "RESPONDER_APPROVAL_BASE_URL")
+        secret = resolve_secret(settings.approval_secret.get_secret_value(), resolvers)
+    except ConfigError as exc:
+        log.warning('Teams cards get no "Apply fix": %s', exc)
+        return None
+    return TeamsApprovalLink(url, secret) if secret else None
+
+
 def _policy(config: ResponderConfig, own: RetryConfig | None) -> RetryPolicy:
     retry = own or config.retry
     return RetryPolicy(max_attempts=retry.max_attempts, budget_seconds=float(retry.budget),
@@ -78,8 +98,10 @@ def _policy(config: ResponderConfig, own: RetryConfig | None) -> RetryPolicy:
 
 def build_destination(name: str, config: ResponderConfig, resolvers: Sequence[SecretResolver] = (),
                       clock: Clock = SYSTEM_CLOCK, transport: Transport = urllib_transport,
-                      pacer: Pacer | None = None, rng: random.Random | None = None) -> Destination | None:
-    """The destination for sink ``name``; None for the outbox (the responder writes it itself)."""
+                      pacer: Pacer | None = None, rng: random.Random | None = None,
+                      approval: TeamsApprovalLink | None = None) -> Destination | None:
+    """The destination for sink ``name``; None for the outbox (the responder writes it itself).
+    ``approval``: Teams cards offer "Apply fix" for planned fixes through this link."""
     sink = config.sinks[name]
     if isinstance(sink, OutboxSinkConfig):
         return None
@@ -100,7 +122,8 @@ def build_destination(name: str, config: ResponderConfig, resolvers: Sequence[Se
             return SlackApi(name, secret(sink.token, "token"), sink.channel or "", sender, sink.storm_mode,
                             check_url(sink.api_url, "api_url") if sink.api_url else None)
         if isinstance(sink, TeamsSink):
-            return TeamsWorkflow(name, check_url(secret(sink.webhook_url, "webhook_url"), "webhook_url"), sender)
+            return TeamsWorkflow(name, check_url(secret(sink.webhook_url, "webhook_url"), "webhook_url"), sender,
+                                 approval)
         if isinstance(sink, JiraSink):
             return Jira(name, check_url(sink.url, "url"), sink.project, sender, email=sink.email,
                         api_token=secret(sink.api_token, "api_token"), issue_type=sink.issue_type,
@@ -126,11 +149,12 @@ def build_destination(name: str, config: ResponderConfig, resolvers: Sequence[Se
 
 def build_destinations(config: ResponderConfig, resolvers: Sequence[SecretResolver] = (),
                        clock: Clock = SYSTEM_CLOCK, transport: Transport = urllib_transport,
-                       pacer: Pacer | None = None, rng: random.Random | None = None) -> dict[str, Destination]:
+                       pacer: Pacer | None = None, rng: random.Random | None = None,
+                       approval: TeamsApprovalLink | None = None) -> dict[str, Destination]:
     pacer = pacer or (DEFAULT_PACER if clock is SYSTEM_CLOCK else Pacer(clock))
     built: dict[str, Destination] = {}
     for name in config.sinks:
-        destination = build_destination(name, config, resolvers, clock, transport, pacer, rng)
+        destination = build_destination(name, config, resolvers, clock, transport, pacer, rng, approval)
         if destination is not None:
             built[name] = destination
     return built

@@ -10,6 +10,8 @@ from typing import Any
 
 from shared.delivery.base import DestinationKind, Notice, Receipt, clean, resource_label, truncate
 from shared.delivery.http import Request, Response, Sender, Verdict, default_verdict
+from shared.models import RemediationSummary
+from shared.remediation.render import diff_lines, headline
 from shared.render import links, what_failed
 from shared.sinks import DeliveryError
 
@@ -28,6 +30,23 @@ class PagerDutyLimits:
 
 
 SEVERITIES = {"critical": "critical", "high": "error", "medium": "warning", "low": "info"}
+
+
+def remediation_details(summary: RemediationSummary | None) -> dict[str, Any] | None:
+    """What auto-remediation decided, for ``custom_details`` (plain JSON values, never markup)."""
+    if summary is None or (head := headline(summary)) is None:
+        return None
+    details: dict[str, Any] = {"decision": truncate(clean(head), 2000), "action": summary.action,
+                               "mode": summary.mode, "audit_id": summary.audit_id}
+    if summary.needs_person:
+        details["needs_person"] = "A person must look at this: automation stopped here."
+    if summary.action == "planned" and summary.approval_id:
+        details["approval"] = 'An approver can make this change with "Apply fix" in chat.'
+    if summary.notes:
+        details["notes"] = [truncate(clean(note), 1000) for note in summary.notes[:10]]
+    if diff := diff_lines(summary):
+        details["diff"] = truncate(clean("\n".join(diff)), 4000)
+    return details
 
 
 class PagerDuty:
@@ -83,6 +102,9 @@ class PagerDuty:
                 payload["timestamp"] = f.time.isoformat()
             details.update({label: value for label, value in what_failed(outcome)})
             details.update(cause=finding.cause, rule=finding.rule, confidence=finding.confidence)
+            if notice.kind in ("failure", "repeat", "group") and \
+                    (remediation := remediation_details(outcome.remediation)) is not None:
+                details["auto_remediation"] = remediation  # before the long fields: kept when the event is cut
             if f.message:
                 details["message"] = truncate(clean(f.message), 4000)
             if outcome.plan is not None:

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import math
+import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -30,6 +31,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.webhook import WebhookClient
 
+from shared.approval import slack_apply_button
 from shared.delivery.base import (
     DestinationKind,
     GroupInfo,
@@ -39,7 +41,8 @@ from shared.delivery.base import (
     truncate,
 )
 from shared.delivery.http import Response, Sender, Verdict, default_verdict
-from shared.models import Outcome
+from shared.models import Outcome, RemediationSummary
+from shared.remediation.render import diff_lines, headline
 from shared.render import CLOUD_NAMES, links, what_failed
 from shared.sinks import DeliveryError
 
@@ -51,6 +54,12 @@ _SDK_LOG.propagate = False
 
 SEVERITY_EMOJI = {"critical": ":red_circle:", "high": ":large_orange_circle:", "medium": ":large_yellow_circle:",
                   "low": ":white_circle:"}
+REMEDIATION_EMOJI = {"applied": ":white_check_mark:", "planned": ":memo:", "refused": ":no_entry_sign:",
+                     "failed": ":x:", "suppressed": ":no_entry_sign:", "notified": ":information_source:"}
+#: The block ids of the remediation part of a message (the "Apply fix" button's block among them).
+REMEDIATION_BLOCK_ID = "remediation"
+REMEDIATION_ACTIONS_BLOCK_ID = "remediation_actions"
+NEEDS_PERSON = ":warning: *A person must look at this: automation stopped here.*"
 
 
 class SlackLimits:
@@ -70,8 +79,9 @@ class SlackLimits:
     MAX_BUTTON_URL = 3000
     #: Actions block: "There is a maximum of 25 elements in each action block."
     MAX_ACTION_ELEMENTS = 25
-    #: Context block: "Maximum number of items is 10."
+    #: Context block: "Maximum number of items is 10." (each a text object: at most 3000 characters).
     MAX_CONTEXT_ELEMENTS = 10
+    MAX_CONTEXT_TEXT = 3000
     #: chat.postMessage ``text``: "we recommend ... no more than 4,000 characters" (Slack truncates at 40,000).
     MAX_TEXT = 4000
     #: chat.postMessage rate limit: "generally allows posting one message per second per channel",
@@ -121,6 +131,24 @@ def _code_sections(title: str, body: str) -> list[SectionBlock]:
     parts = _chunks(body, room)
     return [SectionBlock(text=MarkdownTextObject(text=(head if i == 0 else "") + f"{fence}\n{part}\n{fence}"))
             for i, part in enumerate(parts)]
+
+
+_PARTIAL_ENTITY = re.compile(r"&[a-z]{0,4}$")
+
+
+def _code_section(title: str, body: str, limit: int = SlackLimits.MAX_SECTION_TEXT) -> SectionBlock:
+    """A code snippet as one section within ``limit`` characters: cut at a line end, with a note."""
+    fence = "```"
+    text = escape(body).replace(fence, "`\u200b``")  # a fence in the text cannot close the block
+    head = f"*{escape(title)}*\n"
+    room = limit - len(head) - 2 * len(fence) - 2
+    if len(text) > room:
+        marker = "\n… (cut here: the audit record has all of it)"
+        kept = text[: max(room - len(marker), 0)]
+        if "\n" in kept:
+            kept = kept[: kept.rfind("\n")]
+        text = _PARTIAL_ENTITY.sub("", kept) + marker  # never half an escaped "&lt;"
+    return SectionBlock(text=MarkdownTextObject(text=f"{head}{fence}\n{text}\n{fence}"))
 
 
 def _text_sections(title: str, body: str) -> list[SectionBlock]:
@@ -197,6 +225,41 @@ def _detail_blocks(outcome: Outcome) -> list[Block]:
     return blocks
 
 
+def remediation_blocks(summary: RemediationSummary | None) -> list[Block]:
+    """What auto-remediation decided: the headline (and a warning when a person must look), the diff
+    in a code block, the notes and the audit id, and "Apply fix" for a fix waiting for approval.
+    Empty when remediation did not run or has nothing to say."""
+    if summary is None or (head := headline(summary)) is None:
+        return []
+    lines = [f"{REMEDIATION_EMOJI.get(summary.action, ':gear:')} *Auto-remediation:* {escape(head)}"]
+    if summary.needs_person:
+        lines.append(NEEDS_PERSON)
+    approvable = summary.action == "planned" and bool(summary.approval_id)
+    if approvable:
+        lines.append("An approver can make this change with *Apply fix* below.")
+    text = "\n".join(lines)
+    if len(text) > SlackLimits.MAX_SECTION_TEXT:  # a long reason: cut it, keep the warning and the hint
+        tail = "\n".join(lines[1:])
+        room = SlackLimits.MAX_SECTION_TEXT - len(tail) - 1
+        text = _PARTIAL_ENTITY.sub("", truncate(lines[0], room)) + ("\n" + tail if tail else "")
+    blocks: list[Block] = [SectionBlock(block_id=REMEDIATION_BLOCK_ID, text=MarkdownTextObject(text=text))]
+    if diff := diff_lines(summary):
+        blocks.append(_code_section("Change", "\n".join(diff)))
+    notes = [f"Note: {escape(note)}" for note in summary.notes]
+    room = SlackLimits.MAX_CONTEXT_ELEMENTS - 2
+    if len(notes) > room:
+        notes = [*notes[: room - 1], f"…{len(notes) - room + 1} more notes in the audit record"]
+    audit = f"mode {escape(summary.mode)}"
+    if summary.audit_id:
+        audit += f" · audit record `{escape(summary.audit_id)}`"
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=truncate(t, SlackLimits.MAX_CONTEXT_TEXT))
+                                         for t in [*notes, audit]]))
+    if approvable and summary.approval_id:
+        blocks.append(ActionsBlock(block_id=REMEDIATION_ACTIONS_BLOCK_ID,
+                                   elements=[slack_apply_button(summary.approval_id)]))
+    return blocks
+
+
 def _fit(head: list[Block], body: list[Block], tail: list[Block]) -> list[Block]:
     """At most 50 blocks: the head and tail are kept, the body is cut with a note."""
     room = SlackLimits.MAX_BLOCKS - len(head) - len(tail)
@@ -225,8 +288,18 @@ def fallback_text(notice: Notice) -> str:
                                  f"in {f.account_id}" if f.account_id else "", f.region or "") if p)
     severity = outcome.finding.severity.upper()
     prefix = {"recovered": "Recovered", "digest": "Storm summary", "group": "Storm"}.get(notice.kind, severity)
-    return truncate(f"[{prefix}] {title} ({escape(where)}; cause {escape(outcome.finding.cause)})",
-                    SlackLimits.MAX_TEXT)
+    text = f"[{prefix}] {title} ({escape(where)}; cause {escape(outcome.finding.cause)})"
+    decision = headline(outcome.remediation) if outcome.remediation and _shows_remediation(notice) else None
+    if decision:
+        text += f" Auto-remediation: {escape(decision)}"
+        if outcome.remediation is not None and outcome.remediation.needs_person:
+            text += " A person must look at this."
+    return truncate(text, SlackLimits.MAX_TEXT)
+
+
+def _shows_remediation(notice: Notice) -> bool:
+    """The messages that carry the failure's details also say what auto-remediation decided."""
+    return notice.kind in ("failure", "repeat", "group")
 
 
 def build_message(notice: Notice) -> dict[str, Any]:
@@ -271,6 +344,7 @@ def build_message(notice: Notice) -> dict[str, Any]:
         if notice.kind != "digest":
             if (facts := _facts_block(outcome)) is not None:
                 head.append(facts)
+            head += remediation_blocks(outcome.remediation)  # in the head: never cut by _fit
             body += _detail_blocks(outcome)
         if (buttons := _buttons(outcome)) is not None:
             tail.append(buttons)

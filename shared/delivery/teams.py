@@ -13,14 +13,19 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from shared.approval import TeamsApprovalLink
 from shared.delivery.base import DestinationKind, Notice, Receipt, clean, truncate
 from shared.delivery.http import Request, Response, Sender, Verdict, default_verdict
-from shared.models import Outcome
+from shared.models import Outcome, RemediationSummary
+from shared.remediation.render import diff_lines, headline
 from shared.render import links, what_failed
 
 CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 SEVERITY_STYLE = {"critical": "attention", "high": "attention", "medium": "warning", "low": "default"}
+#: The container style of the auto-remediation part, by decision.
+REMEDIATION_STYLE = {"applied": "good", "planned": "accent", "refused": "warning", "failed": "attention",
+                     "suppressed": "default", "notified": "default"}
 
 
 class TeamsLimits:
@@ -51,15 +56,18 @@ class _Budget:
     steps: int = 30
     explanation: int = 2000
     sample: int = 10
+    #: The auto-remediation diff (characters) and notes.
+    diff: int = 6000
+    notes: int = 10
 
 
 BUDGETS = (
     _Budget(),
-    _Budget(message=800, step=800, snippet=3000),
-    _Budget(message=400, step=500, snippet=1500, snippets=2, explanation=800),
-    _Budget(message=300, step=300, snippet=800, snippets=1, steps=12, explanation=500, sample=5),
-    _Budget(message=200, step=200, snippet=0, snippets=0, steps=8, explanation=300, sample=3),
-    _Budget(message=0, step=0, snippet=0, snippets=0, steps=0, explanation=0, sample=0),
+    _Budget(message=800, step=800, snippet=3000, diff=4000),
+    _Budget(message=400, step=500, snippet=1500, snippets=2, explanation=800, diff=2500, notes=5),
+    _Budget(message=300, step=300, snippet=800, snippets=1, steps=12, explanation=500, sample=5, diff=1500, notes=3),
+    _Budget(message=200, step=200, snippet=0, snippets=0, steps=8, explanation=300, sample=3, diff=800, notes=2),
+    _Budget(message=0, step=0, snippet=0, snippets=0, steps=0, explanation=0, sample=0, diff=0, notes=0),
 )
 
 
@@ -127,13 +135,47 @@ def _details(outcome: Outcome, budget: _Budget) -> list[dict[str, Any]]:
     return items
 
 
+def remediation_items(summary: RemediationSummary | None, budget: _Budget | None = None) -> list[dict[str, Any]]:
+    """What auto-remediation decided, as one container: the headline and the diff (monospace) in
+    ``TextRun``s (never Markdown: reasons and diffs carry resource names), a warning when a person must
+    look, the notes and the audit id. Empty when remediation did not run or has nothing to say."""
+    if summary is None or (head := headline(summary)) is None:
+        return []
+    budget = budget or BUDGETS[0]
+    items: list[dict[str, Any]] = [
+        {"type": "TextBlock", "text": "Auto-remediation", "weight": "Bolder", "wrap": True},
+        rich(run(head, weight="Bolder"), spacing="Small"),
+    ]
+    if summary.needs_person:
+        items.append({"type": "TextBlock", "text": "⚠ A person must look at this: automation stopped here.",
+                      "color": "Attention", "weight": "Bolder", "wrap": True, "spacing": "Small"})
+    diff = "\n".join(diff_lines(summary))
+    if diff and budget.diff:
+        items.append({"type": "Container", "style": "emphasis", "spacing": "Small", "items": [
+            rich(run(_keep_indent(truncate(diff, budget.diff)), fontType="Monospace", size="Small"))]})
+    notes = summary.notes[: budget.notes]
+    items += [rich(run("Note: ", weight="Bolder", isSubtle=True), run(note, isSubtle=True), spacing="Small")
+              for note in notes]
+    if summary.audit_id:
+        items.append(rich(run(f"Audit record {summary.audit_id} · mode {summary.mode}", isSubtle=True,
+                              size="Small"), spacing="Small"))
+    return [{"type": "Container", "style": REMEDIATION_STYLE.get(summary.action, "default"), "spacing": "Medium",
+             "items": items}]
+
+
 def _keep_indent(text: str) -> str:
     """Leading spaces as no-break spaces: renderers collapse ordinary white space."""
     return "\n".join("\u00a0" * (len(line) - len(line.lstrip(" "))) + line.lstrip(" ") for line in text.split("\n"))
 
 
-def build_card(notice: Notice, budget: _Budget | None = None) -> dict[str, Any]:
-    """The Adaptive Card for a notice."""
+def _shows_remediation(notice: Notice) -> bool:
+    """The cards that carry the failure's details also say what auto-remediation decided."""
+    return notice.kind in ("failure", "repeat", "group")
+
+
+def build_card(notice: Notice, budget: _Budget | None = None,
+               approval: TeamsApprovalLink | None = None) -> dict[str, Any]:
+    """The Adaptive Card for a notice; with ``approval``, a fix waiting for approval gets "Apply fix"."""
     budget = budget or BUDGETS[0]
     outcome = notice.outcome
     severity = outcome.finding.severity if outcome else "medium"
@@ -168,6 +210,8 @@ def build_card(notice: Notice, budget: _Budget | None = None) -> dict[str, Any]:
                  for cause, count in notice.summary]
     elif outcome is not None:
         body += _fact_rows(outcome)
+        if _shows_remediation(notice):
+            body += remediation_items(outcome.remediation, budget)
         if notice.kind not in ("digest", "recovered"):
             body += _details(outcome, budget)
 
@@ -175,11 +219,15 @@ def build_card(notice: Notice, budget: _Budget | None = None) -> dict[str, Any]:
         "$schema": SCHEMA,
         "type": "AdaptiveCard",
         "version": TeamsLimits.CARD_VERSION,
-        "fallbackText": truncate(title, 500),
+        "fallbackText": truncate(title, 500),  # may be read as Markdown: the catalog's title only
         "body": body,
     }
+    summary = outcome.remediation if outcome is not None and _shows_remediation(notice) else None
     actions = [{"type": "Action.OpenUrl", "title": name, "url": url}
-               for name, url in (links(outcome, docs=1) if outcome else [])][: TeamsLimits.MAX_ACTIONS]
+               for name, url in (links(outcome, docs=1) if outcome else [])]
+    if approval is not None and summary is not None and summary.action == "planned" and summary.approval_id:
+        actions.insert(0, approval.action(summary.approval_id))  # first: never cut by the action limit
+    actions = actions[: TeamsLimits.MAX_ACTIONS]
     if actions:
         card["actions"] = actions
     return card
@@ -194,16 +242,16 @@ def payload_size(payload: dict[str, Any]) -> int:
     return len(json.dumps(payload, ensure_ascii=False).encode())
 
 
-def build_payload(notice: Notice) -> dict[str, Any]:
+def build_payload(notice: Notice, approval: TeamsApprovalLink | None = None) -> dict[str, Any]:
     """The webhook body, under the size limit: less detail until it fits, never an error."""
     limit = TeamsLimits.MAX_PAYLOAD_BYTES - TeamsLimits.SAFETY_BYTES
     payload: dict[str, Any] = {}
     for budget in BUDGETS:
-        payload = message(build_card(notice, budget))
+        payload = message(build_card(notice, budget, approval))
         if payload_size(payload) <= limit:
             return payload
     # Still too big (thousands of facts?): keep the title, the first facts and the buttons.
-    card = build_card(notice, BUDGETS[-1])
+    card = build_card(notice, BUDGETS[-1], approval)
     while payload_size(message(card)) > limit and len(card["body"]) > 1:
         card["body"].pop()
     card["body"][0]["items"] = card["body"][0]["items"][:1]
@@ -220,12 +268,14 @@ class TeamsWorkflow:
     group_updates = True
     limits = TeamsLimits
 
-    def __init__(self, name: str, url: str, sender: Sender) -> None:
+    def __init__(self, name: str, url: str, sender: Sender, approval: TeamsApprovalLink | None = None) -> None:
         self.name = name
         self._url = url
         self.sender = sender
         self.sender.interval = max(self.sender.interval, TeamsLimits.SECONDS_PER_MESSAGE)
         self.pace_key = "teams:" + hashlib.sha256(url.encode()).hexdigest()[:12]
+        #: "Apply fix" on planned fixes (RESPONDER_APPROVAL_BASE_URL and RESPONDER_APPROVAL_SECRET).
+        self.approval = approval
 
     @staticmethod
     def verdict(response: Response, now: float) -> Verdict:
@@ -233,9 +283,9 @@ class TeamsWorkflow:
         return default_verdict(response, now)
 
     def preview(self, notice: Notice, previous: Receipt | None) -> dict[str, Any]:
-        return {"method": "POST", "url": "<teams workflows webhook>", "json": build_payload(notice)}
+        return {"method": "POST", "url": "<teams workflows webhook>", "json": build_payload(notice, self.approval)}
 
     def send(self, notice: Notice, previous: Receipt | None) -> Receipt:
-        request = Request("POST", self._url, "POST workflows webhook", build_payload(notice))
+        request = Request("POST", self._url, "POST workflows webhook", build_payload(notice, self.approval))
         response = self.sender.send(request, self.pace_key, self.verdict)
         return {"status": str(response.status)}

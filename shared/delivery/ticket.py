@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from shared.delivery.base import Notice, clean, display_time, resource_label
+from shared.models import RemediationSummary
+from shared.remediation.render import diff_lines, headline
 from shared.render import links, what_failed
 
 PartKind = Literal["heading", "text", "steps", "code", "facts", "links"]
@@ -38,6 +40,36 @@ def summary_line(notice: Notice) -> str:
     return " ".join(clean(title).split())
 
 
+NEEDS_PERSON = "A person must look at this: automation stopped here."
+
+
+def remediation_decision(summary: RemediationSummary | None) -> list[Part]:
+    """The short part about auto-remediation: its headline, a warning when a person must look, and
+    the audit id (first in a ticket, so a length limit never cuts it)."""
+    if summary is None or (head := headline(summary)) is None:
+        return []
+    parts = [Part("heading", text="Auto-remediation"), Part("text", text=clean(head))]
+    if summary.needs_person:
+        parts.append(Part("text", text=NEEDS_PERSON))
+    if summary.action == "planned" and summary.approval_id:
+        parts.append(Part("text", text='An approver can make this change with "Apply fix" in chat.'))
+    if summary.audit_id:
+        parts.append(Part("text", text=f"Audit record: {summary.audit_id} (mode {summary.mode})"))
+    return parts
+
+
+def remediation_change(summary: RemediationSummary | None) -> list[Part]:
+    """The long part: the change as a diff, and the notes (after the fix steps)."""
+    if summary is None or headline(summary) is None:
+        return []
+    parts: list[Part] = []
+    if diff := diff_lines(summary):
+        parts += [Part("heading", text="The change (auto-remediation)"),
+                  Part("code", text=clean("\n".join(diff)), language="diff")]
+    parts += [Part("text", text="Note: " + clean(note)) for note in summary.notes]
+    return parts
+
+
 def document(notice: Notice) -> list[Part]:
     """The full description of a new ticket."""
     parts: list[Part] = []
@@ -51,8 +83,10 @@ def document(notice: Notice) -> list[Part]:
     if outcome is None:
         return parts
     finding, failure, plan = outcome.finding, outcome.failure, outcome.plan
+    summary = outcome.remediation if notice.kind in ("failure", "repeat", "group") else None
     parts.append(Part("text", text=f"Cause: {finding.cause} (rule {finding.rule or '-'}, "
                                    f"confidence {finding.confidence:.2f}, severity {finding.severity})"))
+    parts += remediation_decision(summary)
     parts.append(Part("heading", text="What failed"))
     parts.append(Part("facts", pairs=what_failed(outcome)))
     if failure.message:
@@ -78,6 +112,7 @@ def document(notice: Notice) -> list[Part]:
             parts.append(Part("text", text="Needs a person: " + plan.manual_reason))
     elif failure.failed:
         parts.append(Part("text", text="No catalog rule matches this failure yet; the raw message is above."))
+    parts += remediation_change(summary)
     if (found := links(outcome, docs=5)):
         parts += [Part("heading", text="Links"), Part("links", pairs=found)]
     parts.append(Part("text", text="Opened by backup-responder. A later successful job for the same resource "
@@ -107,8 +142,14 @@ def comment(notice: Notice) -> list[Part]:
                 Part("steps", items=[f"{cause}: {count:,}" for cause, count in notice.summary])]
     parts = [Part("text", text=f"Failed again ({notice.count:,} times so far)" + (f" at {when}" if when else "")
                                + (f": job {f.job_id}" if f and f.job_id else "") + ".")]
+    summary = outcome.remediation if outcome is not None else None
+    decision = remediation_decision(summary)[1:]  # without the heading: a comment is short
+    if decision:
+        decision[0] = Part("text", text="Auto-remediation: " + decision[0].text)
+    parts += decision
     if f and f.message:
         parts.append(Part("code", text=clean(f.message)))
+    parts += remediation_change(summary)
     return parts
 
 

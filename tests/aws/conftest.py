@@ -1,5 +1,6 @@
-"""Test doubles for the AWS side: a local server that answers like STS, a Slack-like webhook, a Lambda
-context. Network only to 127.0.0.1 servers the tests start; moto for the AWS services it implements."""
+"""Test doubles for the AWS side: a local server that answers like STS, one that answers like AWS
+Backup, a Slack-like webhook, a Lambda context, and ``world``: all of them around a fresh Lambda
+container. Network only to 127.0.0.1 servers the tests start; moto for the AWS services it implements."""
 
 from __future__ import annotations
 
@@ -12,11 +13,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
+import boto3
 import pytest
+from moto import mock_aws
 
 # Before any test module imports the handler: Powertools reads these when it is imported.
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
@@ -28,6 +32,9 @@ HOME_ACCOUNT = "111122223333"
 CENTRAL_ACCOUNT = "999988887777"
 REGION = "us-west-2"
 STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
+STATE_TABLE_NAME = "responder-state"
+MEMBER_ROLE = "BackupResponderReadOnly"
+SEED004_EVENT = "aws/seed004-restore-ec2-not-authorized-encoded.json"
 
 #: What STS returns for the seed 004 message (the decoded form documented in the knowledge-center
 #: article, seeds/004): a privileged document, of which only principal, action, resource matter.
@@ -189,17 +196,26 @@ def fake_sts() -> Iterator[tuple[FakeSts, str]]:
 
 @dataclass
 class FakeBackup:
-    """Answers AWS Backup's REST API (GET /restore-jobs/{id}, /backup-jobs/{id}, /copy-jobs/{id},
-    /backup-vaults/{name}, /backup-vaults/{name}/access-policy) from ``responses`` by path; any other
-    path is ResourceNotFoundException, as for a job or vault that does not exist."""
+    """Answers AWS Backup's REST API (GET /restore-jobs/{id}, /restore-jobs/{id}/metadata,
+    /backup-jobs/{id}, /copy-jobs/{id}, /backup-vaults/{name}, /backup-vaults/{name}/access-policy)
+    from ``responses`` by path, and its writes (PUT /restore-jobs, PUT /copy-jobs,
+    PUT /backup-vaults/{name}/access-policy) by ``"PUT <path>"``; anything else is
+    ResourceNotFoundException, as for a job or vault that does not exist. Reads are recorded in
+    ``calls``, writes (method, path, JSON body) in ``writes``."""
 
     responses: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
+    writes: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
 
-    def answer(self, path: str) -> tuple[int, dict[str, str], str]:
-        self.calls.append(path)
-        if path in self.responses:
-            return 200, {}, json.dumps(self.responses[path])
+    def answer(self, path: str, method: str = "GET", body: bytes = b"") -> tuple[int, dict[str, str], str]:
+        if method == "GET":
+            self.calls.append(path)
+            key = path
+        else:
+            self.writes.append((method, path, json.loads(body or b"{}")))
+            key = f"{method} {path}"
+        if key in self.responses:
+            return 200, {}, json.dumps(self.responses[key])
         return 404, {"x-amzn-ErrorType": "ResourceNotFoundException"}, json.dumps(
             {"Code": "ResourceNotFoundException", "Message": f"{path} not found"})
 
@@ -211,7 +227,15 @@ def fake_backup() -> Iterator[tuple[FakeBackup, str]]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            status, headers, body = backup.answer(self.path.split("?")[0])
+            self._answer(*backup.answer(self.path.split("?")[0]))
+
+        def do_PUT(self) -> None:
+            self._answer(*backup.answer(self.path.split("?")[0], "PUT", _read(self)))
+
+        def do_POST(self) -> None:
+            self._answer(*backup.answer(self.path.split("?")[0], "POST", _read(self)))
+
+        def _answer(self, status: int, headers: dict[str, str], body: str) -> None:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             for name, value in headers.items():
@@ -247,3 +271,58 @@ def webhook() -> Iterator[tuple[Webhook, str]]:
     server = _Server(Handler)
     yield hook, server.url + "/services/T000/B000/XXXX"
     server.close()
+
+
+class World:
+    """Everything one invocation talks to, and what each of them saw."""
+
+    def __init__(self, sts: FakeSts, backup: FakeBackup, hook: Webhook, hook_url: str, outbox: Path) -> None:
+        self.sts, self.backup, self.hook, self.hook_url, self.outbox = sts, backup, hook, hook_url, outbox
+
+    def invoke(self, event: dict[str, Any], account: str = HOME_ACCOUNT,
+               context: LambdaContext | None = None) -> dict[str, Any]:
+        from functions.aws import handler
+
+        result: dict[str, Any] = handler.lambda_handler(event, context or LambdaContext(account))
+        return result
+
+    def messages(self) -> list[dict[str, Any]]:
+        return [json.loads(p.read_text()) for p in sorted(self.outbox.glob("*.json"))]
+
+    def decode_calls(self) -> list[dict[str, str]]:
+        return [c for c in self.sts.calls if c["Action"] == "DecodeAuthorizationMessage"]
+
+
+@pytest.fixture
+def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake_sts: tuple[FakeSts, str],
+          fake_backup: tuple[FakeBackup, str], webhook: tuple[Webhook, str]) -> Iterator[World]:
+    """A fresh Lambda container (``handler.app``) in account ``HOME_ACCOUNT``: the local STS (which
+    decodes seed 004's message there) and Backup servers, the Slack-like webhook (its URL in SSM,
+    SLACK_WEBHOOK_URL the reference), moto for everything else (the state table among them), the
+    read-only member role assumable in two accounts, and an outbox."""
+    from functions.aws import handler
+    from functions.aws.app import App
+    from tests.aws.test_state import create_table
+    from tests.conftest import load_event
+
+    sts, sts_url = fake_sts
+    backup, backup_url = fake_backup
+    hook, hook_url = webhook
+    token = load_event(SEED004_EVENT)["detail"]["statusMessage"].rsplit(" ", 1)[-1]
+    sts.messages[token] = (HOME_ACCOUNT, SEED004_DECODED)
+    sts.assumable |= {f"arn:aws:iam::{account}:role/{MEMBER_ROLE}" for account in (HOME_ACCOUNT, "444455556666")}
+    for name in ("RESPONDER_CONFIG", "RESPONDER_AUTO_REMEDIATE", "REMEDIATION_ROLE_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MOTO_ACCOUNT_ID", HOME_ACCOUNT)  # moto's resources are the home account's
+    with mock_aws():
+        create_table(boto3.client("dynamodb", region_name=REGION), STATE_TABLE_NAME)
+        boto3.client("ssm", region_name=REGION).put_parameter(
+            Name="/backup-responder/slack-webhook", Value=hook_url, Type="SecureString")
+        monkeypatch.setenv("AWS_ENDPOINT_URL_STS", sts_url)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_BACKUP", backup_url)
+        monkeypatch.setenv("STATE_TABLE", STATE_TABLE_NAME)
+        monkeypatch.setenv("MEMBER_ROLE_NAME", MEMBER_ROLE)
+        monkeypatch.setenv("SLACK_WEBHOOK_URL", "ssm:/backup-responder/slack-webhook")
+        monkeypatch.setenv("RESPONDER_OUTBOX", str(tmp_path / "outbox"))
+        monkeypatch.setattr(handler, "app", App())  # a fresh container
+        yield World(sts, backup, hook, hook_url, tmp_path / "outbox")

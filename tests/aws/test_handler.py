@@ -6,78 +6,32 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from functions.aws import handler
 from functions.aws.app import App
 from functions.aws.observe import logger
 from shared.parse import EventError
-from shared.pipeline import Pipeline
+from shared.pipeline import Delivery, Pipeline
 from shared.responder import DeliveryFailed
 from tests.aws.conftest import (
     CENTRAL_ACCOUNT,
     HOME_ACCOUNT,
+    MEMBER_ROLE,
     REGION,
-    SEED004_DECODED,
-    FakeBackup,
-    FakeSts,
+    SEED004_EVENT,
     LambdaContext,
-    Webhook,
+    World,
 )
-from tests.aws.test_state import create_table
 from tests.conftest import EVENTS, load_event
 
-TABLE = "responder-state"
-ROLE = "BackupResponderReadOnly"
-SEED004 = "aws/seed004-restore-ec2-not-authorized-encoded.json"
+ROLE = MEMBER_ROLE
+SEED004 = SEED004_EVENT
 PASS_ROLE = "arn:aws:iam::111122223333:role/AmazonSSMRoleForInstancesQuickSetup"
 RESTORE_ROLE = "AWSBackupDefaultServiceRole"
-
-
-class World:
-    """Everything one invocation talks to, and what each of them saw."""
-
-    def __init__(self, sts: FakeSts, backup: FakeBackup, hook: Webhook, outbox: Path) -> None:
-        self.sts, self.backup, self.hook, self.outbox = sts, backup, hook, outbox
-
-    def invoke(self, event: dict[str, Any], account: str = HOME_ACCOUNT) -> dict[str, Any]:
-        result: dict[str, Any] = handler.lambda_handler(event, LambdaContext(account))
-        return result
-
-    def messages(self) -> list[dict[str, Any]]:
-        return [json.loads(p.read_text()) for p in sorted(self.outbox.glob("*.json"))]
-
-    def decode_calls(self) -> list[dict[str, str]]:
-        return [c for c in self.sts.calls if c["Action"] == "DecodeAuthorizationMessage"]
-
-
-@pytest.fixture
-def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake_sts: tuple[FakeSts, str],
-          fake_backup: tuple[FakeBackup, str], webhook: tuple[Webhook, str]) -> Iterator[World]:
-    sts, sts_url = fake_sts
-    backup, backup_url = fake_backup
-    hook, hook_url = webhook
-    token = load_event(SEED004)["detail"]["statusMessage"].rsplit(" ", 1)[-1]
-    sts.messages[token] = (HOME_ACCOUNT, SEED004_DECODED)
-    sts.assumable |= {f"arn:aws:iam::{account}:role/{ROLE}" for account in (HOME_ACCOUNT, "444455556666")}
-    with mock_aws():
-        create_table(boto3.client("dynamodb", region_name=REGION), TABLE)
-        boto3.client("ssm", region_name=REGION).put_parameter(
-            Name="/backup-responder/slack-webhook", Value=hook_url, Type="SecureString")
-        monkeypatch.setenv("AWS_ENDPOINT_URL_STS", sts_url)
-        monkeypatch.setenv("AWS_ENDPOINT_URL_BACKUP", backup_url)
-        monkeypatch.setenv("STATE_TABLE", TABLE)
-        monkeypatch.setenv("MEMBER_ROLE_NAME", ROLE)
-        monkeypatch.setenv("SLACK_WEBHOOK_URL", "ssm:/backup-responder/slack-webhook")
-        monkeypatch.setenv("RESPONDER_OUTBOX", str(tmp_path / "outbox"))
-        monkeypatch.setattr(handler, "app", App())  # a fresh container
-        yield World(sts, backup, hook, tmp_path / "outbox")
 
 
 def _text(document: Any) -> str:
@@ -261,3 +215,27 @@ def test_an_event_that_keeps_failing_is_kept_in_the_queue_and_can_be_redriven(wo
     world.outbox.unlink()
     assert invoke_async(record["requestPayload"], queue) == 1
     assert len(world.messages()) == 1
+
+
+def test_the_digest_schedule_flushes_and_is_not_a_failure(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.responder import Responder
+
+    flushed: list[float | None] = []
+
+    def flush(self: Responder, deadline: float | None = None) -> list[Delivery]:
+        flushed.append(deadline)
+        return [Delivery("slack", True, "digest posted")]
+
+    monkeypatch.setattr(Responder, "flush", flush)
+    assert world.invoke(load_event("aws/scheduled-event.json")) == {"flushed": 1}
+    assert len(flushed) == 1 and flushed[0] is not None  # within the function's remaining time
+    assert world.messages() == [] and world.hook.posts == []
+
+
+def test_a_digest_that_cannot_be_delivered_fails_the_schedule_so_it_is_retried(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.responder import Responder
+
+    monkeypatch.setattr(Responder, "flush", lambda self, deadline=None: [Delivery("slack", False, "HTTP 500")])
+    with pytest.raises(RuntimeError, match="digest delivery failed"):
+        world.invoke(load_event("aws/scheduled-event.json"))

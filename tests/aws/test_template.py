@@ -1,5 +1,6 @@
 """template.yaml and infra/aws/member.yaml: cfn-lint, the SAM transform, and what they promise
-(the event pattern, where failed events go, least privilege, secrets only as references).
+(the event pattern, where failed events go, least privilege, secrets only as references, and
+auto-remediation's permissions and the Slack approval endpoint only where their conditions hold).
 
 CI runs these with `make test`. By hand:
     .venv/bin/cfn-lint template.yaml infra/aws/*.yaml
@@ -32,7 +33,18 @@ FAILED_STATES = ["FAILED", "ABORTED", "EXPIRED", "PARTIAL"]
 #: Actions whose service defines no resource type: "*" is the only valid Resource (Service
 #: Authorization Reference; cfn-lint's copy of it is checked below).
 NO_RESOURCE_LEVEL = {"sts:decodeauthorizationmessage", "backup:describebackupjob", "backup:describecopyjob",
-                     "backup:describerestorejob", "xray:puttracesegments", "xray:puttelemetryrecords"}
+                     "backup:describerestorejob", "xray:puttracesegments", "xray:puttelemetryrecords",
+                     "backup:getrestorejobmetadata", "tag:getresources"}
+#: Everything auto-remediation may change (docs/remediation.md, "Permissions").
+WRITES = {"iam:putrolepolicy", "iam:passrole", "backup:putbackupvaultaccesspolicy", "kms:putkeypolicy",
+          "backup:startcopyjob", "backup:startrestorejob"}
+SIGNING_SECRET = "ssm:/backup-responder/slack-signing-secret"
+#: Every switch on: remediation with KMS, chat approval, an organization, a customer managed key.
+EVERYTHING = {"AutoRemediate": "on", "KmsRemediation": "true", "EnableChatApproval": "true",
+              "SlackSigningSecret": SIGNING_SECRET, "OrganizationId": "o-a1b2c3d4e5",
+              "SlackWebhookUrl": "ssm:/backup-responder/slack",
+              "SecretsKmsKeyArn": "arn:aws:kms:us-west-2:999988887777:key/1234abcd-12ab-34cd-56ef-1234567890ab"}
+BACKUP_ROLES = f"arn:aws:iam::{ACCOUNT}:role/service-role/AWSBackup*"
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -112,6 +124,33 @@ def statements(cfn: Cfn, role: str) -> list[dict[str, Any]]:
     return found
 
 
+def exists(cfn: Cfn, name: str) -> bool:
+    """True when the resource ``name`` is created for these parameters (its Condition holds)."""
+    resource = cfn.template["Resources"].get(name)
+    return resource is not None and ("Condition" not in resource or cfn.condition(resource["Condition"]))
+
+
+def role_statements(cfn: Cfn, role: str) -> list[dict[str, Any]]:
+    """Every statement that applies to ``role``: its inline policies and the managed policies
+    attached to it, each only where its condition holds."""
+    if not exists(cfn, role):
+        return []
+    found = statements(cfn, role) if "Policies" in cfn.template["Resources"][role]["Properties"] else []
+    for name, resource in cfn.template["Resources"].items():
+        if resource["Type"] == "AWS::IAM::ManagedPolicy" and exists(cfn, name):
+            properties = cfn.eval(resource["Properties"])
+            if f"<{role}>" in properties["Roles"]:
+                found += properties["PolicyDocument"]["Statement"]
+    return found
+
+
+def rules_hold(cfn: Cfn) -> bool:
+    """CloudFormation's Rules: every assertion of every rule whose RuleCondition holds."""
+    return all(all(cfn.eval(a["Assert"]) for a in rule["Assertions"])
+               for rule in cfn.template.get("Rules", {}).values()
+               if "RuleCondition" not in rule or cfn.eval(rule["RuleCondition"]))
+
+
 def _actions(statement: dict[str, Any]) -> list[str]:
     action = statement["Action"]
     return [a.lower() for a in (action if isinstance(action, list) else [action])]
@@ -156,7 +195,8 @@ def test_the_handler_named_in_the_template_exists() -> None:
 def _pattern(template: dict[str, Any], completed_with_issues: str) -> dict[str, Any]:
     out = sam_transform(template) if "Transform" in template else template
     cfn = Cfn(out, {"CompletedWithIssues": completed_with_issues})
-    rule = next(r for r in out["Resources"].values() if r["Type"] == "AWS::Events::Rule")
+    rule = next(r for r in out["Resources"].values()
+                if r["Type"] == "AWS::Events::Rule" and "EventPattern" in r["Properties"])
     pattern: dict[str, Any] = cfn.eval(rule["Properties"]["EventPattern"])
     return pattern
 
@@ -255,21 +295,27 @@ def test_the_state_table_has_ttl_and_the_key_the_code_uses() -> None:
      "TeamsWebhookUrl": "secretsmanager:backup-responder/teams#url"},
     {"MemberRoleName": "", "Tracing": "PassThrough", "SlackWebhookUrl": "secretsmanager:slack", "SecretsKmsKeyArn":
      "arn:aws:kms:us-west-2:999988887777:key/1234abcd-12ab-34cd-56ef-1234567890ab"},
+    EVERYTHING,
+    {"AutoRemediate": "dry-run", "RemediationRoleName": "", "EnableChatApproval": "true",
+     "SlackSigningSecret": SIGNING_SECRET, "Tracing": "PassThrough"},
 ])
 def test_every_wildcard_resource_is_one_the_service_requires(parameters: dict[str, str]) -> None:
     policies = json.loads((Path(__import__("cfnlint").__file__).parent / "data" / "AdditionalSpecs" /
                            "Policies.json").read_text())
-    for statement in statements(Cfn(load(TEMPLATE), parameters), "ResponderRole"):
-        if "*" in _resources(statement):
-            for action in _actions(statement):
-                service, name = action.split(":")
-                assert action in NO_RESOURCE_LEVEL, f"{action} with Resource '*'"
-                assert not policies[service]["Actions"][name].get("Resources"), f"{action} supports resources"
+    cfn = Cfn(load(TEMPLATE), parameters)
+    assert rules_hold(cfn)
+    for role in ("ResponderRole", "ApprovalRole"):
+        for statement in role_statements(cfn, role):
+            if "*" in _resources(statement):
+                for action in _actions(statement):
+                    service, name = action.split(":")
+                    assert action in NO_RESOURCE_LEVEL, f"{role}: {action} with Resource '*'"
+                    assert not policies[service]["Actions"][name].get("Resources"), f"{action} supports resources"
 
 
 def test_assume_role_only_on_the_named_member_role() -> None:
     cfn = Cfn(load(TEMPLATE), {"OrganizationId": "o-a1b2c3d4e5"})
-    [assume] = [s for s in statements(cfn, "ResponderRole") if "sts:assumerole" in _actions(s)]
+    [assume] = [s for s in role_statements(cfn, "ResponderRole") if "sts:assumerole" in _actions(s)]
     assert _resources(assume) == ["arn:aws:iam::*:role/BackupResponderReadOnly"]
     assert assume["Condition"] == {"StringEquals": {"aws:ResourceOrgID": "o-a1b2c3d4e5"}}
     no_org = statements(Cfn(load(TEMPLATE)), "ResponderRole")
@@ -348,3 +394,305 @@ def test_tracing_parameter_turns_powertools_tracer_off_with_xray(tracing: str, d
     assert env["POWERTOOLS_TRACE_DISABLED"] == disabled
     xray = [s for s in statements(cfn, "ResponderRole") if "xray:puttracesegments" in _actions(s)]
     assert bool(xray) is (tracing == "Active")
+
+
+# --- auto-remediation: only while AutoRemediate is not off, least privilege ----------------------
+
+@pytest.mark.parametrize("mode", ["off", "dry-run", "on"])
+def test_remediation_permissions_exist_only_when_auto_remediate_is_not_off(mode: str) -> None:
+    cfn = Cfn(load(TEMPLATE), {"AutoRemediate": mode, "KmsRemediation": "true", "OrganizationId": "o-a1b2c3d4e5"})
+    actions = {a for s in role_statements(cfn, "ResponderRole") for a in _actions(s)}
+    assert (actions & WRITES == WRITES) is (mode != "off")  # dry-run too: a person may approve the plan
+    assert bool(actions & WRITES) is (mode != "off")
+    assert cfn.condition("Remediate") is (mode != "off")
+    for name in ("RemediationPolicy", "KeyPolicyRemediationPolicy"):
+        assert exists(cfn, name) is (mode != "off")
+    # the function is told the switch and the role to act through in other accounts
+    env = cfn.eval(load(TEMPLATE)["Resources"]["ResponderFunction"]["Properties"]["Environment"])["Variables"]
+    assert env["RESPONDER_AUTO_REMEDIATE"] == mode and env["REMEDIATION_ROLE_NAME"] == "BackupResponderRemediation"
+
+
+@pytest.mark.parametrize("parameters", [EVERYTHING, {**EVERYTHING, "OrganizationId": ""}])
+def test_remediation_never_reaches_every_role(parameters: dict[str, str]) -> None:
+    cfn = Cfn(load(TEMPLATE), parameters)
+    for role in ("ResponderRole", "ApprovalRole"):
+        role_policy = role_statements(cfn, role)
+        for statement in role_policy:
+            for resource in _resources(statement):
+                assert not re.fullmatch(r"arn:aws:iam::[^:]*:role/\*", resource) or _actions(statement) == [
+                    "iam:getrole"], f"{role}: {_actions(statement)} on {resource}"
+                assert not resource.startswith("arn:aws:iam::*:") or _actions(statement) == ["sts:assumerole"]
+        by_action = {a: s for s in role_policy for a in _actions(s)}
+        # the inline iam:PassRole fix: only on the Backup roles of this account
+        assert _resources(by_action["iam:putrolepolicy"]) == [BACKUP_ROLES]
+        assert _resources(by_action["iam:getrolepolicy"]) == [BACKUP_ROLES]
+        # reading a role is all the fix does to the role it lets Backup pass
+        assert _resources(by_action["iam:getrole"]) == [f"arn:aws:iam::{ACCOUNT}:role/*"]
+        # restarting a job passes only the Backup roles, only to AWS Backup
+        passing = by_action["iam:passrole"]
+        assert _resources(passing) == [BACKUP_ROLES]
+        assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "backup.amazonaws.com"}}
+        for action in ("backup:startrestorejob", "backup:startcopyjob"):
+            assert _resources(by_action[action]) == [f"arn:aws:*:*:{ACCOUNT}:*", "arn:aws:ec2:*::image/*",
+                                                     "arn:aws:ec2:*::snapshot/*"]
+        # vault access policies and key policies of this account only
+        assert _resources(by_action["backup:putbackupvaultaccesspolicy"]) == [
+            f"arn:aws:backup:*:{ACCOUNT}:backup-vault:*"]
+        assert _resources(by_action["kms:putkeypolicy"]) == [f"arn:aws:kms:*:{ACCOUNT}:key/*"]
+
+
+def test_the_backup_role_pattern_never_widens_to_every_role() -> None:
+    for template in (TEMPLATE, MEMBER):
+        parameter = load(template)["Parameters"]["BackupRoleNamePattern"]
+        assert parameter["Default"] == "service-role/AWSBackup*"
+        for value, accepted in [("service-role/AWSBackup*", True), ("AWSBackupDefaultServiceRole", True),
+                                ("backup/restores/Restore*", True), ("*", False), ("service-role/*", False),
+                                ("", False), ("Backup*Role", False), ("a/*/b", False)]:
+            assert bool(re.fullmatch(parameter["AllowedPattern"], value)) is accepted, (template.name, value)
+    cfn = Cfn(load(TEMPLATE), {**EVERYTHING, "BackupRoleNamePattern": "AWSBackupRestores"})
+    by_action = {a: s for s in role_statements(cfn, "ResponderRole") for a in _actions(s)}
+    assert _resources(by_action["iam:putrolepolicy"]) == [f"arn:aws:iam::{ACCOUNT}:role/AWSBackupRestores"]
+
+
+@pytest.mark.parametrize(("mode", "kms", "granted"), [("on", "true", True), ("dry-run", "true", True),
+                                                     ("on", "false", False), ("off", "true", False)])
+def test_key_policies_only_with_their_own_parameter(mode: str, kms: str, granted: bool) -> None:
+    cfn = Cfn(load(TEMPLATE), {**EVERYTHING, "AutoRemediate": mode, "KmsRemediation": kms})
+    for role in ("ResponderRole", "ApprovalRole"):
+        actions = {a for s in role_statements(cfn, role) for a in _actions(s)}
+        assert ({"kms:getkeypolicy", "kms:putkeypolicy"} <= actions) is granted
+        assert ("organizations:describeaccount" in actions) is granted
+        assert not {a for a in actions if a.startswith("kms:") and a != "kms:decrypt"} or granted
+    # kms:Decrypt is the secrets' key, through SSM or Secrets Manager only: never a key policy change
+    decrypt = [s for s in role_statements(cfn, "ResponderRole") if _actions(s) == ["kms:decrypt"]]
+    assert all("kms:ViaService" in s["Condition"]["StringEquals"] for s in decrypt)
+
+
+@pytest.mark.parametrize(("parameters", "expected"), [
+    ({"AutoRemediate": "on", "OrganizationId": "o-a1b2c3d4e5"},
+     {"arn:aws:iam::*:role/BackupResponderReadOnly", "arn:aws:iam::*:role/BackupResponderRemediation"}),
+    ({"AutoRemediate": "on"},
+     {"arn:aws:iam::*:role/BackupResponderReadOnly", "arn:aws:iam::*:role/BackupResponderRemediation"}),
+    ({"AutoRemediate": "on", "RemediationRoleName": ""}, {"arn:aws:iam::*:role/BackupResponderReadOnly"}),
+    ({"AutoRemediate": "off", "OrganizationId": "o-a1b2c3d4e5"}, {"arn:aws:iam::*:role/BackupResponderReadOnly"}),
+])
+def test_assume_role_only_on_the_named_remediation_role(parameters: dict[str, str], expected: set[str]) -> None:
+    cfn = Cfn(load(TEMPLATE), parameters)
+    assumes = [s for s in role_statements(cfn, "ResponderRole") if "sts:assumerole" in _actions(s)]
+    assert {r for s in assumes for r in _resources(s)} == expected
+    for statement in assumes:
+        assert _actions(statement) == ["sts:assumerole"] and len(_resources(statement)) == 1
+        if parameters.get("OrganizationId"):
+            assert statement["Condition"] == {"StringEquals": {"aws:ResourceOrgID": "o-a1b2c3d4e5"}}
+
+
+# --- the Slack approval endpoint ----------------------------------------------------------------
+
+def test_the_approval_function_exists_only_with_its_condition() -> None:
+    out = sam_transform(load(TEMPLATE))
+    approval = {name: r for name, r in out["Resources"].items() if name.startswith("Approval")}
+    assert {r["Type"] for r in approval.values()} >= {"AWS::Lambda::Function", "AWS::Lambda::Url",
+                                                      "AWS::Lambda::Permission", "AWS::IAM::Role",
+                                                      "AWS::Logs::LogGroup"}
+    assert {name: r.get("Condition") for name, r in approval.items()} == dict.fromkeys(approval, "ChatApproval")
+    assert out["Outputs"]["ApprovalUrl"]["Condition"] == "ChatApproval"
+    assert out["Outputs"]["ApprovalUrl"]["Value"] == {"Fn::GetAtt": ["ApprovalFunctionUrl", "FunctionUrl"]}
+    assert not Cfn(out).condition("ChatApproval")  # off by default
+    assert Cfn(out, {"EnableChatApproval": "true"}).condition("ChatApproval")
+    # the managed remediation policies attach to the approval role only when it exists
+    cfn = Cfn(load(TEMPLATE), {**EVERYTHING, "EnableChatApproval": "false"})
+    assert exists(cfn, "RemediationPolicy") and not exists(cfn, "ApprovalRole")
+    assert "<ApprovalRole>" not in cfn.eval(load(TEMPLATE)["Resources"]["RemediationPolicy"]["Properties"])["Roles"]
+
+
+def test_the_approval_url_is_public_and_the_handler_checks_slacks_signature() -> None:
+    """AuthType NONE: Slack cannot sign an AWS request. The authentication is Slack's v0 signature,
+    checked by the handler before anything else: see test_the_public_url_refuses_what_slack_did_not_sign
+    below, and tests/remediation/test_approval.py for the signature, the five-minute window, replays
+    and the approvers' allow-list (test_a_request_not_signed_by_slack_is_rejected and the tests after it)."""
+    from functions.aws import approval
+    from tests.remediation import test_approval
+
+    out = sam_transform(load(TEMPLATE))
+    assert out["Resources"]["ApprovalFunctionUrl"]["Properties"]["AuthType"] == "NONE"
+    function = out["Resources"]["ApprovalFunction"]["Properties"]
+    module, _, name = function["Handler"].rpartition(".")
+    assert module == approval.__name__ and callable(getattr(approval, name))
+    for test in ("test_a_request_not_signed_by_slack_is_rejected", "test_a_request_signed_with_another_secret_is_rejected",
+                 "test_a_request_older_than_five_minutes_is_rejected", "test_a_replayed_request_is_rejected",
+                 "test_a_user_who_may_not_approve_changes_nothing_and_is_audited"):
+        assert callable(getattr(test_approval, test)), test
+    env = Cfn(out, {"EnableChatApproval": "true", "SlackSigningSecret": SIGNING_SECRET, "AutoRemediate": "dry-run",
+                    "ResponderConfig": "responder.yaml"}).eval(function["Environment"])["Variables"]
+    assert env["SLACK_SIGNING_SECRET"] == SIGNING_SECRET  # the reference, resolved at run time
+    assert env["STATE_TABLE"] == "<StateTable>" and env["RESPONDER_AUTO_REMEDIATE"] == "dry-run"
+    assert env["RESPONDER_CONFIG"] == "responder.yaml" and env["REMEDIATION_ROLE_NAME"] == "BackupResponderRemediation"
+
+
+def test_the_approval_role_reads_the_one_table_and_the_one_parameter() -> None:
+    cfn = Cfn(load(TEMPLATE), {"EnableChatApproval": "true", "SlackSigningSecret": SIGNING_SECRET,
+                               "AutoRemediate": "off"})
+    inline = statements(cfn, "ApprovalRole")
+    by_action = {a: s for s in inline for a in _actions(s)}
+    assert set(by_action) == {"logs:createlogstream", "logs:putlogevents", "xray:puttracesegments",
+                              "xray:puttelemetryrecords", "dynamodb:getitem", "dynamodb:putitem",
+                              "dynamodb:updateitem", "dynamodb:deleteitem", "ssm:getparameter"}
+    assert _resources(by_action["dynamodb:putitem"]) == ["<StateTable.Arn>"]
+    assert _resources(by_action["ssm:getparameter"]) == [
+        f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/backup-responder/slack-signing-secret"]
+    assert _resources(by_action["logs:putlogevents"]) == ["<ApprovalLogGroup.Arn>"]
+    role = cfn.eval(load(TEMPLATE)["Resources"]["ApprovalRole"]["Properties"])
+    assert role["RoleName"] == "backup-responder-approval"  # the member accounts' remediation role trusts it
+
+
+@pytest.mark.parametrize(("value", "accepted"), [
+    ("", True), (SIGNING_SECRET, True), ("8f742231b10e8888abcd99yyyzzz85a5", False),
+    ("secretsmanager:slack-signing", False), ("ssm:relative", False),
+])
+def test_the_signing_secret_is_a_hidden_ssm_reference(value: str, accepted: bool) -> None:
+    parameter = load(TEMPLATE)["Parameters"]["SlackSigningSecret"]
+    assert parameter["NoEcho"] is True
+    assert bool(re.fullmatch(parameter["AllowedPattern"], value)) is accepted
+
+
+@pytest.mark.parametrize(("parameters", "valid"), [
+    ({}, True),
+    ({"EnableChatApproval": "true", "SlackSigningSecret": SIGNING_SECRET, "AutoRemediate": "dry-run"}, True),
+    ({"EnableChatApproval": "true", "AutoRemediate": "dry-run"}, False),  # no signing secret
+    ({"EnableChatApproval": "true", "SlackSigningSecret": SIGNING_SECRET}, False),  # AutoRemediate off
+])
+def test_chat_approval_needs_the_signing_secret_and_remediation(parameters: dict[str, str], valid: bool) -> None:
+    assert rules_hold(Cfn(load(TEMPLATE), parameters)) is valid
+
+
+def test_the_public_url_refuses_what_slack_did_not_sign(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The approval handler as the template configures it (the signing secret an ssm: reference, the
+    state table, the switch): an unsigned or forged request is refused before anything is read."""
+    import base64
+    import time
+
+    from functions.aws import approval
+    from tests.aws.conftest import LambdaContext
+    from tests.aws.test_state import create_table
+    from tests.remediation.test_approval import SECRET, slack_request
+
+    out = sam_transform(load(TEMPLATE))
+    example = ROOT / "examples" / "remediation-aws-pass-role.yaml"  # its approver: test_approval's APPROVER
+    cfn = Cfn(out, {"EnableChatApproval": "true", "SlackSigningSecret": SIGNING_SECRET, "AutoRemediate": "on",
+                    "ResponderConfig": str(example)})
+    assert rules_hold(cfn) and re.fullmatch(load(TEMPLATE)["Parameters"]["ResponderConfig"]["AllowedPattern"],
+                                            str(example))
+    env = cfn.eval(out["Resources"]["ApprovalFunction"]["Properties"]["Environment"])["Variables"]
+    env["STATE_TABLE"] = "approval-state"
+    followed: list[Any] = []
+    monkeypatch.setattr(approval, "post_follow_up", followed.append)
+    monkeypatch.setattr(approval, "_approval", None)
+    monkeypatch.setattr(approval, "_app", None)
+    for name, value in env.items():
+        if not name.startswith("POWERTOOLS_"):  # Powertools was set up when the handler was imported
+            monkeypatch.setenv(name, value)
+    with mock_aws():
+        create_table(boto3.client("dynamodb", region_name=REGION), "approval-state")
+        boto3.client("ssm", region_name=REGION).put_parameter(
+            Name="/backup-responder/slack-signing-secret", Value=SECRET, Type="SecureString")
+
+        def post(body: bytes, headers: dict[str, str]) -> dict[str, Any]:
+            event = {"headers": {k.lower(): v for k, v in headers.items()}, "isBase64Encoded": True,
+                     "body": base64.b64encode(body).decode(), "requestContext": {"http": {"method": "POST"}}}
+            response: dict[str, Any] = approval.lambda_handler(event, LambdaContext(ACCOUNT))  # type: ignore[arg-type]
+            return response
+
+        now = int(time.time())
+        body, headers = slack_request("some-approval-id", timestamp=now)
+        unsigned = {k: v for k, v in headers.items() if not k.startswith("X-Slack-Signature")}
+        assert post(body, unsigned)["statusCode"] == 401
+        forged_body, forged = slack_request("some-approval-id", timestamp=now, secret="not-the-secret")
+        assert post(forged_body, forged)["statusCode"] == 401
+        assert followed and all(reply.follow_up is None for reply in followed)
+        # signed with the secret the ssm: reference resolves to, by an approver: accepted (nothing is
+        # waiting under this id, so nothing is applied)
+        signed = post(body, headers)
+        assert signed["statusCode"] == 200
+        assert "no longer waiting" in followed[-1].follow_up["text"]
+
+
+# --- member accounts: the optional remediation role ----------------------------------------------
+
+MEMBER_PARAMETERS = {"CentralAccountId": "999988887777", "CentralRegion": REGION}
+
+
+@pytest.mark.parametrize(("create_member", "create_remediation", "created"), [
+    ("true", "false", False), ("true", "true", True), ("false", "true", False)])
+def test_member_remediation_role_only_with_its_condition(create_member: str, create_remediation: str,
+                                                         created: bool) -> None:
+    cfn = Cfn(load(MEMBER), {**MEMBER_PARAMETERS, "CreateMemberRole": create_member,
+                             "CreateRemediationRole": create_remediation})
+    assert exists(cfn, "RemediationRole") is created
+    assert load(MEMBER)["Outputs"]["RemediationRoleArn"]["Condition"] == "CreateRemediation"
+    assert load(MEMBER)["Parameters"]["CreateRemediationRole"]["Default"] == "false"
+
+
+@pytest.mark.parametrize("kms", ["true", "false"])
+def test_member_remediation_role_is_trusted_by_the_responder_only_and_least_privilege(kms: str) -> None:
+    member = load(MEMBER)
+    member_account = "444455556666"
+    cfn = Cfn(member, {**MEMBER_PARAMETERS, "CreateRemediationRole": "true", "KmsRemediation": kms})
+    cfn.params["AWS::AccountId"] = member_account
+    role = cfn.eval(member["Resources"]["RemediationRole"]["Properties"])
+    assert role["RoleName"] == load(TEMPLATE)["Parameters"]["RemediationRoleName"]["Default"]
+    [trust] = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"AWS": "arn:aws:iam::999988887777:root"}
+    assert trust["Condition"] == {"ArnEquals": {"aws:PrincipalArn": [
+        "arn:aws:iam::999988887777:role/backup-responder", "arn:aws:iam::999988887777:role/backup-responder-approval"]}}
+    policy = statements(cfn, "RemediationRole")
+    by_action = {a: s for s in policy for a in _actions(s)}
+    backup_roles = f"arn:aws:iam::{member_account}:role/service-role/AWSBackup*"
+    assert _resources(by_action["iam:putrolepolicy"]) == [backup_roles]
+    assert _resources(by_action["iam:passrole"]) == [backup_roles]
+    assert by_action["iam:passrole"]["Condition"] == {"StringEquals": {"iam:PassedToService": "backup.amazonaws.com"}}
+    assert _resources(by_action["backup:putbackupvaultaccesspolicy"]) == [
+        f"arn:aws:backup:*:{member_account}:backup-vault:*"]
+    assert ("kms:putkeypolicy" in by_action) is (kms == "true")
+    if kms == "true":
+        assert _resources(by_action["kms:putkeypolicy"]) == [f"arn:aws:kms:*:{member_account}:key/*"]
+    policies = json.loads((Path(__import__("cfnlint").__file__).parent / "data" / "AdditionalSpecs" /
+                           "Policies.json").read_text())
+    for statement in policy:
+        for resource in _resources(statement):
+            assert member_account in resource or resource == "*" or resource.startswith("arn:aws:ec2:*::"), resource
+            assert not resource.endswith(":role/*") or _actions(statement) == ["iam:getrole"]
+            if resource == "*":
+                for action in _actions(statement):
+                    service, name = action.split(":")
+                    assert action in NO_RESOURCE_LEVEL and not policies[service]["Actions"][name].get("Resources")
+    # the read-only member role stays read-only
+    assert not {a for s in statements(cfn, "MemberRole") for a in _actions(s)} & WRITES
+
+
+def test_the_names_agree_across_the_two_templates() -> None:
+    central, member = load(TEMPLATE)["Parameters"], load(MEMBER)["Parameters"]
+    for name in ("ResponderRoleName", "RemediationRoleName", "BackupRoleNamePattern", "KmsRemediation"):
+        assert central[name]["Default"] == member[name]["Default"], name
+    for name in ("ResponderRoleName", "BackupRoleNamePattern"):
+        assert central[name]["AllowedPattern"] == member[name]["AllowedPattern"], name
+    # <ResponderRoleName>-approval must still be a valid role name (64 characters at most)
+    assert re.fullmatch(central["ResponderRoleName"]["AllowedPattern"], "r" * 55)
+    assert not re.fullmatch(central["ResponderRoleName"]["AllowedPattern"], "r" * 56)
+
+
+def test_every_makefile_built_function_has_its_build_target() -> None:
+    makefile = (ROOT / "infra" / "aws" / "lambda" / "Makefile").read_text(encoding="utf-8")
+    targets = {t for line in re.findall(r"^(build-[\w -]+):", makefile, re.MULTILINE) for t in line.split()}
+    for name, resource in load(TEMPLATE)["Resources"].items():
+        if resource["Type"] == "AWS::Serverless::Function":
+            assert resource["Metadata"]["BuildMethod"] == "makefile"
+            assert f"build-{name}" in targets, name
+
+
+def test_a_schedule_sends_the_digests_of_closed_storms() -> None:
+    out = sam_transform(load(TEMPLATE))
+    schedules = [r["Properties"] for r in out["Resources"].values()
+                 if r["Type"] == "AWS::Events::Rule" and "ScheduleExpression" in r["Properties"]]
+    assert [s["ScheduleExpression"] for s in schedules] == ["rate(5 minutes)"]
+    [target] = schedules[0]["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["ResponderFunction", "Arn"]}

@@ -20,14 +20,13 @@ from typing import Any
 import azure.functions as func
 import jwt
 import pytest
-from azure.core.credentials import AccessToken
 from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import TableClient
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from functions.azure.enrich import ArmClient, AzureBackupEnricher
 from functions.azure.state import TableStore
-from tests.azure.servers import ArmServer, WebhookServer, make_certificate, serve, server_tls
+from tests.azure.servers import ArmServer, FakeCredential, WebhookServer, make_certificate, serve, server_tls
 
 REPO = Path(__file__).resolve().parents[2]
 AZURITE_TABLE = REPO / "node_modules" / ".bin" / "azurite-table"
@@ -115,17 +114,6 @@ def table_store(azurite: Azurite) -> TableStore:
 
 
 # ------------------------------------------------------------------------------------- ARM
-class FakeCredential:
-    """A TokenCredential that hands out a fixed token (the ARM stand-in checks it is sent)."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        self.calls += 1
-        return AccessToken("test-arm-token", int(time.time()) + 3600)
-
-
 @pytest.fixture(scope="session")
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return make_certificate(tmp_path_factory.mktemp("tls"))
@@ -143,7 +131,7 @@ def arm(tls_files: tuple[Path, Path]) -> Iterator[ArmServer]:
 def arm_client(arm: ArmServer, tls_files: tuple[Path, Path]) -> ArmClient:
     """An ArmClient on the ARM stand-in, through azure-core's own requests transport (TLS verified
     against the test's certificate)."""
-    return ArmClient(FakeCredential(), endpoint=arm.url,
+    return ArmClient(FakeCredential("test-arm-token"), endpoint=arm.url,
                      transport=RequestsTransport(connection_verify=str(tls_files[0])))
 
 

@@ -1,9 +1,13 @@
 """Local stand-ins for the services the Azure Function talks to, all on 127.0.0.1:
 
+- ``serve``: an HTTP(S) server on a free port that records every request (``Seen``), with
+  ``make_certificate`` / ``server_tls`` for HTTPS and ``FakeCredential`` for the bearer token;
 - ``ArmServer``: answers like Azure Resource Manager (HTTPS, with a certificate made for the test)
-  from recorded responses under ``tests/azure/arm/``;
-- ``JwksServer``: a tenant's signing keys (``discovery/v2.0/keys``) for tokens the tests mint;
+  from recorded responses under ``tests/azure/arm/``, and hands the paths of a stateful API (the
+  role assignments of ``tests/remediation/arm.py``) to that API;
 - ``WebhookServer``: a Teams-like Workflows webhook that records what it receives.
+
+The tenant's signing keys (JWKS) for the tokens the tests mint are served with ``serve`` too.
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlparse
 
+from azure.core.credentials import AccessToken
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -71,7 +76,7 @@ def serve(handle: Callable[[BaseHTTPRequestHandler, Seen], tuple[int, dict[str, 
             self.end_headers()
             self.wfile.write(payload)
 
-        do_GET = do_POST = do_PUT = _serve
+        do_GET = do_POST = do_PUT = do_DELETE = _serve
 
         def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
             pass
@@ -117,14 +122,36 @@ def server_tls(cert: Path, key: Path) -> ssl.SSLContext:
 
 
 # ---------------------------------------------------------------------------------------- ARM
+class FakeCredential:
+    """A ``TokenCredential`` that hands out a fixed token (the servers check that one is sent)."""
+
+    def __init__(self, token: str = "test-token") -> None:
+        self.token = token
+        self.calls = 0
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        self.calls += 1
+        return AccessToken(self.token, int(time.time()) + 3600)
+
+
+class ArmApi(Protocol):
+    """A stateful part of Resource Manager that ``ArmServer`` hands its own paths to."""
+
+    def serves(self, path: str) -> bool: ...
+
+    def respond(self, request: Seen) -> tuple[int, dict[str, str], bytes]: ...
+
+
 @dataclass
 class ArmServer:
-    """Routes: lower-cased ARM path (plus ``?$filter=...`` for resource lists) -> (status, body)."""
+    """Routes: lower-cased ARM path (plus ``?$filter=...`` for resource lists) -> (status, body);
+    the paths an entry of ``apis`` serves go to that API instead."""
 
     url: str
     seen: list[Seen]
     routes: dict[str, tuple[int, Any]] = field(default_factory=dict)
     delay_seconds: float = 0.0
+    apis: list[ArmApi] = field(default_factory=list)
 
     def add(self, path: str, body: Any, status: int = 200) -> None:
         self.routes[path.lower()] = (status, body)
@@ -144,6 +171,9 @@ class ArmServer:
     def handle(self, _: BaseHTTPRequestHandler, request: Seen) -> tuple[int, dict[str, str], bytes]:
         if self.delay_seconds:
             time.sleep(self.delay_seconds)
+        for api in self.apis:
+            if api.serves(request.path):
+                return api.respond(request)
         headers = {"Content-Type": "application/json; charset=utf-8",
                    "x-ms-request-id": "00000000-0000-0000-0000-000000000000"}
         if not request.headers.get("authorization", "").startswith("Bearer "):

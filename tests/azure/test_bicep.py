@@ -102,13 +102,15 @@ def test_function_app_is_python_flex_consumption_with_a_system_identity() -> Non
 
 def test_secrets_reach_the_app_as_key_vault_references_only() -> None:
     settings = json.dumps(parsed("main.bicep")["variables"])
-    assert "@Microsoft.KeyVault(VaultName=${keyVault.name};SecretName=teams-webhook-url)" in settings
-    assert "@Microsoft.KeyVault(VaultName=${keyVault.name};SecretName=slack-webhook-url)" in settings
+    for secret in ("teams-webhook-url", "slack-webhook-url", "slack-signing-secret", "approval-link-secret"):
+        assert f"@Microsoft.KeyVault(VaultName=${{keyVault.name}};SecretName={secret})" in settings, secret
     params = parsed("main.bicep")["parameters"]
-    for name in ("teamsWebhookUrl", "slackWebhookUrl"):
+    for name in ("teamsWebhookUrl", "slackWebhookUrl", "slackSigningSecret", "approvalLinkSecret"):
         assert any(d.get("type") == "secure" for d in params[name]["decorators"]), f"{name} is not @secure()"
+        assert params[name]["default"] == "", f"{name} has a default value"
     outputs = json.dumps(parsed("main.bicep")["outputs"])
     assert "WebhookUrl" not in outputs and "listKeys" not in outputs
+    assert "Secret" not in outputs
     [vault] = resources("main.bicep", "Microsoft.KeyVault/vaults")
     assert vault["properties"]["enableRbacAuthorization"] is True
 
@@ -163,26 +165,207 @@ def test_role_assignments_are_least_privilege() -> None:
     # No role is assigned at resource-group or subscription scope in main.bicep: each is scoped to
     # the storage account, the state table, Application Insights or one secret.
     for assignment in resources("main.bicep", "Microsoft.Authorization/roleAssignments"):
-        assert assignment.get("scope") in ("storage", "stateTable", "appInsights", "teamsSecret", "slackSecret")
+        assert assignment.get("scope") in ("storage", "stateTable", "appInsights", "teamsSecret", "slackSecret",
+                                           "slackSigningSecretValue", "approvalLinkSecretValue")
+    # Planning a fix in dry-run reads the identity's role assignments and the resource's tags.
+    assert "Microsoft.Authorization/roleAssignments/read" in actions
+    assert "Microsoft.Resources/tags/read" in actions
 
 
-def test_role_assignment_administrator_only_with_auto_remediation_and_only_for_backup_roles() -> None:
+def test_role_assignment_administrator_only_when_fixes_are_applied_and_only_for_backup_roles() -> None:
     module = parsed("main.bicep")["modules"]["access"]["config"]["params"]
-    assert module["allowRoleAssignments"] == {"operator": {"type": "equals",
-                                                           "operands": {"operand_1": "autoRemediate", "operand_2": "on"}}}
+    assert module["allowRoleAssignments"] == "allowRoleAssignments"
+    # autoRemediate=on, or dry-run with chat approval (an approver's "Apply fix" writes the assignment).
+    assert variable("main.bicep", "allowRoleAssignments") == {"operator": {"type": "or", "operands": {
+        "operand_1": {"operator": {"type": "equals", "operands": {"operand_1": "autoRemediate", "operand_2": "on"}}},
+        "operand_2": {"operator": {"type": "and", "operands": {
+            "operand_1": {"operator": {"type": "equals",
+                                       "operands": {"operand_1": "autoRemediate", "operand_2": "dry-run"}}},
+            "operand_2": "chatApproval"}}}}}}
     access = parsed("modules/responder-access.bicep")
     [admin] = [r for r in access["resources"].values() if RBAC_ADMINISTRATOR in json.dumps(r)
                or "rbacAdministrator" in json.dumps(r)]
     assert admin["config"]["condition"] == "allowRoleAssignments"
     properties = admin["config"]["config"]["properties"]
     assert properties["conditionVersion"] == "2.0"
-    assert "writeCondition" in properties["condition"] and "deleteCondition" in properties["condition"]
+    assert properties["principalType"] == "ServicePrincipal"
     variables = json.dumps(access["variables"])
     for role_id in BACKUP_ROLES:
         assert role_id in variables, f"{BACKUP_ROLES[role_id]} missing from the allowed roles"
-    assert "ServicePrincipal" in variables
-    assert "Microsoft.Authorization/roleAssignments/write" in variables
-    assert "Microsoft.Authorization/roleAssignments/delete" in variables
+
+
+def variable(name: str, var: str) -> Any:
+    return parsed(name)["variables"][var]["value"]
+
+
+def rbac_condition(principal_ids: list[str] | None = None) -> str:
+    """The condition of the RBAC administrator assignment as ARM receives it, for the given
+    ``remediationPrincipalIds`` (the module's string interpolations done here)."""
+    access = "modules/responder-access.bicep"
+    [admin] = [r for r in parsed(access)["resources"].values() if "rbacAdministrator" in json.dumps(r)]
+    clause = variable(access, "principalClause")["operator"]["operands"]
+    principal = clause["true_value"] if not principal_ids else clause["false_value"].replace(
+        "${join(remediationPrincipalIds, ', ')}", ", ".join(principal_ids))
+    values = {"roleList": ", ".join(variable(access, "backupRoles")), "principalClause": principal}
+    values["writeCondition"] = variable(access, "writeCondition")
+    values["deleteCondition"] = variable(access, "deleteCondition")
+    text: str = admin["config"]["config"]["properties"]["condition"]
+    for _ in range(3):  # nested interpolations
+        for key, value in values.items():
+            text = text.replace("${" + key + "}", value)
+    assert "${" not in text, text
+    return text.replace("\\'", "'")
+
+
+_ACTION = re.compile(r"ActionMatches\{'([^']+)'\}")
+_ATTRIBUTE = re.compile(r"@(Request|Resource)\[Microsoft\.Authorization/roleAssignments:(\w+)\]\s+"
+                        r"(?:ForAnyOfAnyValues:)?(GuidEquals|StringEqualsIgnoreCase)\s+\{([^}]*)\}")
+
+
+def allows(condition: str, action: str, request: dict[str, str] | None = None,
+           resource: dict[str, str] | None = None) -> bool:
+    """Evaluates an ABAC condition of this form (ActionMatches, GuidEquals / StringEqualsIgnoreCase
+    on request or resource attributes, !, AND, OR) for one request, as Azure documents it: a
+    missing attribute makes its expression false."""
+    def attribute(match: re.Match[str]) -> str:
+        source = request if match.group(1) == "Request" else resource
+        value = (source or {}).get(match.group(2))
+        wanted = {v.strip().strip("'").lower() for v in match.group(4).split(",")}
+        return str(value is not None and value.lower() in wanted)
+
+    text = _ACTION.sub(lambda m: str(m.group(1).lower() == action.lower()), condition)
+    text = _ATTRIBUTE.sub(attribute, text)
+    tokens = re.findall(r"\(|\)|!|\bAND\b|\bOR\b|\bTrue\b|\bFalse\b|\S+", text)
+    value, rest = _or(tokens)
+    assert not rest, f"not understood: {rest}"
+    return value
+
+
+def _or(tokens: list[str]) -> tuple[bool, list[str]]:
+    value, tokens = _and(tokens)
+    while tokens[:1] == ["OR"]:
+        right, tokens = _and(tokens[1:])
+        value = value or right
+    return value, tokens
+
+
+def _and(tokens: list[str]) -> tuple[bool, list[str]]:
+    value, tokens = _not(tokens)
+    while tokens[:1] == ["AND"]:
+        right, tokens = _not(tokens[1:])
+        value = value and right
+    return value, tokens
+
+
+def _not(tokens: list[str]) -> tuple[bool, list[str]]:
+    head, rest = tokens[0], tokens[1:]
+    if head == "!":
+        value, rest = _not(rest)
+        return not value, rest
+    if head == "(":
+        value, rest = _or(rest)
+        assert rest[:1] == [")"], f"unbalanced: {rest}"
+        return value, rest[1:]
+    assert head in ("True", "False"), f"not understood: {head}"
+    return head == "True", rest
+
+
+WRITE = "Microsoft.Authorization/roleAssignments/write"
+DELETE = "Microsoft.Authorization/roleAssignments/delete"
+
+
+@pytest.mark.parametrize("role_id", sorted(BACKUP_ROLES))
+def test_the_condition_allows_writing_backup_role_assignments_to_service_principals(role_id: str) -> None:
+    condition = rbac_condition()
+    request = {"RoleDefinitionId": role_id, "PrincipalType": "ServicePrincipal",
+               "PrincipalId": "7c1f6a2e-3b9d-4e5f-8a21-0d9c6b4e2f13"}
+    assert allows(condition, WRITE, request)
+    assert not allows(condition, WRITE, {**request, "PrincipalType": "User"})
+    assert not allows(condition, WRITE, {**request, "PrincipalType": "Group"})
+    assert allows(condition, "Microsoft.Authorization/roleAssignments/read")
+
+
+@pytest.mark.parametrize("role_id", [*sorted(BROAD_ROLES), RBAC_ADMINISTRATOR])
+def test_the_condition_denies_writing_any_other_role(role_id: str) -> None:
+    request = {"RoleDefinitionId": role_id, "PrincipalType": "ServicePrincipal", "PrincipalId": "x"}
+    assert not allows(rbac_condition(), WRITE, request)
+
+
+@pytest.mark.parametrize("role_id", sorted(BACKUP_ROLES) + sorted(BROAD_ROLES))
+def test_the_condition_denies_every_delete(role_id: str) -> None:
+    # The responder never deletes an assignment: not even one of the roles it may write.
+    resource = {"RoleDefinitionId": role_id, "PrincipalType": "ServicePrincipal",
+                "PrincipalId": "7c1f6a2e-3b9d-4e5f-8a21-0d9c6b4e2f13"}
+    for principal_ids in (None, ["7c1f6a2e-3b9d-4e5f-8a21-0d9c6b4e2f13"]):
+        assert not allows(rbac_condition(principal_ids), DELETE, resource=resource)
+    delete = variable("modules/responder-access.bicep", "deleteCondition").replace("\\'", "'")
+    assert delete == "(!(ActionMatches{'Microsoft.Authorization/roleAssignments/delete'}))"
+
+
+def test_the_condition_limits_writes_to_the_listed_vault_identities() -> None:
+    condition = rbac_condition(["7c1f6a2e-3b9d-4e5f-8a21-0d9c6b4e2f13"])
+    request = {"RoleDefinitionId": READER, "PrincipalType": "ServicePrincipal"}
+    assert allows(condition, WRITE, {**request, "PrincipalId": "7c1f6a2e-3b9d-4e5f-8a21-0d9c6b4e2f13"})
+    assert not allows(condition, WRITE, {**request, "PrincipalId": "00000000-1111-2222-3333-444444444444"})
+
+
+# ------------------------------------------------------------------------------------- chat approval
+def setting(var: str, name: str) -> Any:
+    """The value of app setting ``name`` in the settings variable ``var`` (conditional lists unwrapped)."""
+    value = variable("main.bicep", var)
+    items = value["operator"]["operands"]["true_value"] if isinstance(value, dict) else value
+    [found] = [item["value"] for item in items if item["name"] == name]
+    return found
+
+
+def test_chat_approval_settings_are_key_vault_references_given_only_with_chat_approval() -> None:
+    assert parsed("main.bicep")["parameters"]["chatApproval"]["default"] is False
+    app_settings = parsed("main.bicep")["resources"]["functionApp"]["config"]["properties"]["siteConfig"]["appSettings"]
+    assert {"slackApprovalSettings", "teamsApprovalSettings"} <= set(app_settings["function"]["parameters"].values())
+    uses = {"useSlackApproval": "slackSigningSecret", "useTeamsApproval": "approvalLinkSecret"}
+    for use, secret_param in uses.items():
+        assert variable("main.bicep", use) == {"operator": {"type": "and", "operands": {
+            "operand_1": "chatApproval", "operand_2": {"operator": {"type": "not", "operands": {"bool_value": {
+                "function": {"type": "empty", "parameters": {"item_to_test": secret_param}}}}}}}}}
+    assert variable("main.bicep", "slackApprovalSettings")["operator"]["operands"]["condition"] == "useSlackApproval"
+    assert variable("main.bicep", "teamsApprovalSettings")["operator"]["operands"]["condition"] == "useTeamsApproval"
+    assert setting("slackApprovalSettings", "SLACK_SIGNING_SECRET") == \
+        "@Microsoft.KeyVault(VaultName=${keyVault.name};SecretName=slack-signing-secret)"
+    assert setting("teamsApprovalSettings", "RESPONDER_APPROVAL_SECRET") == \
+        "@Microsoft.KeyVault(VaultName=${keyVault.name};SecretName=approval-link-secret)"
+    assert setting("teamsApprovalSettings", "RESPONDER_APPROVAL_BASE_URL") == "approvalApiBaseUrl"
+    base_url = variable("main.bicep", "approvalApiBaseUrl")["operator"]["operands"]
+    assert base_url["true_value"] == "https://${functionAppName}.azurewebsites.net/api"
+    # The secrets exist only when chat approval is on (and the secret is given), each readable by
+    # the app alone.
+    secrets = {r["config"]["config"]["name"]: r["config"] for r in parsed("main.bicep")["resources"].values()
+               if r["type"] == "Microsoft.KeyVault/vaults/secrets" and isinstance(r["config"].get("config"), dict)}
+    assert secrets["slack-signing-secret"]["condition"] == "useSlackApproval"
+    assert secrets["approval-link-secret"]["condition"] == "useTeamsApproval"
+    assert secrets["slack-signing-secret"]["config"]["properties"]["value"] == "slackSigningSecret"
+    assert secrets["approval-link-secret"]["config"]["properties"]["value"] == "approvalLinkSecret"
+    readers = {r["config"]["config"]["scope"]: r["config"]["condition"]
+               for r in parsed("main.bicep")["resources"].values()
+               if r["type"] == "Microsoft.Authorization/roleAssignments" and "condition" in r["config"]}
+    assert readers["slackSigningSecretValue"] == "useSlackApproval"
+    assert readers["approvalLinkSecretValue"] == "useTeamsApproval"
+
+
+def test_the_configuration_file_is_an_app_setting_when_given() -> None:
+    app_settings = parsed("main.bicep")["resources"]["functionApp"]["config"]["properties"]["siteConfig"]["appSettings"]
+    assert "configSettings" in app_settings["function"]["parameters"].values()
+    value = variable("main.bicep", "configSettings")["operator"]["operands"]
+    assert value["true_value"] == [] and value["false_value"] == [{"name": "RESPONDER_CONFIG", "value": "responderConfig"}]
+    assert setting("baseSettings", "RESPONDER_AUTO_REMEDIATE") == "autoRemediate"
+
+
+def test_the_teams_page_trusts_easy_auth_only_when_declared_with_chat_approval() -> None:
+    assert parsed("main.bicep")["parameters"]["teamsApprovalEasyAuth"]["default"] is False
+    assert setting("baseSettings", "RESPONDER_TEAMS_APPROVAL_EASY_AUTH") == {"operator": {
+        "type": "conditional", "operands": {
+            "condition": {"operator": {"type": "and", "operands": {"operand_1": "useTeamsApproval",
+                                                                   "operand_2": "teamsApprovalEasyAuth"}}},
+            "true_value": "true", "false_value": "false"}}}
 
 
 # ------------------------------------------------------------------------------------- checkov

@@ -17,7 +17,7 @@ from functions.azure.auth import SecureWebhookConfig, SecureWebhookValidator
 from functions.azure.endpoint import LEASE_SECONDS, AlertEndpoint, build_endpoint, claim_key
 from functions.azure.state import TableStore
 from shared.models import Outcome
-from shared.pipeline import Pipeline
+from shared.pipeline import Delivery, Pipeline
 from shared.responder import Responder
 from shared.sinks import DeliveryError
 from tests.azure.conftest import (
@@ -85,6 +85,37 @@ def test_the_app_registers_the_route_as_the_contract_says() -> None:
     binding = json.loads(function.get_function_json())["bindings"][0]
     assert binding["authLevel"] == "FUNCTION"
     assert binding["type"] == "httpTrigger"
+
+
+def test_the_app_also_registers_the_chat_approval_routes() -> None:
+    routes = {}
+    for function in app_functions():
+        bindings = [b for b in json.loads(function.get_function_json())["bindings"] if b["type"] == "httpTrigger"]
+        if not bindings:
+            continue
+        [binding] = bindings
+        routes[function.get_function_name()] = (binding["route"], sorted(m.upper() for m in binding["methods"]),
+                                                binding["authLevel"])
+    assert routes == {
+        "backup_alert": ("backup-alert", ["POST"], "FUNCTION"),
+        # Slack calls the interactivity URL with the function key in ``code``, and signs every request.
+        "remediation_slack": ("remediation/slack", ["POST"], "FUNCTION"),
+        # A person's browser opens the Teams card's link: App Service Authentication guards it.
+        "remediation_approve": ("remediation/approve", ["GET", "POST"], "ANONYMOUS"),
+    }
+
+
+def test_a_timer_sends_the_digests_of_closed_storms(endpoint: AlertEndpoint, monkeypatch: pytest.MonkeyPatch) -> None:
+    [function] = [f for f in app_functions() if f.get_function_name() == "send_digests"]
+    [binding] = json.loads(function.get_function_json())["bindings"]
+    assert (binding["type"], binding["schedule"]) == ("timerTrigger", "0 */5 * * * *")
+    calls: list[int] = []
+    monkeypatch.setattr(endpoint.responder, "flush", lambda: calls.append(1) or [Delivery("teams", True, "posted")])
+    function.get_user_function()(None)
+    assert calls == [1]
+    monkeypatch.setattr(endpoint.responder, "flush", lambda: [Delivery("teams", False, "HTTP 500")])
+    with pytest.raises(RuntimeError, match="digest delivery failed"):  # the next run tries again
+        function.get_user_function()(None)
 
 
 def test_host_json_declares_the_bundle_and_logging() -> None:
@@ -276,6 +307,9 @@ def test_build_endpoint_from_app_settings(azurite: Azurite, tenant: Tenant, tmp_
            "RESPONDER_AZURE_ENRICH": "off", "RESPONDER_OUTBOX": str(tmp_path)}
     plain = build_endpoint(env)
     assert plain.validator is None
+    # Auto-remediation is off by default: an engine without any remediator (no credential, no ARM).
+    assert plain.responder.remediation is not None and plain.responder.remediation.mode == "off"
+    assert list(plain.responder.remediation.remediators) == []
     assert list(plain.responder.pipeline.enrichers) == []
     secured = build_endpoint({**env, "RESPONDER_WEBHOOK_TENANT_ID": TENANT,
                               "RESPONDER_WEBHOOK_AUDIENCE": AUDIENCE_URI,

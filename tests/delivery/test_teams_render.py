@@ -82,3 +82,24 @@ def test_hostile_text_renders_as_text(renderer: None, tmp_path: Path) -> None:
     card = build_payload(Notice("failure", outcome.model_copy(update={"failure": failure})))["attachments"][0]["content"]
     result = render(card, tmp_path / "hostile.png")
     assert "[click](https://evil.example) **x** <b>y</b>" in str(result["text"])
+
+
+def test_card_with_a_remediation_decision_renders_it(renderer: None, tmp_path: Path) -> None:
+    """The decision (headline, warning, diff) renders as text, and "Apply fix" as an action."""
+    from shared.approval import TeamsApprovalLink
+    from shared.models import RemediationSummary
+
+    outcome = outcome_of(load_event("aws/seed003-copy-source-kms-key-access.json"))
+    summary = RemediationSummary(
+        mode="dry-run", action="planned", reason="dry run", change="add the use and grant statements for account "
+        "444455556666 to the key policy of arn:aws:kms:us-west-2:111122223333:key/k-1",
+        diff='--- key (before)\n+++ key (after)\n@@ -1,2 +1,3 @@\n+    "Sid": "Allow use of the key", **x**',
+        approval_id="appr-1", audit_id="audit-1", notes=["checked in AWS Organizations"])
+    card = build_payload(Notice("failure", outcome.model_copy(update={"remediation": summary})),
+                         TeamsApprovalLink("https://func.example/api", "s"))["attachments"][0]["content"]
+    result = render(card, tmp_path / "remediation.png")
+    text = str(result["text"])
+    assert "Dry run: would add the use and grant statements for account 444455556666" in text
+    assert '"Sid": "Allow use of the key", **x**' in text  # the diff as text, never Markdown
+    assert "Apply fix" in text and "Audit record audit-1" in text
+    assert result["warnings"] == []

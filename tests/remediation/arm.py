@@ -6,60 +6,30 @@ The response bodies follow the API's documented examples (azure-rest-api-specs,
 ``RoleAssignments_ListForScope.json``) and ARM's documented errors: 409 ``RoleAssignmentExists``
 for the same principal, role and scope under another name, 400 ``PrincipalNotFound`` for an
 identity ARM cannot see yet, 401 without a bearer token, 400 without ``api-version``.
+
+The HTTP(S) server, the certificate and the credential are those of ``tests/azure/servers.py``;
+``RoleAssignmentsApi`` also plugs into its ``ArmServer`` (``arm.apis.append(api)``), next to the
+recorded responses the enrichment reads.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import json
 import re
-import ssl
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlparse
 
-from azure.core.credentials import AccessToken
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
+from tests.azure.servers import FakeCredential, Seen, make_certificate, serve, server_tls
+
+__all__ = ["API_VERSION", "FakeCredential", "RoleAssignmentsApi", "arm_server"]
 
 API_VERSION = "2022-04-01"
 _ASSIGNMENT = re.compile(r"^(?P<scope>/.+?)/providers/Microsoft\.Authorization/roleAssignments(?:/(?P<name>[^/]+))?$",
                          re.I)
 _FILTER = re.compile(r"principalId eq '([^']+)'", re.I)
-
-
-class FakeCredential:
-    """A ``TokenCredential`` that hands out a fixed token (the server only checks that one is sent)."""
-
-    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        return AccessToken("test-token", int(time.time()) + 3600)
-
-
-def make_certificate(folder: Path) -> tuple[Path, Path]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
 
 
 def _covers(outer: str, inner: str) -> bool:
@@ -91,6 +61,20 @@ class RoleAssignmentsApi:
 
     def puts(self) -> list[str]:
         return [path for method, path in self.requests if method == "PUT"]
+
+    def deletes(self) -> list[str]:
+        return [path for method, path in self.requests if method == "DELETE"]
+
+    # ------------------------------------------------------------------ HTTP
+    @staticmethod
+    def serves(path: str) -> bool:
+        """True for the role assignment paths (``{scope}/providers/Microsoft.Authorization/roleAssignments``)."""
+        return _ASSIGNMENT.match(path) is not None
+
+    def respond(self, request: Seen) -> tuple[int, dict[str, str], bytes]:
+        status, payload = self.handle(request.method, request.path, request.query, request.headers, request.body)
+        return status, {"Content-Type": "application/json; charset=utf-8",
+                        "x-ms-request-id": "00000000-0000-0000-0000-000000000000"}, json.dumps(payload).encode()
 
     def handle(self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str],
                body: bytes) -> tuple[int, Any]:
@@ -130,47 +114,9 @@ class RoleAssignmentsApi:
         return 405, {"error": {"code": "MethodNotAllowed", "message": method}}
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
 @contextmanager
 def arm_server(api: RoleAssignmentsApi, folder: Path) -> Iterator[tuple[str, Path]]:
     """Serve ``api`` over HTTPS on a free 127.0.0.1 port; yields the base URL and the CA bundle."""
     cert, key = make_certificate(folder)
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            url = urlparse(self.path)
-            status, payload = api.handle(self.command, unquote(url.path), parse_qs(url.query),
-                                         {k.lower(): v for k, v in self.headers.items()}, body)
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("x-ms-request-id", "00000000-0000-0000-0000-000000000000")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = do_PUT = _serve
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = _Server(("127.0.0.1", 0), Handler)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"https://127.0.0.1:{server.server_address[1]}", cert
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serve(lambda _, request: api.respond(request), tls=server_tls(cert, key)) as (url, _):
+        yield url, cert

@@ -1,10 +1,13 @@
 // The responder's access to the subscription it watches, least privilege:
 // - a custom role with read actions only: Backup vaults, their jobs and backup instances, Recovery
-//   Services vaults and their jobs, the VMs and disks whose encryption keys a fix names, and the
-//   resource list used to find a key vault or storage account by name;
-// - with auto-remediation on, Role Based Access Control Administrator, constrained by a condition
-//   to creating and deleting assignments of the backup roles only (to service principals only, and
-//   only to the listed vault identities when any are given).
+//   Services vaults and their jobs, the VMs and disks whose encryption keys a fix names, the
+//   resource list used to find a key vault or storage account by name, and (to plan a fix in
+//   dry-run) resource tags and role assignments;
+// - with auto-remediation on (or dry-run with chat approval, where an approver applies the fix),
+//   Role Based Access Control Administrator, constrained by a condition: it may create assignments
+//   of the backup roles only, to service principals only (and only to the listed vault identities
+//   when any are given), and it may delete no role assignment at all: the responder only ever
+//   adds access, so a stolen identity cannot remove anyone's access either.
 
 targetScope = 'subscription'
 
@@ -14,7 +17,7 @@ param principalId string
 @description('Display name of the custom reader role (unique in the tenant).')
 param roleName string
 
-@description('Grant the constrained Role Based Access Control Administrator role (auto-remediation on).')
+@description('Grant the constrained Role Based Access Control Administrator role (auto-remediation on, or dry-run with chat approval).')
 param allowRoleAssignments bool = false
 
 @description('Principal ids the responder may grant backup roles to (the vaults\' identities). Empty: any service principal.')
@@ -35,13 +38,14 @@ var rbacAdministrator = 'f58310d9-a9f6-439a-9e8d-f62e7b41a168'
 var roleList = join(backupRoles, ', ')
 var principalClause = empty(remediationPrincipalIds) ? '' : ' AND @Request[Microsoft.Authorization/roleAssignments:PrincipalId] ForAnyOfAnyValues:GuidEquals {${join(remediationPrincipalIds, ', ')}}'
 var writeCondition = '((!(ActionMatches{\'Microsoft.Authorization/roleAssignments/write\'})) OR (@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {${roleList}} AND @Request[Microsoft.Authorization/roleAssignments:PrincipalType] ForAnyOfAnyValues:StringEqualsIgnoreCase {\'ServicePrincipal\'}${principalClause}))'
-var deleteCondition = '((!(ActionMatches{\'Microsoft.Authorization/roleAssignments/delete\'})) OR (@Resource[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {${roleList}}))'
+// Deletes: the action alone, with no expression that could make it true, so every delete is denied.
+var deleteCondition = '(!(ActionMatches{\'Microsoft.Authorization/roleAssignments/delete\'}))'
 
 resource readerRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
   name: guid(subscription().id, roleName)
   properties: {
     roleName: roleName
-    description: 'Reads Azure Backup jobs, vaults, backup instances and the resources their fixes name. No data access, no writes.'
+    description: 'Reads Azure Backup jobs, vaults, backup instances, the resources their fixes name, their tags and role assignments. No data access, no writes.'
     type: 'CustomRole'
     assignableScopes: [
       subscription().id
@@ -57,6 +61,8 @@ resource readerRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
           'Microsoft.Compute/virtualMachines/read'
           'Microsoft.Compute/disks/read'
           'Microsoft.Resources/subscriptions/resources/read'
+          'Microsoft.Resources/tags/read' // the allow-list's tags (remediation.allow[].tags)
+          'Microsoft.Authorization/roleAssignments/read' // planning a fix: the identity's current assignments
         ]
         notActions: []
         dataActions: []
@@ -82,7 +88,7 @@ resource remediationAssignment 'Microsoft.Authorization/roleAssignments@2022-04-
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', rbacAdministrator)
     principalId: principalId
     principalType: 'ServicePrincipal'
-    description: 'backup-responder auto-remediation: may assign and remove only the backup roles'
+    description: 'backup-responder auto-remediation: may assign only the backup roles to service principals, and remove nothing'
     conditionVersion: '2.0'
     condition: '${writeCondition} AND ${deleteCondition}'
   }
