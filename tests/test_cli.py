@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.cli import InputError, main, read_items
+from functions.cli import InputError, main, read_items
 from tests.conftest import EVENTS, event_paths
 
 CONTRACT_KEYS = {"cloud", "job_type", "cause", "code", "rule", "confidence", "title"}
@@ -194,8 +194,8 @@ def test_respond_with_the_switch_on_and_no_credentials_changes_nothing_and_says_
 
 def test_respond_uses_the_cloud_adapter_when_credentials_are_present(
         remediation_config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import shared.cli as cli
-    from shared.local_adapters import local_remediators
+    import functions.cli as cli
+    from functions.local import local_remediators
     from shared.remediation.changes import Change
     from tests.remediation.fakes import FakeRemediator
 
@@ -225,7 +225,7 @@ def test_respond_uses_the_cloud_adapter_when_credentials_are_present(
 
 def test_respond_without_the_switch_runs_no_remediation(remediation_config: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    import shared.cli as cli
+    import functions.cli as cli
 
     monkeypatch.setenv("RESPONDER_AUTO_REMEDIATE", "off")
     monkeypatch.setattr(cli, "local_remediators", lambda: pytest.fail("no adapter is set up when it is off"))
@@ -235,7 +235,7 @@ def test_respond_without_the_switch_runs_no_remediation(remediation_config: Path
 
 
 def test_the_lazy_adapter_falls_back_to_the_plan_when_it_cannot_read() -> None:
-    from shared.local_adapters import LazyRemediator
+    from functions.local import LazyRemediator
     from shared.remediation.changes import RemediationRefused
     from shared.remediation.offline import AWS_KINDS, OFFLINE_PARAM
     from tests.remediation.conftest import SEED003_VAULT, outcome_of
@@ -254,7 +254,7 @@ def test_the_lazy_adapter_falls_back_to_the_plan_when_it_cannot_read() -> None:
 
 
 def test_connecting_without_credentials_is_unavailable_and_looks_nowhere(no_cloud_credentials: None) -> None:
-    from shared.local_adapters import NO_AWS, NO_AZURE, Unavailable, connect_aws, connect_azure
+    from functions.local import NO_AWS, NO_AZURE, Unavailable, connect_aws, connect_azure
 
     with pytest.raises(Unavailable) as aws:
         connect_aws()
@@ -268,7 +268,7 @@ def test_connecting_with_aws_credentials_acts_in_their_account(monkeypatch: pyte
     from moto import mock_aws
 
     from functions.aws.remediate import AwsRemediator
-    from shared.local_adapters import connect_aws
+    from functions.local import connect_aws
 
     for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                         "AWS_DEFAULT_REGION": "us-west-2", "MOTO_ACCOUNT_ID": DESTINATION,
@@ -282,7 +282,7 @@ def test_connecting_with_aws_credentials_acts_in_their_account(monkeypatch: pyte
 
 
 def test_demo_shows_a_dry_run_decision_without_any_cloud_call(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import shared.local_adapters as adapters
+    import functions.local as adapters
 
     monkeypatch.setenv("RESPONDER_AUTO_REMEDIATE", "on")  # the demo never goes further than dry-run
     monkeypatch.delenv("RESPONDER_CONFIG", raising=False)

@@ -129,7 +129,7 @@ def test_unclassified_has_no_plan(classifier: Classifier) -> None:
 
 
 def test_every_placeholder_left_in_a_sample_message_is_declared_missing(classifier: Classifier) -> None:
-    from shared.cli import sample_events
+    from functions.cli import sample_events
 
     for name, event in sample_events():
         failure = parse_event(event, classifier.catalog.codes)

@@ -227,7 +227,7 @@ def test_the_digest_schedule_flushes_and_is_not_a_failure(world: World, monkeypa
         return [Delivery("slack", True, "digest posted")]
 
     monkeypatch.setattr(Responder, "flush", flush)
-    assert world.invoke(load_event("aws/scheduled-event.json")) == {"flushed": 1}
+    assert world.invoke(load_event("schedule/scheduled-event.json")) == {"flushed": 1}
     assert len(flushed) == 1 and flushed[0] is not None  # within the function's remaining time
     assert world.messages() == [] and world.hook.posts == []
 
@@ -238,4 +238,4 @@ def test_a_digest_that_cannot_be_delivered_fails_the_schedule_so_it_is_retried(
 
     monkeypatch.setattr(Responder, "flush", lambda self, deadline=None: [Delivery("slack", False, "HTTP 500")])
     with pytest.raises(RuntimeError, match="digest delivery failed"):
-        world.invoke(load_event("aws/scheduled-event.json"))
+        world.invoke(load_event("schedule/scheduled-event.json"))

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from shared.cli import main
+from functions.cli import main
 from shared.delivery.http import ManualClock
 from shared.responder import DeliveryFailed, responder_from_env
 from tests.delivery.conftest import FakeServices, failure_event, make_responder, success_event

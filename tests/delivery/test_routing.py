@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from shared.cli import main
+from functions.cli import main
 from shared.delivery.factory import BrokenDestination, build_destinations
 from shared.delivery.slack import SlackWebhook
 from shared.routing import (

@@ -2,10 +2,10 @@
 credentials are found, else the plan-only planner (``shared.remediation.offline``), so that
 ``respond`` with ``RESPONDER_AUTO_REMEDIATE=dry-run`` still shows the change the plan makes.
 
-The adapters live in ``functions/``. The CLI is an entry point like those (DESIGN.md: "it wires the
-same pipeline for a laptop ... the cloud adapters when credentials are present"), and this module is
-the one place in ``shared`` that reaches them: lazily, when the first failure needs a fix, so that
-importing it imports no SDK and looks up no credential.
+The CLI is an entry point beside the Lambda and the Azure Function (DESIGN.md: "it wires the same
+pipeline for a laptop ... the cloud adapters when credentials are present"), so it lives with them
+in ``functions/`` and ``shared`` stays free of SDKs. The adapters are reached lazily, when the first
+failure needs a fix, so that importing this module imports no SDK and looks up no credential.
 
 - AWS: the default credential chain (``AWS_PROFILE``, environment, SSO...); STS ``GetCallerIdentity``
   names the account they act in. Other accounts are reached through ``REMEDIATION_ROLE_NAME`` as in

@@ -16,10 +16,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TextIO
 
+from functions.local import local_remediators, offline_remediators
 from shared.catalog import CatalogError, load_catalog
 from shared.catalog.check import check_catalog
 from shared.classify import Classifier
-from shared.local_adapters import local_remediators, offline_remediators
 from shared.parse import EventError
 from shared.pipeline import Pipeline
 from shared.plan import LANGUAGES
