@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from shared.models import Failure, Outcome
 from shared.remediation.changes import Applied, Change, JobRestarter, RemediationRefused, Remediator, TagReader
+from shared.remediation.engine import error_text
 from shared.remediation.offline import AWS_KINDS, AZURE_KINDS, OFFLINE_PARAM, PlanOnlyRemediator
 
 log = logging.getLogger("backup_responder.cli")
@@ -38,17 +39,6 @@ class Unavailable(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-def _error_text(exc: BaseException) -> str:
-    """A short, secret-free name for an SDK error: its AWS or Azure error code, else its class."""
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        code = (response.get("Error") or {}).get("Code")
-        if code:
-            return str(code)
-    code = getattr(getattr(exc, "error", None), "code", None)
-    return str(code) if code else type(exc).__name__
 
 
 def connect_aws(env: Mapping[str, str] | None = None) -> Remediator:
@@ -69,7 +59,7 @@ def connect_aws(env: Mapping[str, str] | None = None) -> Remediator:
     try:
         identity = session.client("sts", region_name=session.region_name, config=CLIENT_CONFIG).get_caller_identity()
     except (BotoCoreError, ClientError) as exc:
-        raise Unavailable(f"the AWS credentials on this machine do not work (STS: {_error_text(exc)})") from exc
+        raise Unavailable(f"the AWS credentials on this machine do not work (STS: {error_text(exc)})") from exc
     partition = arn_parts(identity.get("Arn")).get("partition") or "aws"
     clients = remediation_clients(env, str(identity["Account"]), session.region_name, partition, session)
     log.info("auto-remediation acts with this machine's AWS credentials in account %s", identity["Account"])
@@ -131,8 +121,8 @@ class LazyRemediator:
         except Exception as exc:
             if isinstance(adapter, PlanOnlyRemediator):
                 raise
-            why = f"the credentials on this machine could not read it ({_error_text(exc)})"
-            log.warning("the current state could not be read: %s; planning from the plan only", _error_text(exc))
+            why = f"the credentials on this machine could not read it ({error_text(exc)})"
+            log.warning("the current state could not be read: %s; planning from the plan only", error_text(exc))
             return PlanOnlyRemediator(self.kinds, why).plan_change(outcome)
 
     def apply(self, change: Change) -> Applied:

@@ -244,7 +244,7 @@ class RemediationEngine:
             return decision("refused", exc.reason, kind=kind, needs_person=exc.needs_person)
         except Exception as exc:
             log.warning("planning %s failed: %s", kind, type(exc).__name__)
-            return decision("failed", f"could not read the current state to plan the fix ({_error_text(exc)})",
+            return decision("failed", f"could not read the current state to plan the fix ({error_text(exc)})",
                             kind=kind, needs_person=True)
 
         if not approved and (self.mode == "dry-run" or entry.require_approval):
@@ -268,7 +268,7 @@ class RemediationEngine:
         except Exception as exc:
             reservation.release()
             log.warning("applying %s failed: %s", kind, type(exc).__name__)
-            return decision("failed", f"the provider rejected the change ({_error_text(exc)})", kind=kind,
+            return decision("failed", f"the provider rejected the change ({error_text(exc)})", kind=kind,
                             change=change, needs_person=True)
         try:
             verified = remediator.verify(change)
@@ -296,7 +296,7 @@ class RemediationEngine:
             result.restart_error = exc.reason
         except Exception as exc:
             log.warning("restarting the job failed: %s", type(exc).__name__)
-            result.restart_error = f"starting the job again failed ({_error_text(exc)})"
+            result.restart_error = f"starting the job again failed ({error_text(exc)})"
 
     def _tags_problem(self, remediator: Remediator, entry: AllowEntry, outcome: Outcome) -> str | None:
         if not isinstance(remediator, TagReader):
@@ -304,7 +304,7 @@ class RemediationEngine:
         try:
             tags = remediator.resource_tags(outcome.failure)
         except Exception as exc:
-            return f"the resource's tags could not be read ({_error_text(exc)})"
+            return f"the resource's tags could not be read ({error_text(exc)})"
         if tags is None:
             return "the resource's tags could not be read"
         wrong = sorted(k for k, v in entry.tags.items() if tags.get(k) != v)
@@ -362,7 +362,7 @@ def _with_entry_options(outcome: Outcome, entry: AllowEntry) -> Outcome:
     return outcome.model_copy(update={"failure": failure})
 
 
-def _error_text(exc: BaseException) -> str:
+def error_text(exc: BaseException) -> str:
     """A short, secret-free description of an SDK error (its code, never its full text)."""
     response = getattr(exc, "response", None)
     if isinstance(response, dict):
