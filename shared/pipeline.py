@@ -1,7 +1,7 @@
 """The pipeline every entry point wires: parse, enrich, decode, classify, plan, deliver.
 
-Enrichment and decoding are optional and never fatal: what fails is noted in the message. Delivery
-tries every sink; the ones that fail are reported so the caller can keep the event.
+Enrichment and decoding are optional and never fatal: what fails is noted in the message. Routing
+and delivery are ``shared.responder``'s.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from shared.decode import DecodeError, Decoder, apply_decoded, decode_command, p
 from shared.models import Failure, Outcome
 from shared.parse import parse_event
 from shared.plan import plan_for
-from shared.sinks import DeliveryError, Sink
 
 log = logging.getLogger("backup_responder")
 
@@ -35,16 +34,6 @@ class Delivery:
     ok: bool
     detail: str
     retryable: bool = False
-
-
-@dataclass
-class Result:
-    outcome: Outcome
-    deliveries: list[Delivery] = field(default_factory=list)
-
-    @property
-    def failed_sinks(self) -> list[Delivery]:
-        return [d for d in self.deliveries if not d.ok]
 
 
 @dataclass
@@ -87,15 +76,3 @@ class Pipeline:
     def process(self, raw: Any) -> Outcome:
         """Parse, enrich and assess one event (raises ``EventError`` for bad input)."""
         return self.assess(self.enrich(self.parse(raw)))
-
-    @staticmethod
-    def deliver(outcome: Outcome, sinks: Sequence[Sink]) -> list[Delivery]:
-        """Deliver to every sink; one sink's failure does not stop the others."""
-        deliveries = []
-        for sink in sinks:
-            try:
-                deliveries.append(Delivery(sink.name, True, sink.deliver(outcome)))
-            except DeliveryError as exc:
-                log.error("delivery to %s failed: %s", sink.name, exc)
-                deliveries.append(Delivery(sink.name, False, str(exc), exc.retryable))
-        return deliveries
