@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from functions.local import local_remediators, offline_remediators
-from shared.catalog import CatalogError, load_catalog
+from shared.catalog import Catalog, CatalogError, evaluate, load_catalog
 from shared.catalog.check import check_catalog
 from shared.classify import Classifier
 from shared.parse import EventError
@@ -320,6 +320,8 @@ def cmd_config(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_catalog(args: argparse.Namespace, out: TextIO) -> int:
     catalog = load_catalog(args.catalog) if args.catalog else load_catalog()
+    if args.action == "eval":
+        return catalog_eval(catalog, args.corpus, args.format, out)
     problems = check_catalog(catalog)
     for problem in problems:
         out.write(f"problem: {problem}\n")
@@ -332,6 +334,16 @@ def cmd_catalog(args: argparse.Namespace, out: TextIO) -> int:
     out.write(f"{len(catalog)} rules, {len(causes)} causes, {len(catalog.sources)} files: "
               f"{'ok' if not problems else f'{len(problems)} problems'}\n")
     return EXIT_OK if not problems else EXIT_BAD_INPUT
+
+
+def catalog_eval(catalog: Catalog, corpus: Path, fmt: str, out: TextIO) -> int:
+    """Accuracy on a corpus of real failures; exit 2 when the goals are not met."""
+    cases = evaluate.load_corpus(corpus)
+    if not cases:
+        raise OSError(f"no corpus cases in {corpus}")
+    summary = evaluate.report(evaluate.run(cases, catalog), catalog)
+    out.write(json.dumps(summary, indent=1) + "\n" if fmt == "json" else evaluate.render_text(summary))
+    return EXIT_OK if summary["goals_met"] else EXIT_BAD_INPUT
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -364,9 +376,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("flush", help="send the digests of closed storms and ended quiet hours")
     p.set_defaults(run=cmd_flush)
 
-    p = sub.add_parser("catalog", help="validate the error catalog and run every rule's examples")
-    p.add_argument("action", choices=("check", "list"))
+    p = sub.add_parser("catalog", help="validate the error catalog and run every rule's examples; "
+                                       "eval: measure it on a corpus of real failures")
+    p.add_argument("action", choices=("check", "list", "eval"))
     p.add_argument("--catalog", type=Path)
+    p.add_argument("--corpus", type=Path, default=Path("tests/corpus"), help="eval: the folder of corpus files")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="eval: output format")
     p.set_defaults(run=cmd_catalog)
     return parser
 

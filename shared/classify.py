@@ -1,105 +1,186 @@
 """The classifier: a ``Failure`` in, the best-matching catalog rule out as a ``Finding``.
 
-Scoring is described in ``shared/catalog/README.md`` so that catalog authors can predict it.
+Precedence is by specificity, never by file order; it is described in ``shared/catalog/README.md``
+so that catalog authors can predict it, and ``explain`` says why a rule won.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
-from shared.catalog import Catalog, CompiledRule, default_catalog, words_of
+from shared.catalog import LAYER_FAMILY, Catalog, CompiledRule, default_catalog
 from shared.models import UNCLASSIFIED, DecodedAuthorization, Failure, Finding
 from shared.text import fill, normalise_message
 
-SCORE_DECODED_ACTION = 4
-SCORE_ANY_DECODED_ACTION = 1
-SCORE_CODE = 3
-SCORE_MESSAGE = 2
-SCORE_SCOPE = 1
+#: What each kind of evidence weighs in the specific and state layers.
+#: A decoded authorization message outranks what the encoded text suggests, whatever action it names.
+WEIGHTS = {"decoded": 4, "code": 3, "inferred-code": 3, "message": 2, "any-action": 3, "state": 1, "umbrella-code": 1}
+#: In the family layer every kind weighs the same, so a family named by the code and one named by
+#: the words tie, and the family rules' priorities decide (a KMS error beats "not found").
+FAMILY_WEIGHT = 2
+#: The confidence of a rule that sets none, by the strongest evidence it matched.
+CONFIDENCE = {"decoded": 0.97, "code": 0.95, "message": 0.9, "state": 0.7, "any-action": 0.7,
+              "umbrella-code": 0.6}
 #: How much a rule scoped to a job or resource type is trusted when the failure does not say.
 UNSTATED_SCOPE_FACTOR = 0.9
+#: A code the classifier inferred from a documented message, not one the failure carried.
+INFERRED_CODE_FACTOR = 0.9
+#: Cap on the confidence of a rule that only an umbrella code (a wrapper such as
+#: ``PostgreSQLFlexOperationFailedUserError``) matched: the description says what happened.
+UMBRELLA_CONFIDENCE = 0.6
 _SPACE = re.compile(r"\s+")
+#: "({code})" in a title when the failure has no code: dropped rather than shown as a placeholder.
+_UNFILLED_ASIDE = re.compile(r"\s*\(\{\w+\}\)")
 
 
 @dataclass(slots=True)
-class _Hit:
+class Candidate:
+    """A rule that matched, with what matched it."""
+
     rule: CompiledRule
-    score: int
-    kind: str
+    evidence: dict[str, str] = field(default_factory=dict)  # kind -> what matched
+    specificity: int = 0
+    #: Job and resource types the rule is scoped to that the failure states (and so confirms)...
+    scope: int = 0
+    #: ...and those the failure does not state: such a rule is less sure than an unscoped one.
+    unconfirmed: int = 0
+
+    @property
+    def strength(self) -> int:
+        if self.rule.layer == LAYER_FAMILY:
+            return FAMILY_WEIGHT * len(self.evidence)
+        return sum(WEIGHTS[kind] for kind in self.evidence)
+
+    def rank(self) -> tuple[int, int, int, int, int, int]:
+        """Higher wins: layer, evidence, confirmed scope, pattern specificity, fewer unconfirmed
+        scopes, the rule's priority."""
+        return (self.rule.layer, self.strength, self.scope, self.specificity, -self.unconfirmed,
+                self.rule.rule.priority)
+
+    def sort_key(self) -> tuple[tuple[int, int, int, int, int, int], str]:
+        # The rule id only breaks exact ties, so that the answer never depends on file order;
+        # `catalog check` reports a rule whose own example is decided that way.
+        return self.rank(), _reverse(self.rule.rule.id)
+
+    def describe(self) -> dict[str, Any]:
+        layer, strength, scope, specificity, unconfirmed, priority = self.rank()
+        return {"rule": self.rule.rule.id, "cause": self.rule.rule.cause,
+                "layer": ("family", "state", "specific")[layer], "evidence": dict(self.evidence),
+                "strength": strength, "scope": scope, "specificity": specificity,
+                "unconfirmed_scope": -unconfirmed, "priority": priority}
+
+
+def _reverse(text: str) -> str:
+    """Sorts ascending ids first under ``max``: a deterministic, order-free tie-break."""
+    return "".join(chr(0x10FFFF - ord(ch)) for ch in text)
 
 
 class Classifier:
     def __init__(self, catalog: Catalog | None = None) -> None:
         self.catalog = catalog or default_catalog()
 
-    def best_rule(self, failure: Failure) -> tuple[CompiledRule, int, str] | None:
-        """The winning rule, its score and what matched first (decoded, code or message)."""
+    def candidates(self, failure: Failure) -> list[Candidate]:
+        """Every rule that matches and whose scope admits the failure, the winner first."""
         index = self.catalog.index.get(failure.cloud)
         if index is None:
-            return None
+            return []
+        knowledge = self.catalog.knowledge
         text = normalise_message(failure.message)
-        code = (failure.code or "").lower()
         decoded = failure.decoded
         action = (decoded.action or "").lower() if decoded else ""
+        found: dict[int, Candidate] = {}
 
-        hits: dict[int, _Hit] = {}  # by rule order
-
-        def hit(c: CompiledRule, score: int, kind: str) -> None:
-            if c.order in hits:
-                hits[c.order].score += score
-            else:
-                hits[c.order] = _Hit(c, score, kind)
+        def hit(c: CompiledRule, kind: str, what: str, specificity: int = 0) -> None:
+            candidate = found.get(c.order)
+            if candidate is None:
+                candidate = found[c.order] = Candidate(c)
+            candidate.evidence.setdefault(kind, what)
+            candidate.specificity = max(candidate.specificity, specificity)
 
         if action:
             exact = index.by_action.get(action, ())
             for c in exact:
-                hit(c, SCORE_DECODED_ACTION, "decoded")
+                hit(c, "decoded", action)
             for c in index.any_action:
                 if c not in exact:
-                    hit(c, SCORE_ANY_DECODED_ACTION, "decoded")
-        for c in index.by_code.get(code, ()) if code else ():
-            hit(c, SCORE_CODE, "code")
-        if text:
-            matched: set[int] = set()
-            candidates = [*index.unkeyed]
-            for word in words_of(text) & index.keywords:
-                candidates += index.by_word[word]
-            for mandatory, pattern, c in candidates:
-                if c.order not in matched and mandatory in text and pattern.search(text):
-                    matched.add(c.order)
-                    hit(c, SCORE_MESSAGE, "message")
+                    hit(c, "any-action", action)
+
+        codes = [c for c in (failure.codes or ([failure.code] if failure.code else []))]
+        inferred = knowledge.infer_code(failure.cloud, text, failure.resource_type) if text else None
+        if inferred and inferred.lower() not in {c.lower() for c in codes}:
+            codes.append(inferred)
+        for code in codes:
+            umbrella = knowledge.is_umbrella(failure.cloud, code)
+            for c in index.by_code.get(code.lower(), ()):
+                hit(c, "umbrella-code" if umbrella else "code", code)
+            family = None if umbrella else knowledge.family(failure.cloud, code, failure.resource_type)
+            for c in index.by_family.get(family or "", ()):
+                hit(c, "code", f"{code} ({family})")
+
+        for pattern, weight, c in index.messages.matches(text) if text else ():
+            hit(c, "message", pattern, weight)
+
+        state = (failure.state or "").upper()
+        if state and not text:
+            for c in index.by_state.get(state, ()):
+                hit(c, "state", state)
 
         resource_type = (failure.resource_type or "").lower()
-        best: tuple[CompiledRule, int, str] | None = None
-        for order in sorted(hits):
-            c, score = hits[order].rule, hits[order].score
-            if not _applies(c, failure.job_type, resource_type, decoded):
+        admitted = []
+        for candidate in found.values():
+            c = candidate.rule
+            if not _applies(c, failure.job_type, resource_type, state, decoded):
                 continue
-            score += SCORE_SCOPE if failure.job_type and c.job_types else 0
-            score += SCORE_SCOPE if resource_type and c.resource_types else 0
-            score += c.rule.priority
-            if best is None or score > best[1]:
-                best = (c, score, hits[order].kind)
-        return best
+            scopes = ((bool(failure.job_type), bool(c.job_types)), (bool(resource_type), bool(c.resource_types)))
+            candidate.scope = sum(1 for stated, scoped in scopes if stated and scoped)
+            candidate.unconfirmed = sum(1 for stated, scoped in scopes if scoped and not stated)
+            if inferred and candidate.evidence.get("code") == inferred:
+                candidate.evidence["inferred-code"] = candidate.evidence.pop("code")
+            admitted.append(candidate)
+        admitted.sort(key=Candidate.sort_key, reverse=True)
+        return admitted
+
+    def best_rule(self, failure: Failure) -> tuple[CompiledRule, int, str] | None:
+        """The winning rule, its evidence strength and its strongest kind of evidence."""
+        ranked = self.candidates(failure)
+        if not ranked:
+            return None
+        return ranked[0].rule, ranked[0].strength, _strongest(ranked[0])
+
+    def explain(self, failure: Failure, limit: int = 5) -> dict[str, Any]:
+        """Why the winner won: the ranked candidates with what matched each."""
+        ranked = self.candidates(failure)
+        return {"order": "layer, evidence strength, scope, pattern specificity, unconfirmed scope, priority",
+                "candidates": [c.describe() for c in ranked[:limit]],
+                "codes": failure.codes or ([failure.code] if failure.code else [])}
 
     def classify(self, failure: Failure) -> Finding:
-        found = self.best_rule(failure)
-        if found is None:
-            return unclassified(failure)
-        candidate, _, kind = found
-        rule = candidate.rule
-        confidence = rule.confidence or {"decoded": 0.97, "code": 0.95, "message": 0.9}[kind]
+        ranked = self.candidates(failure)
+        if not ranked:
+            return unclassified(failure, self.catalog)
+        winner = ranked[0]
+        rule = winner.rule.rule
+        kind = _strongest(winner)
+        confidence = rule.confidence or CONFIDENCE[kind.removeprefix("inferred-")]
+        if set(winner.evidence) == {"umbrella-code"}:
+            confidence = min(confidence, UMBRELLA_CONFIDENCE)
+        if "inferred-code" in winner.evidence and "message" not in winner.evidence:
+            confidence *= INFERRED_CODE_FACTOR
         if rule.job_types and not failure.job_type:
             confidence *= UNSTATED_SCOPE_FACTOR
         if rule.resource_types and not failure.resource_type:
             confidence *= UNSTATED_SCOPE_FACTOR
-        title = rule.title if "{" not in rule.title else fill(rule.title, failure.placeholders())
+        code = failure.code or winner.evidence.get("inferred-code")
+        title = rule.title
+        if "{" in title:
+            title = _UNFILLED_ASIDE.sub("", fill(title, {**failure.placeholders(), **({"code": code} if code else {})}))
         title = _SPACE.sub(" ", title).strip()
         return Finding(
             cause=rule.cause,
             rule=rule.id,
-            code=self.catalog.codes.spell(failure.code),
+            code=self.catalog.knowledge.spell(failure.cloud, code),
             confidence=round(confidence, 3),
             title=title,
             severity=rule.severity,
@@ -107,7 +188,14 @@ class Classifier:
         )
 
 
-def _applies(c: CompiledRule, job_type: str | None, resource_type: str,
+_KIND_ORDER = ("decoded", "code", "inferred-code", "message", "any-action", "state", "umbrella-code")
+
+
+def _strongest(candidate: Candidate) -> str:
+    return next(kind for kind in _KIND_ORDER if kind in candidate.evidence)
+
+
+def _applies(c: CompiledRule, job_type: str | None, resource_type: str, state: str,
              decoded: DecodedAuthorization | None) -> bool:
     """Whether a rule's scope admits the failure (unstated job or resource types admit any rule)."""
     if job_type and c.job_types and job_type not in c.job_types:
@@ -115,13 +203,15 @@ def _applies(c: CompiledRule, job_type: str | None, resource_type: str,
     if resource_type and ((c.resource_types and resource_type not in c.resource_types)
                           or resource_type in c.not_resource_types):
         return False
+    if c.states and state not in c.states:
+        return False
     wants_deny = c.rule.match.explicit_deny
     if wants_deny is None:
         return True
     return decoded.explicit_deny == wants_deny if decoded is not None else not wants_deny
 
 
-def unclassified(failure: Failure) -> Finding:
+def unclassified(failure: Failure, catalog: Catalog | None = None) -> Finding:
     """A failure no rule knows: kept with its raw message, never an error."""
     what = " ".join(p for p in ("AWS Backup" if failure.cloud == "aws" else "Azure Backup",
                                 failure.job_type or "", "job") if p)
@@ -129,10 +219,11 @@ def unclassified(failure: Failure) -> Finding:
         state = "recovered" if failure.recovered else (failure.state or "changed state").lower()
         title = f"{what} {state} (not a failure)"
     else:
-        detail = f": {failure.code or failure.message}" if (failure.code or failure.message) else ""
+        detail = f": {failure.code or (failure.message or '')[:200]}" if (failure.code or failure.message) else ""
         title = f"Unrecognised {what} failure{detail}"
     title = _SPACE.sub(" ", title).strip()
     if len(title) > 160:
         title = title[:157] + "..."
-    return Finding(cause=UNCLASSIFIED, rule=None, code=failure.code, confidence=0.0, title=title,
+    code = catalog.knowledge.spell(failure.cloud, failure.code) if catalog else failure.code
+    return Finding(cause=UNCLASSIFIED, rule=None, code=code, confidence=0.0, title=title,
                    severity="medium" if failure.failed else "low")

@@ -49,7 +49,10 @@ class Failure(BaseModel):
     resource_name: str | None = None
     vault_name: str | None = None
     vault_id: str | None = None
+    #: The provider's error code: the one the event names, else the most telling one in the message.
     code: str | None = None
+    #: Every error code the event and its message name, ``code`` first (relayed errors nest them).
+    codes: list[str] = []
     message: str | None = None
     #: AWS: the encoded authorization failure message found in the status message.
     encoded_message: str | None = None
@@ -65,7 +68,7 @@ class Failure(BaseModel):
         """The values this failure can fill into a rule's steps and snippets."""
         values = {k: v for k, v in self.facts.items() if v}
         for name in ("account_id", "region", "job_id", "resource_id", "resource_name",
-                     "resource_type", "vault_name", "vault_id", "encoded_message"):
+                     "resource_type", "vault_name", "vault_id", "encoded_message", "code", "job_type"):
             value = getattr(self, name)
             if value:
                 values[name] = str(value)

@@ -44,7 +44,8 @@ class Pipeline:
     language: str = "en"
 
     def parse(self, raw: Any) -> Failure:
-        return parse_event(raw, self.classifier.catalog.codes)
+        catalog = self.classifier.catalog
+        return parse_event(raw, catalog.codes, catalog.aws_codes)
 
     def enrich(self, failure: Failure) -> Failure:
         for enricher in self.enrichers:

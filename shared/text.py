@@ -11,14 +11,21 @@ _DROP = re.compile(r'["\\`]+')
 _SPACE = re.compile(r"\s+")
 
 
+#: Only this much of a message is matched against the catalog: error messages are short, and the
+#: cap bounds the work a hostile or runaway message can cause (matching is linear in any case).
+MAX_MATCHED_CHARS = 16_384
+
+
 def normalise_message(message: str | None) -> str:
     """The form message patterns are matched against: NFKC, straight quotes, no double quotes or
-    backslashes (providers wrap and escape messages), collapsed white space, lower case."""
+    backslashes (providers wrap and escape messages), collapsed white space, lower case; at most
+    ``MAX_MATCHED_CHARS`` characters."""
     if not message:
         return ""
+    message = message[:2 * MAX_MATCHED_CHARS]  # before the cap, room for what normalising removes
     text = message if message.isascii() else unicodedata.normalize("NFKC", message).translate(_QUOTES)
     text = _DROP.sub("", text)
-    return _SPACE.sub(" ", text).strip().lower()
+    return _SPACE.sub(" ", text).strip().lower()[:MAX_MATCHED_CHARS]
 
 
 def strip_wrapping_quotes(value: str) -> str:

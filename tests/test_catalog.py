@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shared.catalog import CATALOG_DIR, Catalog, CatalogError, load_catalog
+from shared.catalog import Catalog, CatalogError, load_catalog, rule_files
 from shared.catalog.check import check_catalog
 from shared.catalog.schema import CatalogFile, Rule
 
@@ -49,7 +49,7 @@ def _rule(**changes: object) -> dict[str, object]:
 
 
 def test_every_catalog_file_follows_the_schema() -> None:
-    files = sorted(CATALOG_DIR.glob("*.yaml"))
+    files = rule_files()
     assert files
     for path in files:
         CatalogFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import re
-import re._parser as sre_parse  # type: ignore[import-not-found]  # private, stable; finds mandatory words
-from collections import Counter
+import re._parser as sre_parse  # type: ignore[import-not-found]  # private, stable; weighs patterns
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
+import re2  # type: ignore[import-untyped]
 import yaml
 from pydantic import ValidationError
 
+from shared.catalog.knowledge import KNOWLEDGE_FILES, Knowledge, load_knowledge
 from shared.catalog.schema import CatalogFile, Rule
-from shared.parse.azure import CodeBook
 
 CATALOG_DIR = Path(__file__).parent
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -24,35 +25,27 @@ class CatalogError(ValueError):
     """A catalog file that does not follow the schema, or rules that clash."""
 
 
-def mandatory_text(pattern: str) -> str:
-    """The longest run of literal text every match of ``pattern`` must contain ("" if none):
-    a cheap ``in`` test on it lets the classifier skip most regex searches."""
+def literal_weight(pattern: str) -> int:
+    """How many literal characters every match of ``pattern`` contains: a pattern's specificity
+    (``kms key .* cannot be found`` says more than ``not found``); alternatives count their weakest."""
     try:
-        items = sre_parse.parse(pattern)
+        return _weight(sre_parse.parse(pattern))
     except re.error:
-        return ""
-    best, run = "", []
-    for op, arg in [*items, (None, None)]:
+        return 0
+
+
+def _weight(items: Any) -> int:
+    total = 0
+    for op, arg in items:
         if op is sre_parse.LITERAL:
-            run.append(chr(arg).lower())
-            continue
-        best = max(best, "".join(run), key=len)
-        run = []
-    return best
-
-
-_WORD = re.compile(r"[a-z0-9]+")
-
-
-def certain_words(mandatory: str) -> list[str]:
-    """The whole words of a pattern's mandatory text: those with a separator on both sides, so
-    they are tokens of any text the pattern matches."""
-    return [m.group() for m in _WORD.finditer(mandatory) if m.start() > 0 and m.end() < len(mandatory)]
-
-
-def words_of(text: str) -> set[str]:
-    """The tokens ``key_word`` is looked up by."""
-    return set(_WORD.findall(text))
+            total += 1
+        elif op is sre_parse.SUBPATTERN:
+            total += _weight(arg[-1])
+        elif op is sre_parse.BRANCH:
+            total += min(_weight(branch) for branch in arg[1])
+        elif op in (sre_parse.MAX_REPEAT, sre_parse.MIN_REPEAT, getattr(sre_parse, "POSSESSIVE_REPEAT", None)):
+            total += arg[0] * _weight(arg[2])
+    return total
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +57,27 @@ class CompiledRule:
     codes: frozenset[str]
     actions: frozenset[str]
     any_action: bool
-    patterns: tuple[re.Pattern[str], ...]
+    patterns: tuple[str, ...]
     job_types: frozenset[str]
     resource_types: frozenset[str]
     not_resource_types: frozenset[str]
+    states: frozenset[str]
+    #: The layer the rule ranks in, whatever it matched: specific rules over rules that know only a
+    #: job state or a documented code, over family rules (see README.md, "How a failure is matched").
+    layer: int
+
+
+#: The layers, strongest first: rules written for a failure; rules that know only a job state or
+#: what the provider documents about a code; family rules.
+LAYER_SPECIFIC, LAYER_STATE, LAYER_FAMILY = 2, 1, 0
+
+
+def _layer(rule: Rule) -> int:
+    if rule.family:
+        return LAYER_FAMILY
+    m = rule.match
+    only_state = m.states and not (m.codes or m.messages or m.decoded_actions)
+    return LAYER_STATE if only_state or rule.documented else LAYER_SPECIFIC
 
 
 def _compile(rule: Rule, order: int) -> CompiledRule:
@@ -79,14 +89,35 @@ def _compile(rule: Rule, order: int) -> CompiledRule:
         codes=frozenset(c.lower() for c in m.codes),
         actions=frozenset(actions - {"*"}),
         any_action="*" in actions,
-        patterns=tuple(re.compile(p, re.I) for p in m.messages),
+        patterns=tuple(m.messages),
         job_types=frozenset(rule.job_types),
         resource_types=frozenset(t.lower() for t in rule.resource_types),
         not_resource_types=frozenset(t.lower() for t in rule.not_resource_types),
+        states=frozenset(s.upper() for s in m.states),
+        layer=_layer(rule),
     )
 
 
-Candidate = tuple[str, re.Pattern[str], CompiledRule]
+#: A message pattern as the index keeps it: the pattern, its specificity, its rule.
+Pattern = tuple[str, int, CompiledRule]
+
+
+class MessageMatcher:
+    """Every message pattern of a cloud in one RE2 set: one pass over the text, in time linear in
+    its length and independent of the number of rules, finds every pattern that matches."""
+
+    def __init__(self, patterns: Iterable[Pattern]) -> None:
+        self.patterns: tuple[Pattern, ...] = tuple(patterns)
+        options = re2.Options()
+        options.case_sensitive = False
+        self._set = re2.Set.SearchSet(options)
+        for pattern, _, _ in self.patterns:
+            self._set.Add(pattern)
+        self._set.Compile()
+
+    def matches(self, text: str) -> list[Pattern]:
+        found = self._set.Match(text) if self.patterns else None
+        return [self.patterns[i] for i in sorted(found or ())]
 
 
 @dataclass(frozen=True)
@@ -96,29 +127,20 @@ class CloudIndex:
     by_code: dict[str, tuple[CompiledRule, ...]]
     by_action: dict[str, tuple[CompiledRule, ...]]
     any_action: tuple[CompiledRule, ...]
-    #: Message patterns by their rarest certain word, so a message meets only plausible patterns;
-    #: each with its mandatory text, a cheap ``in`` test before the regex.
-    by_word: dict[str, tuple[Candidate, ...]]
-    #: Patterns with no certain word: tried on every message (after the ``in`` test).
-    unkeyed: tuple[Candidate, ...]
-    keywords: frozenset[str]
+    messages: MessageMatcher
+    #: Family rules by the family of error codes they also match.
+    by_family: dict[str, tuple[CompiledRule, ...]]
+    #: Rules that match a job state alone (a job with no message).
+    by_state: dict[str, tuple[CompiledRule, ...]]
 
     @classmethod
     def of(cls, rules: Iterable[CompiledRule]) -> CloudIndex:
+        rules = tuple(rules)
         by_code: dict[str, list[CompiledRule]] = {}
         by_action: dict[str, list[CompiledRule]] = {}
-        rules = tuple(rules)
-        any_action, unkeyed = [], []
-        by_word: dict[str, list[Candidate]] = {}
-        entries = [(mandatory_text(p.pattern), p, c) for c in rules for p in c.patterns]
-        frequency = Counter(w for mandatory, _, _ in entries for w in set(certain_words(mandatory)))
-        for mandatory, pattern, c in entries:
-            words = certain_words(mandatory)
-            if words:
-                rarest = min(words, key=lambda w: (frequency[w], -len(w)))
-                by_word.setdefault(rarest, []).append((mandatory, pattern, c))
-            else:
-                unkeyed.append((mandatory, pattern, c))
+        by_family: dict[str, list[CompiledRule]] = {}
+        by_state: dict[str, list[CompiledRule]] = {}
+        any_action = []
         for c in rules:
             for code in c.codes:
                 by_code.setdefault(code, []).append(c)
@@ -126,16 +148,33 @@ class CloudIndex:
                 by_action.setdefault(action, []).append(c)
             if c.any_action:
                 any_action.append(c)
-        return cls({k: tuple(v) for k, v in by_code.items()}, {k: tuple(v) for k, v in by_action.items()},
-                   tuple(any_action), {k: tuple(v) for k, v in by_word.items()}, tuple(unkeyed),
-                   frozenset(by_word))
+            if c.rule.family:
+                by_family.setdefault(c.rule.family, []).append(c)
+            if c.layer == LAYER_STATE:
+                for state in c.states:
+                    by_state.setdefault(state, []).append(c)
+        matcher = MessageMatcher((p, literal_weight(p), c) for c in rules for p in c.patterns)
+
+        def frozen(table: dict[str, list[CompiledRule]]) -> dict[str, tuple[CompiledRule, ...]]:
+            return {k: tuple(v) for k, v in table.items()}
+
+        return cls(frozen(by_code), frozen(by_action), tuple(any_action), matcher, frozen(by_family),
+                   frozen(by_state))
 
 
 class Catalog:
     """All rules, in file-name order, indexed by cloud and by id."""
 
-    def __init__(self, rules: Iterable[Rule], sources: Iterable[str] = ()) -> None:
-        self.rules: tuple[Rule, ...] = tuple(rules)
+    def __init__(self, rules: Iterable[Rule], sources: Iterable[str] = (), umbrella_codes: Iterable[str] = (),
+                 knowledge_dir: Path | None = None) -> None:
+        written = tuple(rules)
+        rule_codes: dict[str, list[str]] = {"aws": [], "azure": []}
+        for rule in written:
+            rule_codes[rule.cause.split(".")[0]].extend(rule.match.codes)
+        self.knowledge: Knowledge = load_knowledge(knowledge_dir, umbrella_codes, rule_codes)
+        #: The rules written by people, then those the catalog derives from the code book for
+        #: documented codes that no written rule knows.
+        self.rules: tuple[Rule, ...] = (*written, *self.knowledge.documented_rules())
         self.sources = tuple(sources)
         self._by_id: dict[str, Rule] = {}
         for rule in self.rules:
@@ -147,7 +186,9 @@ class Catalog:
             cloud: CloudIndex.of(c for c in compiled if c.rule.cause.startswith(cloud + "."))
             for cloud in ("aws", "azure")
         }
-        self.codes = CodeBook(code for rule in self.rules for code in rule.match.codes)
+        #: Documented spellings, for the parsers (Azure alerts embed codes lower-cased).
+        self.codes = self.knowledge.codebooks["azure"]
+        self.aws_codes = self.knowledge.codebooks["aws"]
 
     def rule(self, rule_id: str) -> Rule:
         return self._by_id[rule_id]
@@ -167,13 +208,19 @@ def load_file(path: Path) -> CatalogFile:
         raise CatalogError(f"{path.name}: {exc}") from exc
 
 
+def rule_files(directory: Path | None = None) -> list[Path]:
+    """The catalog's rule files: every ``*.yaml`` in ``directory`` but the provider knowledge."""
+    return sorted(p for p in (directory or CATALOG_DIR).glob("*.yaml") if p.name not in KNOWLEDGE_FILES)
+
+
 def load_catalog(directory: Path | None = None) -> Catalog:
-    """Every ``*.yaml`` in ``directory`` (default: the bundled catalog), validated."""
-    paths = sorted((directory or CATALOG_DIR).glob("*.yaml"))
+    """Every rule file in ``directory`` (default: the bundled catalog), validated."""
+    paths = rule_files(directory)
     if not paths:
         raise CatalogError(f"no catalog files in {directory or CATALOG_DIR}")
     files = [load_file(p) for p in paths]
-    return Catalog((rule for f in files for rule in f.rules), (p.name for p in paths))
+    return Catalog((rule for f in files for rule in f.rules), (p.name for p in paths),
+                   (code for f in files for code in f.umbrella_codes))
 
 
 @lru_cache(maxsize=1)

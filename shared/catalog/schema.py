@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 import string
-from typing import Literal
+from typing import Literal, get_args
 
+import re2  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Cloud = Literal["aws", "azure"]
@@ -24,6 +25,14 @@ AutoFix = Literal[
     "azure-role-assignment",
 ]
 
+#: The families of provider errors (``shared/catalog/aws_errors.json``, ``azure_codes.yaml``): the
+#: last layer of the catalog matches a failure by its error's family when no specific rule does.
+Family = Literal["quota", "not-found", "invalid-state", "throttled", "conflict", "already-exists",
+                 "access-denied", "kms", "transient", "invalid-parameter", "unsupported"]
+FAMILIES: tuple[str, ...] = get_args(Family)
+#: A family rule is a last resort: never as confident as a specific rule.
+MAX_FAMILY_CONFIDENCE = 0.6
+
 CAUSE_PATTERN = re.compile(r"^(aws|azure)\.[a-z0-9-]+\.[a-z0-9-]+$")
 
 #: Every placeholder a rule may use in its steps and snippets. The planner fills them from the
@@ -31,6 +40,8 @@ CAUSE_PATTERN = re.compile(r"^(aws|azure)\.[a-z0-9-]+\.[a-z0-9-]+$")
 #: a typo in the catalog is caught by the test suite, not by a reader at 3 a.m.
 PLACEHOLDERS: dict[str, str] = {
     # both clouds
+    "code": "the provider's error code",
+    "job_type": "the kind of job: backup, copy or restore",
     "account_id": "the AWS account or Azure subscription the failure belongs to",
     "region": "the AWS Region or Azure location of the job",
     "job_id": "the provider's job id",
@@ -112,6 +123,9 @@ class Match(_Strict):
     messages: list[str] = []
     decoded_actions: list[str] = []
     explicit_deny: bool | None = None
+    #: Job states (AWS: EXPIRED, ABORTED, PARTIAL...). Alone, the rule matches a job in that state
+    #: (a state with no message); with codes or messages, it limits them to those states.
+    states: list[str] = []
 
     @field_validator("messages")
     @classmethod
@@ -119,14 +133,15 @@ class Match(_Strict):
         for pattern in patterns:
             try:
                 re.compile(pattern, re.IGNORECASE)
-            except re.error as exc:
+                re2.compile(pattern)  # matching is done by RE2 (linear time): no backreferences or lookarounds
+            except (re.error, re2.error) as exc:
                 raise ValueError(f"message pattern {pattern!r} is not a valid regex: {exc}") from exc
         return patterns
 
     @model_validator(mode="after")
     def _something_to_match(self) -> Match:
-        if not (self.codes or self.messages or self.decoded_actions):
-            raise ValueError("a rule must match on at least one code, message or decoded action")
+        if not (self.codes or self.messages or self.decoded_actions or self.states):
+            raise ValueError("a rule must match on at least one code, message, decoded action or state")
         return self
 
 
@@ -139,6 +154,7 @@ class Example(_Strict):
     resource_type: str | None = None
     decoded_action: str | None = None
     explicit_deny: bool = False
+    state: str | None = None
 
 
 class Rule(_Strict):
@@ -150,6 +166,12 @@ class Rule(_Strict):
     resource_types: list[str] = []
     not_resource_types: list[str] = []
     match: Match
+    #: Set on a family rule: it also matches every error code of this family, and it ranks below
+    #: every specific rule whatever it matched (see README.md, "How a failure is matched").
+    family: Family | None = None
+    #: Set on the rules the catalog derives from the provider's code book (``knowledge.py``): they
+    #: rank below the rules people wrote.
+    documented: bool = False
     priority: int = 0
     confidence: float | None = Field(default=None, gt=0, le=1)
     explanation: str
@@ -180,12 +202,17 @@ class Rule(_Strict):
             raise ValueError(f"rule {self.id}: unknown placeholders {sorted(unknown)}")
         if not self.cause.startswith(self.id.split(".")[0] + "."):
             raise ValueError(f"rule {self.id}: id and cause must name the same cloud")
+        if self.family and (self.confidence is None or self.confidence > MAX_FAMILY_CONFIDENCE):
+            raise ValueError(f"rule {self.id}: a family rule needs a confidence of at most {MAX_FAMILY_CONFIDENCE}")
         return self
 
 
 class CatalogFile(_Strict):
     cloud: Cloud
     rules: list[Rule] = Field(min_length=1)
+    #: Wrapper codes that only say "the operation failed": rules matched by them alone rank low,
+    #: so that the description decides (``PostgreSQLFlexOperationFailedUserError``).
+    umbrella_codes: list[str] = []
 
     @model_validator(mode="after")
     def _rules_of_this_cloud(self) -> CatalogFile:

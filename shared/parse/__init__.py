@@ -23,9 +23,10 @@ def _first_problem(exc: ValidationError) -> str:
     return f"{where}: {error['msg']}"
 
 
-def parse_event(raw: Any, codes: CodeBook | None = None) -> Failure:
+def parse_event(raw: Any, codes: CodeBook | None = None, aws_codes: CodeBook | None = None) -> Failure:
     """An AWS Backup EventBridge event or an Azure Monitor common-alert-schema alert as a
-    ``Failure``; anything else raises ``EventError`` saying what it is and why it was refused."""
+    ``Failure``; anything else raises ``EventError`` saying what it is and why it was refused.
+    ``codes`` and ``aws_codes`` are the documented codes of each cloud, to spell and find them."""
     if not isinstance(raw, dict):
         raise EventError(f"expected a JSON object, got {type(raw).__name__}")
     if "detail-type" in raw or "source" in raw:
@@ -34,7 +35,7 @@ def parse_event(raw: Any, codes: CodeBook | None = None) -> Failure:
             raise EventError(f"EventBridge event from source {source!r} is not an AWS Backup event "
                              "(expected source 'aws.backup')")
         try:
-            return parse_backup_event(raw)
+            return parse_backup_event(raw, aws_codes)
         except ValidationError as exc:
             raise EventError(f"malformed AWS Backup event: {_first_problem(exc)}") from exc
     if "schemaId" in raw or "data" in raw:

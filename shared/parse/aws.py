@@ -15,6 +15,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.models import Failure, JobType
+from shared.parse.azure import CodeBook
+from shared.parse.codes import codes_in
 from shared.text import strip_wrapping_quotes
 
 JOB_TYPES: dict[str, JobType] = {
@@ -25,8 +27,9 @@ JOB_TYPES: dict[str, JobType] = {
 #: Job states AWS Backup documents as terminal and unsuccessful.
 FAILED_STATES = frozenset({"FAILED", "ABORTED", "EXPIRED", "PARTIAL"})
 _ENCODED = re.compile(r"encoded authorization failure message:\s*([A-Za-z0-9_\-+/=]+)", re.I)
-#: AWS SDK errors quoted in status messages: "(Service: AmazonEC2; Status Code: 400; Error Code: X; ...)"
-_ERROR_CODE = re.compile(r"error code:\s*([A-Za-z][\w.]+)", re.I)
+#: A Region name as the partitions define them (us-east-1, cn-north-1, us-gov-west-1, eu-isoe-west-1):
+#: console links take their host from the event's Region, so nothing else is put into a URL.
+_REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$")
 _PATH_SEPARATORS = re.compile(r"[:/]")
 _ARN = re.compile(r"^arn:(?P<partition>[\w-]+):(?P<service>[\w-]+):(?P<region>[\w-]*):"
                   r"(?P<account>\d*):(?P<resource>.+)$")
@@ -115,14 +118,21 @@ def encoded_message_in(message: str | None) -> str | None:
 
 
 def console_url(region: str | None, job_type: JobType | None, job_id: str | None) -> str | None:
-    if not (region and job_type and job_id):
+    if not (region and job_type and job_id) or not _REGION.match(region):
         return None
     return (f"https://{region}.console.aws.amazon.com/backup/home?region={region}"
             f"#/jobs/{job_type}/details/{job_id}")
 
 
-def parse_backup_event(raw: dict[str, Any]) -> Failure:
-    """An ``aws.backup`` EventBridge event as a ``Failure`` (``failed`` tells if it is one)."""
+def _codes(message: str | None, book: CodeBook | None) -> list[str]:
+    """The codes in the message, in documented spelling where known."""
+    found = codes_in(message, (lambda code: code in book) if book else (lambda code: False))
+    return [book.spell(code) or code for code in found] if book else found
+
+
+def parse_backup_event(raw: dict[str, Any], codes: CodeBook | None = None) -> Failure:
+    """An ``aws.backup`` EventBridge event as a ``Failure`` (``failed`` tells if it is one);
+    ``codes``, the documented AWS codes, lets a bare code in the message be recognised."""
     event = BackupEvent.model_validate(raw)
     d = event.detail
     job_type = JOB_TYPES.get(event.detail_type)
@@ -182,7 +192,8 @@ def parse_backup_event(raw: dict[str, Any]) -> Failure:
         resource_name=_name(resource_arn),
         vault_name=d.backup_vault_name or _name(vault_arn),
         vault_id=vault_arn,
-        code=(m.group(1) if (m := _ERROR_CODE.search(message or "")) else None),
+        code=found[0] if (found := _codes(message, codes)) else None,
+        codes=found,
         message=message,
         encoded_message=encoded_message_in(message),
         facts={k: v for k, v in facts.items() if v},

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.models import Failure, JobType
+from shared.parse.codes import codes_in
 
 SCHEMA_ID = "azureMonitorCommonAlertSchema"
 _AKA_CODE = re.compile(r"aka\.ms/AB-([A-Za-z][A-Za-z0-9]+)", re.I)
@@ -36,24 +37,27 @@ _WORKLOADS: tuple[tuple[str, str], ...] = (
     ("microsoft.classiccompute/virtualmachines", "vm"),
     ("microsoft.containerservice/managedclusters", "aks"),
 )
-#: ``formattedSourceType`` / ``sourceType`` words and their workload, checked in order.
-_SOURCE_TYPES: tuple[tuple[str, str], ...] = (
-    ("flexible", "postgresql-flex"),
-    ("postgres", "postgresql"),
-    ("mysql", "mysql-flex"),
-    ("sap hana", "saphana"),
-    ("saphana", "saphana"),
-    ("sql", "sql"),
-    ("disk", "disk"),
-    ("blob", "blob"),
-    ("file", "afs"),
-    ("kubernetes", "aks"),
-    ("aks", "aks"),
-    ("virtual machine", "vm"),
-    ("azurevm", "vm"),
-    ("iaasvm", "vm"),
-    ("vm", "vm"),
-)
+#: Words of ``formattedSourceType``, ``sourceType``, ``workloadType``, ``datasourceType``,
+#: ``backupManagementType`` and protected-item names, and the workload each names, checked in
+#: order (MySQL before "flexible", SAP HANA and MABS before the words they contain).
+_SOURCE_TYPES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), w) for p, w in (
+    (r"mysql", "mysql-flex"),
+    (r"postgre\S*\s*flex|flex\S*\s*postgre|postgresql-flex", "postgresql-flex"),
+    (r"postgre", "postgresql"),
+    (r"flexible", "postgresql-flex"),
+    (r"hana\s*(db)?\s*instance|hana.*snapshot|saphanadbinstance", "saphana-snapshot"),
+    (r"hana", "saphana"),
+    (r"sql", "sql"),
+    (r"disk", "disk"),
+    (r"blob", "blob"),
+    (r"file\s*share|azure\s*files?\b|azurestorage|\bafs\b|storage/storageaccounts/fileservices", "afs"),
+    (r"\bdpm|azurebackupserver|\bmabs\b|data protection manager|backup server", "dpm"),
+    (r"\bmab\b|\bmars\b|file\s*folder|recovery services agent|backup agent|system\s*state|bare metal",
+     "mars"),
+    (r"kubernetes|\baks\b|managedclusters", "aks"),
+    (r"virtual machine|azurevm|iaasvm|\bvm\b|\bvm;", "vm"),
+))
+_PROTECTED_ITEM = re.compile(r"/protecteditems/([^/]+)", re.I)
 
 
 class Essentials(BaseModel):
@@ -111,6 +115,9 @@ class CodeBook:
         if not code:
             return None
         return self._by_lower.get(code.lower(), code)
+
+    def __contains__(self, code: object) -> bool:
+        return isinstance(code, str) and code.lower() in self._by_lower
 
     def found_in(self, text: str) -> str | None:
         """The longest known code inside ``text`` (built-in alerts embed it lower-cased in
@@ -172,12 +179,14 @@ def _arm_resource(resource_id: str) -> str:
 def workload_of(*hints: str | None) -> str | None:
     """The catalog's workload name for an ARM id or a source-type word."""
     texts = [h.lower() for h in hints if h]
-    # A source type names the workload ("AzureVmSQL"); an ARM id may only name its host (the VM).
-    for text in texts:
-        if not text.startswith("/subscriptions/"):
-            for word, workload in _SOURCE_TYPES:
-                if word in text:
-                    return workload
+    # A source type names the workload ("AzureVmSQL"); an ARM id may only name its host (the VM),
+    # except for the protected item's name ("SQLDataBase;mssqlserver;db1").
+    words = [t for t in texts if not t.startswith("/subscriptions/")]
+    words += [m.group(1) for t in texts if (m := _PROTECTED_ITEM.search(t))]
+    for text in words:
+        for pattern, workload in _SOURCE_TYPES:
+            if pattern.search(text):
+                return workload
     for text in texts:
         for namespace, workload in _WORKLOADS:
             if namespace in text:
@@ -242,13 +251,17 @@ def parse_common_alert(raw: dict[str, Any], codes: CodeBook | None = None) -> Fa
                      if _VAULT_PROVIDER.search(i)), None)
     resource_id = _arm_resource(linked) if linked else None
     workload = workload_of(resource_id, text("formattedsourcetype"), text("sourcetype"),
-                           text("workloadtype", "datasourcetype"))
+                           text("workloadtype"), text("datasourcetype"), text("datasourcetypes"),
+                           text("backupmanagementtype"), protected_item)
     if workload is None and resource_id and "microsoft.storage/" in resource_id.lower():
         # Recovery Services vaults protect file shares; Backup vaults protect blobs.
         workload = "afs" if vault_id and "recoveryservices" in vault_id.lower() else "blob"
 
     message = text("errormessage", "errorstring", "failurereason", "errordetails") or ess.description
     code = extract_code(ess, fields, codes)
+    in_message = [codes.spell(c) or c for c in codes_in(message, codes.__contains__)]
+    all_codes = list(dict.fromkeys(c for c in (code, *in_message) if c))
+    code = code or (all_codes[0] if all_codes else None)
     condition = (ess.monitor_condition or "Fired").lower()
     job_type = _job_type(ess.alert_rule, text("operationname", "joboperation", "operation",
                                               "alertname", "title"))
@@ -305,6 +318,7 @@ def parse_common_alert(raw: dict[str, Any], codes: CodeBook | None = None) -> Fa
         vault_name=vault_id.rstrip("/").split("/")[-1] if vault_id else None,
         vault_id=vault_id,
         code=code,
+        codes=all_codes,
         message=message,
         facts={k: v for k, v in facts.items() if v},
         links=links,
