@@ -17,8 +17,9 @@ from shared.text import fill, normalise_message
 #: What each kind of evidence weighs in the specific and state layers.
 #: A decoded authorization message outranks what the encoded text suggests, whatever action it names.
 WEIGHTS = {"decoded": 4, "code": 3, "inferred-code": 3, "message": 2, "any-action": 3, "state": 1, "umbrella-code": 1}
-#: In the family layer every kind weighs the same, so a family named by the code and one named by
-#: the words tie, and the family rules' priorities decide (a KMS error beats "not found").
+#: In the family layer any evidence weighs the same, so a family named by the code and one named by
+#: the words tie, and the family rules' priorities decide (a KMS error beats "not found"; a stack
+#: "in UPDATE_IN_PROGRESS state" is in an invalid state though the code says ValidationError).
 FAMILY_WEIGHT = 2
 #: The confidence of a rule that sets none, by the strongest evidence it matched.
 CONFIDENCE = {"decoded": 0.97, "code": 0.95, "message": 0.9, "state": 0.7, "any-action": 0.7,
@@ -50,14 +51,17 @@ class Candidate:
     @property
     def strength(self) -> int:
         if self.rule.layer == LAYER_FAMILY:
-            return FAMILY_WEIGHT * len(self.evidence)
+            return FAMILY_WEIGHT
         return sum(WEIGHTS[kind] for kind in self.evidence)
 
     def rank(self) -> tuple[int, int, int, int, int, int]:
         """Higher wins: layer, evidence, confirmed scope, pattern specificity, fewer unconfirmed
-        scopes, the rule's priority."""
-        return (self.rule.layer, self.strength, self.scope, self.specificity, -self.unconfirmed,
-                self.rule.rule.priority)
+        scopes, the rule's priority. Between family rules the priority comes before the wording:
+        which family an error belongs to is the catalog's decision, not the pattern's length."""
+        first, last = self.specificity, self.rule.rule.priority
+        if self.rule.layer == LAYER_FAMILY:
+            first, last = last, first
+        return (self.rule.layer, self.strength, self.scope, first, -self.unconfirmed, last)
 
     def sort_key(self) -> tuple[tuple[int, int, int, int, int, int], str]:
         # The rule id only breaks exact ties, so that the answer never depends on file order;
@@ -65,7 +69,8 @@ class Candidate:
         return self.rank(), _reverse(self.rule.rule.id)
 
     def describe(self) -> dict[str, Any]:
-        layer, strength, scope, specificity, unconfirmed, priority = self.rank()
+        layer, strength, scope, _, unconfirmed, _ = self.rank()
+        specificity, priority = self.specificity, self.rule.rule.priority
         return {"rule": self.rule.rule.id, "cause": self.rule.rule.cause,
                 "layer": ("family", "state", "specific")[layer], "evidence": dict(self.evidence),
                 "strength": strength, "scope": scope, "specificity": specificity,

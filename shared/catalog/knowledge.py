@@ -58,6 +58,30 @@ MESSAGE_COVERAGE = 0.8
 MESSAGE_MIN_WORDS = 5
 
 
+#: The family a code's own name tells, for codes no documentation lists (``InvalidParameterDependency``,
+#: ``UserErrorSQLPODoesNotExist``): checked in order, on the lower-cased name.
+FAMILY_BY_NAME: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), f) for p, f in (
+    (r"^kms|kmskey|\.kms|kmsinvalid", "kms"),
+    (r"throttl|ratelimit|requestlimitexceeded|toomanyrequests|slowdown|rateexceeded", "throttled"),
+    (r"accessdenied|unauthori[sz]ed|notauthori[sz]ed|forbidden|authfailure|authori[sz]ationfailed|permission",
+     "access-denied"),
+    (r"missingparameter|invalidparameter|validation", "invalid-parameter"),
+    (r"notfound|nosuch|doesnotexist|notexist", "not-found"),
+    (r"alreadyexists?|duplicate|\.inuse$", "already-exists"),
+    (r"limitexceeded|quotaexceeded|toomany|maxlimit|limitreached", "quota"),
+    (r"invalid\w*state|incorrectstate|notready|notinvalidstate", "invalid-state"),
+    (r"conflict|inprogress|concurrent|inuse|busy", "conflict"),
+    (r"internal|unavailable|timeout|timedout|servererror|serviceerror|temporar|insufficient\w*capacity", "transient"),
+    (r"unsupported|notsupported", "unsupported"),
+    (r"^invalid|malformed|badrequest|illegal", "invalid-parameter"),
+))
+
+
+def family_of_name(code: str) -> str | None:
+    name = code.lower()
+    return next((family for pattern, family in FAMILY_BY_NAME if pattern.search(name)), None)
+
+
 @dataclass(frozen=True, slots=True)
 class ErrorDoc:
     """One documented error: the code as the provider spells it and what it says about it."""
@@ -161,8 +185,9 @@ class Knowledge:
         return next((e for e in entries if e.family == common), entries[0])
 
     def family(self, cloud: str, code: str, resource_type: str | None = None) -> str | None:
+        """The documented family of ``code``, else the one its name tells."""
         found = self.doc(cloud, code, resource_type)
-        return found.family if found else None
+        return found.family if found and found.family else family_of_name(code.removeprefix("UserError"))
 
     def infer_code(self, cloud: str, text: str, resource_type: str | None = None) -> str | None:
         """Azure: the documented code whose documented message the (normalised) text repeats."""
