@@ -19,6 +19,7 @@ import re
 from collections.abc import Mapping
 
 REDACTED = "<redacted>"
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 #: A URL: scheme, host (with any user info), then the rest up to white space or a quote.
 _URL = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{1,15})://(?:[^\s/@'\"<>]*@)?(?P<host>[^\s/?#'\"<>]*)"
                   r"(?P<rest>[^\s'\"<>]*)")
@@ -53,7 +54,7 @@ def redact(text: str) -> str:
 
 def error_text(exc: BaseException) -> str:
     """An exception as one line for a log or stderr: its type and its redacted message."""
-    message = redact(" ".join(str(exc).split()))
+    message = redact(" ".join(_CONTROL.sub("?", str(exc)).split()))
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
