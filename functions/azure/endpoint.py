@@ -35,7 +35,7 @@ from functions.azure.auth import AuthError, KeysUnavailable, SecureWebhookValida
 from functions.azure.state import StateError
 from shared.parse import EventError
 from shared.pipeline import Enricher
-from shared.redact import redact
+from shared.redact import error_text, quiet_sdk_loggers, redact
 from shared.responder import DeliveryFailed, Report, Responder
 from shared.state import StateStore
 
@@ -126,7 +126,7 @@ class AlertEndpoint:
             try:
                 verdict = self._claim(key, token)
             except (AzureError, StateError) as exc:
-                log.error("state store unavailable while claiming %s: %s", key, exc)
+                log.error("state store unavailable while claiming %s: %s", key, error_text(exc))
                 return _retry_later("state store unavailable")
             if verdict == "done":
                 log.info("duplicate alert %s: already handled, not delivered again", key)
@@ -153,7 +153,7 @@ class AlertEndpoint:
                 {"sink": d.sink, "refused": not d.retryable, "error": redact(d.detail)} for d in exc.report.failed])
         except (AzureError, StateError) as exc:
             self._release(key, token)
-            log.error("transient Azure error while handling the alert: %s", exc)
+            log.error("transient Azure error while handling the alert: %s", error_text(exc))
             return _retry_later("a dependency is unavailable")
         except Exception:
             self._release(key, token)
@@ -166,7 +166,7 @@ class AlertEndpoint:
                 self.state.put(key, {"status": "done", "at": self.clock(), "cause": summary.get("cause")},
                                ttl_seconds=DONE_TTL_SECONDS)
             except (AzureError, StateError) as exc:  # delivered already: a retry would duplicate, so 200
-                log.error("could not record alert %s as handled: %s", key, exc)
+                log.error("could not record alert %s as handled: %s", key, error_text(exc))
         return _json(200, summary)
 
     # ------------------------------------------------------------------ helpers
@@ -203,7 +203,7 @@ class AlertEndpoint:
             if current is not None and current.get("token") == token:
                 self.state.delete(key)
         except (AzureError, StateError) as exc:  # the lease runs out on its own
-            log.error("could not release the claim on %s: %s", key, exc)
+            log.error("could not release the claim on %s: %s", key, error_text(exc))
 
     @staticmethod
     def _summary(report: Report) -> dict[str, Any]:
@@ -238,6 +238,7 @@ def build_endpoint(env: Mapping[str, str] | None = None, enrichers: Sequence[Enr
     from shared.settings import Settings
 
     env = os.environ if env is None else env
+    quiet_sdk_loggers(env)  # azure-core logs request URLs and headers at DEBUG
     settings = Settings.from_env(env)
     if enrichers is None:
         enricher = AzureBackupEnricher.from_env(env, credential)
