@@ -65,6 +65,13 @@ class DeliveryFailed(Exception):
         self.report = report
 
 
+def failures(report: Report) -> list[dict[str, Any]]:
+    """The sinks that did not take the message, as every entry point reports them (the Azure 503's
+    body, the Lambda's ERROR log): ``refused`` for a permanent refusal, which fixing the sink's
+    configuration cures, else a failure that a retry may cure."""
+    return [{"sink": d.sink, "refused": not d.retryable, "error": redact(d.detail)} for d in report.failed]
+
+
 @dataclass
 class Report:
     outcome: Outcome

@@ -45,7 +45,7 @@ from shared.parse.aws import arn_parts
 from shared.pipeline import Enricher
 from shared.redact import error_text, quiet_sdk_loggers
 from shared.remediation.engine import RemediationEngine
-from shared.responder import Report, Responder, responder_from_env
+from shared.responder import DeliveryFailed, Report, Responder, failures, responder_from_env
 from shared.settings import Settings
 from shared.state import MemoryStore, StateStore
 
@@ -208,8 +208,10 @@ class App:
             report = self.responder(context).handle(event, deadline=deadline_of(context))
         except Exception as exc:
             metrics.add_metric(name="Errors", unit=MetricUnit.Count, value=1)
-            logger.error("event not handled; it will be retried, then kept in the failed-events queue",
-                         extra={"error": error_text(exc)})
+            extra: dict[str, Any] = {"error": error_text(exc)}
+            if isinstance(exc, DeliveryFailed):  # the same report as the Azure endpoint's 503
+                extra["failed"] = failures(exc.report)
+            logger.error("event not handled; it will be retried, then kept in the failed-events queue", extra=extra)
             raise
         record_metrics(report)
         result = summary(report)

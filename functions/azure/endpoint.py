@@ -36,7 +36,7 @@ from functions.azure.state import StateError
 from shared.parse import EventError
 from shared.pipeline import Enricher
 from shared.redact import error_text, quiet_sdk_loggers, redact
-from shared.responder import DeliveryFailed, Report, Responder
+from shared.responder import DeliveryFailed, Report, Responder, failures
 from shared.state import StateStore
 
 log = logging.getLogger("backup_responder.azure")
@@ -146,11 +146,11 @@ class AlertEndpoint:
             # action group retries, as Lambda retries and then dead-letters the same case. The sinks
             # that succeeded hold receipts, so a retry posts only where it failed.
             self._release(key, token)
-            refused = [d for d in exc.report.failed if not d.retryable]
+            failed = failures(exc.report)
             log.error("delivery failed%s, asking the action group to retry: %s",
-                      " (refused permanently: fix the sink; see config check)" if refused else "", redact(str(exc)))
-            return _retry_later("delivery to a sink failed", [
-                {"sink": d.sink, "refused": not d.retryable, "error": redact(d.detail)} for d in exc.report.failed])
+                      " (refused permanently: fix the sink; see config check)" if any(f["refused"] for f in failed)
+                      else "", redact(str(exc)))
+            return _retry_later("delivery to a sink failed", failed)
         except (AzureError, StateError) as exc:
             self._release(key, token)
             log.error("transient Azure error while handling the alert: %s", error_text(exc))

@@ -51,12 +51,16 @@ def slack() -> Iterator[MalformedServer]:
 @pytest.mark.parametrize("answer", [*ALL_MALFORMED, MalformedServer.answer("200 OK", b"channel_not_found")],
                          ids=[*ALL_MALFORMED, "200-channel_not_found"])
 def test_a_malformed_or_refusing_answer_fails_the_invocation_and_the_retry_posts_once(
-        answer: Answer | bytes, world: World, one_attempt: None, slack: MalformedServer) -> None:
+        answer: Answer | bytes, world: World, one_attempt: None, slack: MalformedServer,
+        caplog: pytest.LogCaptureFixture) -> None:
     _set_webhook(slack.url + "/services/" + SECRET)
     slack.queue.append(answer)
     with pytest.raises(DeliveryFailed) as caught:
         world.invoke(load_event(SEED004_EVENT))
-    assert caught.value.report.failed[0].retryable is not isinstance(answer, bytes)
+    refused = isinstance(answer, bytes)
+    assert caught.value.report.failed[0].retryable is not refused
+    [record] = [r for r in caplog.records if r.getMessage().startswith("event not handled")]
+    assert [(f["sink"], f["refused"]) for f in record.failed] == [("slack", refused)]  # type: ignore[attr-defined]
     result = world.invoke(load_event(SEED004_EVENT))  # Lambda's retry: nothing was marked delivered
     assert result["delivered"]["slack"] is True
     world.invoke(load_event(SEED004_EVENT))  # a duplicate of the handled event
