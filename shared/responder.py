@@ -29,7 +29,7 @@ from shared.idempotency import Claim, Once
 from shared.models import Outcome
 from shared.pipeline import Delivery, Enricher, Pipeline
 from shared.plan import plan_for
-from shared.redact import redact
+from shared.redact import error_text, redact
 from shared.remediation.changes import Remediator
 from shared.remediation.engine import RemediationEngine, engine_from_settings
 from shared.routing import (
@@ -275,7 +275,7 @@ class Responder:
             log.error("delivery to %s failed: %s", sink, redact(str(exc)))
             return Delivery(sink, False, redact(str(exc)), exc.retryable)
         except Exception as exc:
-            detail = f"unexpected {type(exc).__name__} while delivering: {redact(str(exc))}"[:ERROR_DETAIL_CHARS]
+            detail = f"unexpected error while delivering: {error_text(exc)}"[:ERROR_DETAIL_CHARS]
             log.error("delivery to %s failed: %s", sink, detail)
             return Delivery(sink, False, detail, retryable=True)
 

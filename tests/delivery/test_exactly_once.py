@@ -87,3 +87,27 @@ def test_eight_concurrent_flushes_post_one_quiet_hours_summary(services: FakeSer
     assert sum(1 for deliveries in results for d in deliveries if d.ok and d.sink == "slack") == 1
     assert all(d.ok for deliveries in results for d in deliveries)
     assert responder().flush() == []  # and not again later
+
+
+def test_eight_concurrent_flushes_post_one_storm_digest(services: FakeServices, clock: ManualClock,
+                                                        tmp_path: Path) -> None:
+    raw = config_for(services)
+    raw["sinks"] = {"slack": raw["sinks"]["slack"]}
+    config = parse_config(raw)
+    path = tmp_path / "state.sqlite"
+
+    def responder() -> Any:
+        return responder_from_env(Settings(), state=SqliteStore(path, clock.time), clock=clock, config=config)
+
+    first = responder()
+    first.flush_on_handle = False
+    for n in range(3):  # one storm: one cause, three resources
+        first.handle(failure_event(n))
+    clock.advance(config.dedup.storm_window + 1)  # the storm's window has closed
+    services.delay["/slack/"] = SLOW_SINK_SECONDS
+    flushers = [responder() for _ in range(FLUSHES)]
+    with ThreadPoolExecutor(FLUSHES) as pool:
+        list(pool.map(lambda r: r.flush(), flushers))
+    digests = [r for r in services.to("/slack/") if "Storm summary" in r.json()["text"]]
+    assert len(digests) == 1
+    assert responder().flush() == []
