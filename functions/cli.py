@@ -20,9 +20,11 @@ from functions.local import local_remediators, offline_remediators
 from shared.catalog import Catalog, CatalogError, evaluate, load_catalog
 from shared.catalog.check import check_catalog
 from shared.classify import Classifier
+from shared.delivery.factory import describe_answers, url_problems
 from shared.parse import EventError
 from shared.pipeline import Pipeline
 from shared.plan import LANGUAGES
+from shared.redact import quiet_sdk_loggers, redact
 from shared.remediation.changes import Remediator
 from shared.remediation.config import ApprovalConfig, RemediationConfig
 from shared.remediation.engine import RemediationEngine, engine_from_settings
@@ -284,10 +286,13 @@ def cmd_config(args: argparse.Namespace, out: TextIO) -> int:
     try:
         config = load_config(path) if path else config_from_settings(settings)
     except ConfigError as exc:
-        out.write(f"invalid: {exc}\n")
+        out.write(f"invalid: {redact(str(exc))}\n")
+        return EXIT_BAD_INPUT
+    if problems := url_problems(config):  # what respond would refuse, refused here too
+        out.write("".join(f"invalid: {problem}\n" for problem in problems))
         return EXIT_BAD_INPUT
     out.write(f"{path or 'settings (SLACK_WEBHOOK_URL / TEAMS_WEBHOOK_URL)'}: valid\n")
-    for line in describe_config(config):
+    for line in [*describe_config(config), *describe_answers(config)]:
         out.write(line + "\n")
     mode = config.remediation.effective_mode(settings.auto_remediate)
     out.write(f"auto-remediation here: {mode} (RESPONDER_AUTO_REMEDIATE={settings.auto_remediate})\n")
@@ -389,10 +394,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     args = build_parser().parse_args(argv)
     out = out or sys.stdout
+    quiet_sdk_loggers()
     try:
         return int(args.run(args, out))
     except (CatalogError, SettingsError, ConfigError, OSError) as exc:
-        sys.stderr.write(f"backup-responder: {exc}\n")
+        sys.stderr.write(f"backup-responder: {redact(str(exc))}\n")
         return EXIT_BAD_INPUT
 
 

@@ -12,9 +12,9 @@
 - A later successful job for a resource finds its open failures through a per-resource index, so
   tickets are resolved from the state store, never by searching the ticket system.
 
-Only ``get``, ``put``, ``add``, ``increment`` and ``delete`` are used, so DynamoDB, Table storage,
-SQLite and memory stores all work, and concurrent invocations agree through ``add`` and
-``increment``.
+Only ``get``, ``put``, ``add``, ``increment`` and ``delete`` are used, on the keys ``shared.keys``
+names, so DynamoDB, Table storage, SQLite and memory stores all work, and concurrent invocations
+agree through ``add`` and ``increment``.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from shared import keys
 from shared.delivery.base import GroupInfo, resource_label
 from shared.models import UNCLASSIFIED, Outcome
 from shared.routing import DedupConfig
@@ -131,7 +132,7 @@ class Grouper:
     def admit(self, outcome: Outcome, event_key: str, route: str, sinks: list[str]) -> Admission:
         """Count the event and decide its role; the same event (a retry) gets the same answer."""
         now = self.clock()
-        key = f"event:{event_key}"
+        key = keys.event(event_key)
         record = self.state.get(key)
         if record and "role" in record:
             return Admission.from_item(record)
@@ -151,23 +152,23 @@ class Grouper:
         fp = fingerprint(outcome)
         if fp is None:
             return Admission("unfingerprinted")
-        fp_key = f"fp:{fp}"
+        fp_key = keys.fingerprint(fp)
         if cfg.window and not self.state.add(fp_key, {"event": event_key, "first": now}, cfg.window):
             existing = self.state.get(fp_key) or {}
             if existing.get("event") != event_key:
                 count = self.state.increment(fp_key, "repeats", 1, cfg.window) + 1
                 group = existing.get("group")
                 if group:
-                    self.state.increment(f"group:{group}", "events", 1, cfg.ticket_ttl)
-                self.state.increment(f"seen:{fp}", "count", 1, cfg.ticket_ttl)
+                    self.state.increment(keys.group(group), "events", 1, cfg.ticket_ttl)
+                self.state.increment(keys.seen(fp), "count", 1, cfg.ticket_ttl)
                 return Admission("duplicate", fp, group, count)
-        seen = self.state.increment(f"seen:{fp}", "count", 1, cfg.ticket_ttl)
-        open_record = self.state.get(f"open:{fp}") or {}
+        seen = self.state.increment(keys.seen(fp), "count", 1, cfg.ticket_ttl)
+        open_record = self.state.get(keys.open_groups(fp)) or {}
         earlier = [g for g in open_record.get("groups", []) if isinstance(g, str)]
 
         role: Role = "member"
         group_id = ""
-        storm_key = f"storm:{outcome.failure.cloud}:{outcome.finding.cause}:{route}"
+        storm_key = keys.storm(outcome.failure.cloud, outcome.finding.cause, route)
         for _ in range(3 if cfg.storm_window else 0):  # the item may expire between add and get: bounded
             current = self.state.get(storm_key)
             if current is None:
@@ -183,16 +184,16 @@ class Grouper:
             role, group_id = "leader", uuid.uuid4().hex[:12]
             self._open_group(group_id, outcome, route, sinks, now)
 
-        counters = f"group:{group_id}"
+        counters = keys.group(group_id)
         self.state.increment(counters, "events", 1, cfg.ticket_ttl)
         resources = self.state.increment(counters, "resources", 1, cfg.ticket_ttl)
         self.state.increment(counters, "open", 1, cfg.ticket_ttl)
         if resources <= cfg.sample:
-            self.state.put(f"group:{group_id}:m:{resources}", {"label": resource_label(outcome)}, cfg.ticket_ttl)
+            self.state.put(keys.group_member(group_id, resources), {"label": resource_label(outcome)}, cfg.ticket_ttl)
 
         if cfg.window:
             self.state.put(fp_key, {"event": event_key, "first": now, "group": group_id}, cfg.window)
-        self.state.put(f"open:{fp}", {"groups": [*earlier[-4:], group_id], "cause": outcome.finding.cause},
+        self.state.put(keys.open_groups(fp), {"groups": [*earlier[-4:], group_id], "cause": outcome.finding.cause},
                        cfg.ticket_ttl)
         self._index_resource(outcome, fp)
         return Admission(role, fp, group_id, seen, earlier)
@@ -202,28 +203,28 @@ class Grouper:
         meta = {"cloud": outcome.failure.cloud, "cause": outcome.finding.cause, "title": outcome.finding.title,
                 "job_type": outcome.failure.job_type, "opened": now, "closes": now + cfg.storm_window,
                 "route": route, "sinks": sinks, "outcome": outcome.model_dump_json()}
-        self.state.put(f"groupmeta:{group_id}", meta, cfg.ticket_ttl)
-        number = self.state.increment("groups", "n", 1, None)
-        self.state.put(f"groups:{number}", {"id": group_id, "closes": now + cfg.storm_window}, cfg.ticket_ttl)
+        self.state.put(keys.group_meta(group_id), meta, cfg.ticket_ttl)
+        number = self.state.increment(keys.GROUPS, "n", 1, None)
+        self.state.put(keys.groups_entry(number), {"id": group_id, "closes": now + cfg.storm_window}, cfg.ticket_ttl)
 
     def _index_resource(self, outcome: Outcome, fp: str) -> None:
         key = resource_key(outcome)
         if key is None:
             return
-        item = self.state.get(f"res:{key}") or {}
+        item = self.state.get(keys.resource(key)) or {}
         fps = [x for x in item.get("fps", []) if x != fp][-(MAX_OPEN_PER_RESOURCE - 1):]
-        self.state.put(f"res:{key}", {"fps": [*fps, fp]}, self.config.ticket_ttl)
+        self.state.put(keys.resource(key), {"fps": [*fps, fp]}, self.config.ticket_ttl)
 
     # --- storm updates -------------------------------------------------------------------------
 
     def grouped(self, group_id: str) -> bool:
         """Whether the group holds more than one resource (only then is there a count to show)."""
-        return int((self.state.get(f"group:{group_id}") or {}).get("resources", 0)) > 1
+        return int((self.state.get(keys.group(group_id)) or {}).get("resources", 0)) > 1
 
     def claim_update(self, group_id: str, sink: str, event_key: str) -> bool:
         """Whether this event posts the storm's running count to ``sink`` now: once per
         ``update_every`` per group and sink, never in the first interval (the first message covers it)."""
-        meta = self.state.get(f"groupmeta:{group_id}")
+        meta = self.state.get(keys.group_meta(group_id))
         if meta is None or self.config.update_every <= 0:
             return False
         now = self.clock()
@@ -232,20 +233,20 @@ class Grouper:
         slot = int((now - float(meta["opened"])) // self.config.update_every)
         if slot < 1:
             return False
-        key = f"upd:{group_id}:{sink}:{slot}"
+        key = keys.group_update(group_id, sink, slot)
         if self.state.add(key, {"event": event_key}, self.config.storm_window + 3600):
             return True
         return (self.state.get(key) or {}).get("event") == event_key
 
     def group_info(self, group_id: str) -> GroupInfo | None:
-        meta = self.state.get(f"groupmeta:{group_id}")
+        meta = self.state.get(keys.group_meta(group_id))
         if meta is None:
             return None
-        counters = self.state.get(f"group:{group_id}") or {}
+        counters = self.state.get(keys.group(group_id)) or {}
         resources = int(counters.get("resources", 1))
         sample = []
         for n in range(1, min(resources, self.config.sample) + 1):
-            member = self.state.get(f"group:{group_id}:m:{n}")
+            member = self.state.get(keys.group_member(group_id, n))
             if member and member.get("label"):
                 sample.append(str(member["label"]))
         return GroupInfo(id=group_id, cloud=str(meta["cloud"]), cause=str(meta["cause"]), title=str(meta["title"]),
@@ -254,7 +255,7 @@ class Grouper:
                          still_failing=int(counters.get("open", 0)))
 
     def group_outcome(self, group_id: str) -> Outcome | None:
-        meta = self.state.get(f"groupmeta:{group_id}")
+        meta = self.state.get(keys.group_meta(group_id))
         if not meta or not meta.get("outcome"):
             return None
         try:
@@ -267,19 +268,19 @@ class Grouper:
     def closed_groups(self, limit: int = FLUSH_LIMIT) -> list[ClosedGroup]:
         """Groups whose window has closed and whose digest is not yet marked done, oldest first."""
         now = self.clock()
-        total = int((self.state.get("groups") or {}).get("n", 0))
-        cursor = int((self.state.get("groups:cursor") or {}).get("n", 1))
+        total = int((self.state.get(keys.GROUPS) or {}).get("n", 0))
+        cursor = int((self.state.get(keys.GROUPS_CURSOR) or {}).get("n", 1))
         found: list[ClosedGroup] = []
         for number in range(cursor, min(total, cursor + limit - 1) + 1):
-            entry = self.state.get(f"groups:{number}")
+            entry = self.state.get(keys.groups_entry(number))
             if entry is None:
                 continue
             if float(entry["closes"]) > now:
                 break
-            if self.state.get(f"digested:{entry['id']}"):
+            if self.state.get(keys.digested(str(entry["id"]))):
                 continue
             info = self.group_info(str(entry["id"]))
-            meta = self.state.get(f"groupmeta:{entry['id']}") or {}
+            meta = self.state.get(keys.group_meta(str(entry["id"]))) or {}
             if info is None:
                 continue
             found.append(ClosedGroup(info, str(meta.get("route", "")), list(meta.get("sinks", [])),
@@ -287,47 +288,47 @@ class Grouper:
         return found
 
     def mark_digested(self, group: ClosedGroup) -> None:
-        self.state.put(f"digested:{group.info.id}", {"at": self.clock()}, self.config.ticket_ttl)
+        self.state.put(keys.digested(group.info.id), {"at": self.clock()}, self.config.ticket_ttl)
         self._advance_cursor()
 
     def _advance_cursor(self) -> None:
-        total = int((self.state.get("groups") or {}).get("n", 0))
-        cursor = int((self.state.get("groups:cursor") or {}).get("n", 1))
+        total = int((self.state.get(keys.GROUPS) or {}).get("n", 0))
+        cursor = int((self.state.get(keys.GROUPS_CURSOR) or {}).get("n", 1))
         start = cursor
         while cursor <= total and cursor - start < FLUSH_LIMIT:
-            entry = self.state.get(f"groups:{cursor}")
-            if entry is not None and not self.state.get(f"digested:{entry['id']}"):
+            entry = self.state.get(keys.groups_entry(cursor))
+            if entry is not None and not self.state.get(keys.digested(str(entry["id"]))):
                 break
             cursor += 1
         if cursor != start:
-            self.state.put("groups:cursor", {"n": cursor})
+            self.state.put(keys.GROUPS_CURSOR, {"n": cursor})
 
     # --- recovery ------------------------------------------------------------------------------
 
     def recover(self, outcome: Outcome, event_key: str) -> list[Recovery]:
         """The open failures of this resource, now recovered (remembered per event for retries)."""
-        key = f"event:{event_key}"
+        key = keys.event(event_key)
         record = self.state.get(key)
         if record and "recoveries" in record:
             return [Recovery(**r) for r in record["recoveries"]]
         res = resource_key(outcome)
         recoveries: list[Recovery] = []
         if res is not None:
-            for fp in (self.state.get(f"res:{res}") or {}).get("fps", []):
-                open_record = self.state.get(f"open:{fp}")
+            for fp in (self.state.get(keys.resource(res)) or {}).get("fps", []):
+                open_record = self.state.get(keys.open_groups(fp))
                 if not open_record:
                     continue
                 groups = [g for g in open_record.get("groups", []) if isinstance(g, str)]
-                self.state.delete(f"open:{fp}")
-                self.state.delete(f"fp:{fp}")
+                self.state.delete(keys.open_groups(fp))
+                self.state.delete(keys.fingerprint(fp))
                 still, resources = 0, 1
                 for group in groups:
-                    left = self.state.increment(f"group:{group}", "open", -1, self.config.ticket_ttl)
+                    left = self.state.increment(keys.group(group), "open", -1, self.config.ticket_ttl)
                     if group == groups[-1]:
                         still = max(left, 0)
-                        resources = int((self.state.get(f"group:{group}") or {}).get("resources", 1))
+                        resources = int((self.state.get(keys.group(group)) or {}).get("resources", 1))
                 recoveries.append(Recovery(fp, groups, still, resources))
-            self.state.delete(f"res:{res}")
+            self.state.delete(keys.resource(res))
         self.state.put(key, {"at": self.clock(), "role": "recovered",
                              "recoveries": [asdict(r) for r in recoveries]}, EVENT_TTL)
         return recoveries

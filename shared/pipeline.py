@@ -16,8 +16,11 @@ from shared.decode import DecodeError, Decoder, apply_decoded, decode_command, p
 from shared.models import Failure, Outcome
 from shared.parse import parse_event
 from shared.plan import plan_for
+from shared.redact import error_text
 
 log = logging.getLogger("backup_responder")
+#: The longest reason an unexpected decode error puts into the message.
+DECODE_REASON_CHARS = 300
 
 
 class Enricher(Protocol):
@@ -52,22 +55,28 @@ class Pipeline:
             try:
                 failure = enricher.enrich(failure)
             except Exception as exc:  # an enricher is optional: note it and go on
-                log.warning("enrichment %s failed: %s", enricher.name, exc)
+                log.warning("enrichment %s failed: %s", enricher.name, error_text(exc))
                 failure = failure.model_copy(update={"notes": [
-                    *failure.notes, f"Could not {enricher.name}: {type(exc).__name__}: {exc}"]})
+                    *failure.notes, f"Could not {enricher.name}: {error_text(exc)}"]})
         if failure.encoded_message and failure.decoded is None and self.decoder is not None:
             failure = self.decode(failure, self.decoder)
         return failure
 
     @staticmethod
     def decode(failure: Failure, decoder: Decoder) -> Failure:
+        """The failure with its decoded authorization message; whatever goes wrong (STS refuses,
+        a proxy answers in its place, the decoder has a bug), the alert goes on without the
+        decode and its message says why and how to decode it by hand."""
         try:
             return apply_decoded(failure, parse_decoded(decoder.decode(failure)))
         except (DecodeError, ValueError) as exc:
-            note = (f"The authorization message could not be decoded ({exc}). Decode it yourself "
-                    f"in account {failure.account_id or '<account>'}: "
-                    + decode_command(failure.encoded_message))
-            return failure.model_copy(update={"notes": [*failure.notes, note]})
+            why = str(exc)
+        except Exception as exc:  # never lose the alert over its decode
+            log.warning("decoding the authorization message failed unexpectedly: %s", error_text(exc))
+            why = f"unexpected {error_text(exc)}"[:DECODE_REASON_CHARS]
+        note = (f"The authorization message could not be decoded ({why}). Decode it yourself "
+                f"in account {failure.account_id or '<account>'}: " + decode_command(failure.encoded_message))
+        return failure.model_copy(update={"notes": [*failure.notes, note]})
 
     def assess(self, failure: Failure) -> Outcome:
         finding = self.classifier.classify(failure)

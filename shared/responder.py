@@ -2,14 +2,16 @@
 the platform to keep the event (retry, dead-letter queue).
 
 ``Responder.handle`` routes the outcome (silences, quiet hours), admits it through the grouper
-(dedup, storms), and delivers a notice to each chosen sink. Every successful delivery leaves a
-receipt in the state store, so a retry of the same event does not post again where it already
-succeeded. When any sink fails, ``DeliveryFailed`` is raised after the others were tried.
+(dedup, storms), and delivers a notice to each chosen sink. Every post claims its key first and
+leaves a receipt in the state store (``shared.idempotency``), so neither a retry of the same event
+nor a run at the same time posts again where it already succeeded. When any sink fails,
+``DeliveryFailed`` is raised after the others were tried.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -17,14 +19,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from shared import keys
 from shared.decode import Decoder
 from shared.dedup import EVENT_TTL, Admission, ClosedGroup, Grouper
-from shared.delivery.base import Destination, GroupInfo, Notice, NoticeKind
+from shared.delivery.base import Destination, GroupInfo, Notice, NoticeKind, Receipt
 from shared.delivery.factory import approval_link, build_destinations
 from shared.delivery.http import SYSTEM_CLOCK, Clock, Deadline, Transport, deadline_scope, urllib_transport
+from shared.idempotency import Claim, Once
 from shared.models import Outcome
 from shared.pipeline import Delivery, Enricher, Pipeline
 from shared.plan import plan_for
+from shared.redact import error_text, redact
 from shared.remediation.changes import Remediator
 from shared.remediation.engine import RemediationEngine, engine_from_settings
 from shared.routing import (
@@ -44,6 +49,11 @@ from shared.state import MemoryStore, StateStore
 log = logging.getLogger("backup_responder")
 #: A storm's digest is tried at this many flushes at most (its failures were delivered already).
 MAX_DIGEST_ATTEMPTS = 20
+#: What a run reports for a sink that another run is posting the same notice to right now: a
+#: retryable failure, so the event comes back and finds the receipt (or the expired claim).
+BUSY = "another run is delivering this notice right now; not posted twice (retry to confirm)"
+#: The longest failure detail kept from an unexpected error.
+ERROR_DETAIL_CHARS = 300
 
 
 class DeliveryFailed(Exception):
@@ -53,6 +63,13 @@ class DeliveryFailed(Exception):
         failed = ", ".join(f"{d.sink}: {d.detail}" for d in report.deliveries if not d.ok)
         super().__init__(f"delivery failed ({failed})")
         self.report = report
+
+
+def failures(report: Report) -> list[dict[str, Any]]:
+    """The sinks that did not take the message, as every entry point reports them (the Azure 503's
+    body, the Lambda's ERROR log): ``refused`` for a permanent refusal, which fixing the sink's
+    configuration cures, else a failure that a retry may cure."""
+    return [{"sink": d.sink, "refused": not d.retryable, "error": redact(d.detail)} for d in report.failed]
 
 
 @dataclass
@@ -90,9 +107,12 @@ class Responder:
     remediation: RemediationEngine | None = None
     grouper: Grouper = field(init=False)
     router: Router = field(init=False)
+    #: Claim, post, record: every post to a sink goes through it (``shared.idempotency``).
+    once: Once = field(init=False)
 
     def __post_init__(self) -> None:
         self.grouper = Grouper(self.state, self.config.dedup, self.clock)
+        self.once = Once(self.state, self.clock)
         self.router = Router(self.config, lambda: datetime.fromtimestamp(self.clock(), UTC))
 
     # --- entry -------------------------------------------------------------------------------------
@@ -142,7 +162,7 @@ class Responder:
         report = Report(outcome, route=decision.route)
         if decision.silenced is not None:
             silence = decision.silenced
-            self.state.increment(f"silenced:{silence.label}", "count", 1, self.config.dedup.ticket_ttl)
+            self.state.increment(keys.silenced(silence.label), "count", 1, self.config.dedup.ticket_ttl)
             report.skipped = f"silenced until {silence.expires.isoformat()}: {silence.reason}"
             report.role = "silenced"
             return report
@@ -170,8 +190,8 @@ class Responder:
         if admission.role == "duplicate":
             return
         for sink, period in decision.held.items():
-            if self.state.add(f"held:{event_key}:{sink}", {"at": self.clock()}, EVENT_TTL):
-                self.state.increment(f"quiet:{sink}:{period}", "c:" + outcome.finding.cause, 1,
+            if self.state.add(keys.held(event_key, sink), {"at": self.clock()}, EVENT_TTL):
+                self.state.increment(keys.quiet(sink, period), "c:" + outcome.finding.cause, 1,
                                      self.config.dedup.ticket_ttl)
 
     def _plan(self, admission: Admission, decision: RouteDecision, event_key: str,
@@ -211,7 +231,7 @@ class Responder:
         plans: list[tuple[str, Notice, str | None]] = []
         for recovery in recoveries:
             group = recovery.groups[-1]
-            meta = self.state.get(f"groupmeta:{group}") or {}
+            meta = self.state.get(keys.group_meta(group)) or {}
             report.route = str(meta.get("route") or "")
             info = self.grouper.group_info(group)
             whole = info is not None and info.resources > 1
@@ -230,7 +250,7 @@ class Responder:
 
     def _newest_group_with_receipt(self, sink: str, groups: list[str]) -> str | None:
         for group in reversed(groups):
-            if self.state.get(f"ref:{sink}:{group}"):
+            if self.state.get(keys.reference(sink, group)):
                 return group
         return groups[-1] if groups else None
 
@@ -245,6 +265,20 @@ class Responder:
         return Notice(notice.kind, outcome.model_copy(update={"plan": plan}), notice.group, notice.fingerprint,
                       notice.count, notice.summary, notice.period)
 
+    def _post(self, sink: str, key: str, send: Callable[[], Receipt], ttl: int | None) -> Claim | Delivery:
+        """Claim ``key``, send, record the receipt (``shared.idempotency``). A failure is a
+        ``Delivery`` that keeps the event: what the sink refused, or any error on the way (a
+        malformed answer, a bug in a sink), never an exception that skips the other sinks."""
+        try:
+            return self.once.run(key, send, ttl)
+        except DeliveryError as exc:
+            log.error("delivery to %s failed: %s", sink, redact(str(exc)))
+            return Delivery(sink, False, redact(str(exc)), exc.retryable)
+        except Exception as exc:
+            detail = f"unexpected error while delivering: {error_text(exc)}"[:ERROR_DETAIL_CHARS]
+            log.error("delivery to %s failed: %s", sink, detail)
+            return Delivery(sink, False, detail, retryable=True)
+
     def _deliver(self, report: Report, event_key: str, plans: list[tuple[str, Notice, str | None]],
                  local: Notice | None) -> None:
         payloads: dict[str, Any] = {}
@@ -252,8 +286,7 @@ class Responder:
         for sink, notice, group in plans:
             destination = self.destinations[sink]
             notice = self._localise(notice, sink)
-            ref_key = f"ref:{sink}:{group}" if group else None
-            previous = self.state.get(ref_key) if ref_key else None
+            previous = self.state.get(keys.reference(sink, group)) if group else None
             if notice.kind == "recovered":
                 if destination.kind == "ticket" and not previous:
                     continue
@@ -262,39 +295,41 @@ class Responder:
                     continue  # one ticket reached through two groups: resolve it once
                 seen_refs.add(identity)
             report.notices.append(f"{sink}:{notice.kind}")
-            receipt_key = f"rcpt:{event_key}:{sink}:{notice.fingerprint or '-'}:{notice.kind}"
+            receipt_key = keys.receipt(event_key, sink, notice.fingerprint, notice.kind)
             try:
                 payloads[sink] = destination.preview(notice, previous)
             except Exception as exc:  # a preview is a copy for people: never fatal
                 payloads[sink] = {"error": f"{type(exc).__name__}"}
-            done = self.state.get(receipt_key)
-            if done is not None:
+            if self.once.receipt(receipt_key) is not None:
                 report.deliveries.append(Delivery(sink, True, "already delivered"))
                 continue
             if self.dry_run:
                 report.deliveries.append(Delivery(sink, True, "dry run: not sent"))
                 continue
-            try:
-                receipt = destination.send(notice, previous)
-            except DeliveryError as exc:
-                log.error("delivery to %s failed: %s", sink, exc)
-                report.deliveries.append(Delivery(sink, False, str(exc), exc.retryable))
+            posted = self._post(sink, receipt_key, functools.partial(destination.send, notice, previous), EVENT_TTL)
+            if isinstance(posted, Delivery):
+                report.deliveries.append(posted)
                 continue
-            self.state.put(receipt_key, receipt or {"ok": "true"}, EVENT_TTL)
-            new_group = notice.kind in ("failure", "repeat")
-            if new_group and receipt:
-                admitted = self.state.get(f"event:{event_key}") or {}
+            if posted.state != "claimed":
+                report.deliveries.append(Delivery(sink, True, "already delivered") if posted.state == "done"
+                                         else Delivery(sink, False, BUSY, retryable=True))
+                continue
+            receipt = posted.receipt or {}
+            if notice.kind in ("failure", "repeat") and receipt:
+                admitted = self.state.get(keys.event(event_key)) or {}
                 current = admitted.get("group")
-                if current and not self.state.get(f"ref:{sink}:{current}"):
-                    self.state.put(f"ref:{sink}:{current}", receipt, self.config.dedup.ticket_ttl)
+                if current and not self.state.get(keys.reference(sink, current)):
+                    self.state.put(keys.reference(sink, current), receipt, self.config.dedup.ticket_ttl)
             report.deliveries.append(Delivery(sink, True, _describe(receipt)))
         if local is not None:
             self._write_local(report, event_key, local, payloads)
 
     def _write_local(self, report: Report, event_key: str, notice: Notice, payloads: dict[str, Any]) -> None:
+        """Local copies (the outbox, the console): written by every run that handles the event (a
+        file of the same name is replaced), recorded so a retry does not write them again."""
         for sink in self.sinks:
-            receipt_key = f"rcpt:{event_key}:{sink.name}:{notice.kind}"
-            if self.state.get(receipt_key):
+            receipt_key = keys.local_receipt(event_key, sink.name, notice.kind)
+            if self.once.receipt(receipt_key) is not None:
                 report.deliveries.append(Delivery(sink.name, True, "already delivered"))
                 continue
             try:
@@ -315,7 +350,9 @@ class Responder:
 
     def flush(self, deadline: Deadline | float | None = None) -> list[Delivery]:
         """Send the digests of storms whose window has closed, and the summaries of quiet hours that
-        have ended. Call it on a schedule (and it runs at the start of every event)."""
+        have ended. Call it on a schedule (and it runs at the start of every event). A digest that
+        another flush is posting right now is left to it (a crashed one's claim expires, and the
+        next scheduled flush posts it)."""
         with deadline_scope(self._deadline(deadline)) if deadline is not None else contextlib.nullcontext():
             deliveries: list[Delivery] = []
             for closed in self.grouper.closed_groups():
@@ -328,12 +365,13 @@ class Responder:
         if info.events <= 1:
             self.grouper.mark_digested(closed)
             return []
-        if not self.state.add(f"digestlock:{info.id}", {"at": self.clock()}, 120):
+        if not self.state.add(keys.digest_lock(info.id), {"at": self.clock()}, 120):
             return []
         deliveries: list[Delivery] = []
         notice = Notice("digest", closed.outcome, info)
         now = datetime.fromtimestamp(self.clock(), UTC)
         payloads: dict[str, Any] = {}
+        busy = False
         try:
             for sink in closed.sinks:
                 destination = self.destinations.get(sink)
@@ -342,29 +380,32 @@ class Responder:
                 if destination.kind == "chat" and closed.outcome is not None and self._quiet_now(
                         sink, closed.outcome.finding.severity, now):
                     continue  # the quiet hours' summary counts these
-                receipt_key = f"rcpt:digest:{info.id}:{sink}"
-                previous = self.state.get(f"ref:{sink}:{info.id}")
+                receipt_key = keys.digest_receipt(info.id, sink)
+                previous = self.state.get(keys.reference(sink, info.id))
                 payloads[sink] = destination.preview(notice, previous)
-                if self.state.get(receipt_key) or self.dry_run:
+                if self.dry_run or self.once.receipt(receipt_key) is not None:
                     continue
-                try:
-                    receipt = destination.send(notice, previous)
-                except DeliveryError as exc:
-                    deliveries.append(Delivery(sink, False, str(exc), exc.retryable))
-                    continue
-                self.state.put(receipt_key, receipt or {"ok": "true"}, self.config.dedup.ticket_ttl)
-                deliveries.append(Delivery(sink, True, "digest " + _describe(receipt)))
+                posted = self._post(sink, receipt_key, functools.partial(destination.send, notice, previous),
+                                    self.config.dedup.ticket_ttl)
+                if isinstance(posted, Delivery):
+                    deliveries.append(posted)
+                elif posted.state == "claimed":
+                    deliveries.append(Delivery(sink, True, "digest " + _describe(posted.receipt)))
+                else:
+                    busy = busy or posted.state == "busy"
             local = Report(closed.outcome or _placeholder_outcome(info))
-            self._write_local(local, f"digest-{info.id}", notice, payloads)
+            self._write_local(local, keys.digest_local(info.id), notice, payloads)
             deliveries += local.deliveries
-            attempts = self.state.increment(f"digestattempts:{info.id}", "n", 1, self.config.dedup.ticket_ttl)
+            if busy:
+                return deliveries  # another flush is posting part of it: it marks the group
+            attempts = self.state.increment(keys.digest_attempts(info.id), "n", 1, self.config.dedup.ticket_ttl)
             if all(d.ok for d in deliveries):
                 self.grouper.mark_digested(closed)
             elif attempts >= MAX_DIGEST_ATTEMPTS:
                 log.error("storm %s: digest not delivered after %d attempts; giving up on it", info.id, attempts)
                 self.grouper.mark_digested(closed)
         finally:
-            self.state.delete(f"digestlock:{info.id}")
+            self.state.delete(keys.digest_lock(info.id))
         return deliveries
 
     def _quiet_now(self, sink: str, severity: str, now: datetime) -> bool:
@@ -372,6 +413,8 @@ class Responder:
         return any(q.period(now) is not None and q.holds(sink, sink_type, severity) for q in self.config.quiet_hours)
 
     def _quiet_digests(self) -> list[Delivery]:
+        """One summary per sink and ended quiet period, claimed before it is posted (as storm
+        digests are), so flushes running at the same time post it once."""
         deliveries: list[Delivery] = []
         now = datetime.fromtimestamp(self.clock(), UTC)
         for quiet in self.config.quiet_hours:
@@ -381,22 +424,20 @@ class Responder:
             period = period_key(*ended)
             sinks = quiet.sinks or [n for n, s in self.config.sinks.items() if s.type in CHAT_TYPES]
             for sink in sinks:
-                held = self.state.get(f"quiet:{sink}:{period}")
+                held = self.state.get(keys.quiet(sink, period))
                 destination = self.destinations.get(sink)
-                if not held or destination is None or self.state.get(f"quietdone:{sink}:{period}"):
+                done_key = keys.quiet_done(sink, period)
+                if not held or destination is None or self.dry_run or self.once.receipt(done_key) is not None:
                     continue
                 summary = sorted(((k[2:], int(v)) for k, v in held.items() if k.startswith("c:")),
                                  key=lambda item: (-item[1], item[0]))
                 notice = Notice("quiet-digest", None, summary=summary, period=period)
-                if self.dry_run:
-                    continue
-                try:
-                    receipt = destination.send(notice, None)
-                except DeliveryError as exc:
-                    deliveries.append(Delivery(sink, False, str(exc), exc.retryable))
-                    continue
-                self.state.put(f"quietdone:{sink}:{period}", receipt or {"ok": "true"}, self.config.dedup.ticket_ttl)
-                deliveries.append(Delivery(sink, True, "quiet hours summary"))
+                posted = self._post(sink, done_key, functools.partial(destination.send, notice, None),
+                                    self.config.dedup.ticket_ttl)
+                if isinstance(posted, Delivery):
+                    deliveries.append(posted)
+                elif posted.state == "claimed":
+                    deliveries.append(Delivery(sink, True, "quiet hours summary"))
         return deliveries
 
 

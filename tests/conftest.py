@@ -25,5 +25,5 @@ def _no_responder_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests start from the default settings, whatever the developer's shell exports."""
     for name in ("SLACK_WEBHOOK_URL", "TEAMS_WEBHOOK_URL", "RESPONDER_CONFIG", "RESPONDER_OUTBOX",
                  "RESPONDER_AUTO_REMEDIATE", "RESPONDER_LANGUAGE", "RESPONDER_APPROVAL_BASE_URL",
-                 "RESPONDER_APPROVAL_SECRET"):
+                 "RESPONDER_APPROVAL_SECRET", "RESPONDER_SDK_LOG_LEVEL"):
         monkeypatch.delenv(name, raising=False)

@@ -43,8 +43,9 @@ from shared.decode import Decoder
 from shared.models import Failure
 from shared.parse.aws import arn_parts
 from shared.pipeline import Enricher
+from shared.redact import error_text, quiet_sdk_loggers
 from shared.remediation.engine import RemediationEngine
-from shared.responder import Report, Responder, responder_from_env
+from shared.responder import DeliveryFailed, Report, Responder, failures, responder_from_env
 from shared.settings import Settings
 from shared.state import MemoryStore, StateStore
 
@@ -136,6 +137,7 @@ class App:
     def __init__(self, env: Mapping[str, str] | None = None, session: boto3.session.Session | None = None,
                  secrets: ParameterSecrets | None = None) -> None:
         self.env = os.environ if env is None else env
+        quiet_sdk_loggers(self.env)  # botocore logs decrypted SSM parameters at DEBUG
         self.session = session or boto3.session.Session()
         self.secrets = secrets or ParameterSecrets()
         self.table = self.env.get(ENV_TABLE) or None
@@ -206,8 +208,10 @@ class App:
             report = self.responder(context).handle(event, deadline=deadline_of(context))
         except Exception as exc:
             metrics.add_metric(name="Errors", unit=MetricUnit.Count, value=1)
-            logger.error("event not handled; it will be retried, then kept in the failed-events queue",
-                         extra={"error": f"{type(exc).__name__}: {exc}"})
+            extra: dict[str, Any] = {"error": error_text(exc)}
+            if isinstance(exc, DeliveryFailed):  # the same report as the Azure endpoint's 503
+                extra["failed"] = failures(exc.report)
+            logger.error("event not handled; it will be retried, then kept in the failed-events queue", extra=extra)
             raise
         record_metrics(report)
         result = summary(report)

@@ -2,8 +2,9 @@
 
 STS decodes only the messages produced in its own account, so the call is made in the account the
 failure came from (through the member role when that is not the responder's own account). Every
-way it can fail becomes a ``DecodeError`` whose text says why; the pipeline then adds the
-``aws sts decode-authorization-message`` command to the message and goes on.
+way it can fail becomes a ``DecodeError`` whose text says why (and the pipeline notes any other
+error the same way); the pipeline then adds the ``aws sts decode-authorization-message`` command
+to the message and goes on.
 
 The decoded document is privileged (it can list the policies that applied): it is returned to the
 core, which keeps only the principal, action, resource and condition keys. It is never logged.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import re
 
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 from functions.aws.accounts import AccountAccessError, AccountClients, error_code
 from shared.decode import DecodeError
@@ -66,6 +68,9 @@ class StsDecoder:
             raise DecodeError(f"STS refused to decode it in account {account} ({code})") from exc
         except BotoCoreError as exc:
             raise DecodeError(f"STS could not be reached ({type(exc).__name__})") from exc
+        except ResponseParserError as exc:  # not a BotoCoreError: an HTML page from a proxy, say
+            raise DecodeError("STS's answer could not be read (ResponseParserError): a proxy or firewall "
+                              "may have answered in its place") from exc
         decoded = response.get("DecodedMessage")
         if not isinstance(decoded, str) or not decoded:
             raise DecodeError("STS returned no decoded message")

@@ -8,7 +8,8 @@ What the action group gets back decides whether it tries again. It retries on 40
   the body and retrying cannot help;
 - 401: not from our action group (Secure Webhook token missing or invalid): logged, not processed;
 - 503: a transient failure (a sink, Table storage, the identity provider's keys, or the same
-  alert being handled right now): the action group retries and the alert is not lost.
+  alert being handled right now) or a sink's refusal: the action group retries and the alert is
+  not lost (the body lists the sinks that failed, and which of them refused).
 
 Delivery is at least once, so every alert is claimed in the state store under its
 ``essentials.alertId`` and ``monitorCondition`` (a Fired and its later Resolved share the id)
@@ -34,7 +35,8 @@ from functions.azure.auth import AuthError, KeysUnavailable, SecureWebhookValida
 from functions.azure.state import StateError
 from shared.parse import EventError
 from shared.pipeline import Enricher
-from shared.responder import DeliveryFailed, Report, Responder
+from shared.redact import error_text, quiet_sdk_loggers, redact
+from shared.responder import DeliveryFailed, Report, Responder, failures
 from shared.state import StateStore
 
 log = logging.getLogger("backup_responder.azure")
@@ -60,8 +62,11 @@ def _json(status: int, body: Mapping[str, Any], headers: Mapping[str, str] | Non
                              mimetype="application/json", headers=dict(headers or {}))
 
 
-def _retry_later(reason: str) -> func.HttpResponse:
-    return _json(503, {"status": "retry", "error": reason}, {"Retry-After": str(RETRY_AFTER_SECONDS)})
+def _retry_later(reason: str, failed: Sequence[Mapping[str, Any]] = ()) -> func.HttpResponse:
+    body: dict[str, Any] = {"status": "retry", "error": reason}
+    if failed:
+        body["failed"] = list(failed)
+    return _json(503, body, {"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 def claim_key(raw: Any) -> str | None:
@@ -121,7 +126,7 @@ class AlertEndpoint:
             try:
                 verdict = self._claim(key, token)
             except (AzureError, StateError) as exc:
-                log.error("state store unavailable while claiming %s: %s", key, exc)
+                log.error("state store unavailable while claiming %s: %s", key, error_text(exc))
                 return _retry_later("state store unavailable")
             if verdict == "done":
                 log.info("duplicate alert %s: already handled, not delivered again", key)
@@ -136,17 +141,19 @@ class AlertEndpoint:
             self._release(key, token)
             return self._bad(str(exc))
         except DeliveryFailed as exc:
-            if any(d.retryable for d in exc.report.failed):
-                self._release(key, token)
-                log.error("delivery failed, asking the action group to retry: %s", exc)
-                return _retry_later("delivery to a sink failed")
-            # Only permanent failures (a revoked webhook, a bad request): a retry cannot help, and
-            # the sinks that succeeded must not post twice. Logged, answered 200.
-            log.error("delivery failed permanently, not retried: %s", exc)
-            report = exc.report
+            # Kept, never marked done, whether the failure is transient or a permanent refusal (a
+            # revoked webhook, Slack's channel_not_found, a Teams body that reports an error): the
+            # action group retries, as Lambda retries and then dead-letters the same case. The sinks
+            # that succeeded hold receipts, so a retry posts only where it failed.
+            self._release(key, token)
+            failed = failures(exc.report)
+            log.error("delivery failed%s, asking the action group to retry: %s",
+                      " (refused permanently: fix the sink; see config check)" if any(f["refused"] for f in failed)
+                      else "", redact(str(exc)))
+            return _retry_later("delivery to a sink failed", failed)
         except (AzureError, StateError) as exc:
             self._release(key, token)
-            log.error("transient Azure error while handling the alert: %s", exc)
+            log.error("transient Azure error while handling the alert: %s", error_text(exc))
             return _retry_later("a dependency is unavailable")
         except Exception:
             self._release(key, token)
@@ -159,7 +166,7 @@ class AlertEndpoint:
                 self.state.put(key, {"status": "done", "at": self.clock(), "cause": summary.get("cause")},
                                ttl_seconds=DONE_TTL_SECONDS)
             except (AzureError, StateError) as exc:  # delivered already: a retry would duplicate, so 200
-                log.error("could not record alert %s as handled: %s", key, exc)
+                log.error("could not record alert %s as handled: %s", key, error_text(exc))
         return _json(200, summary)
 
     # ------------------------------------------------------------------ helpers
@@ -196,7 +203,7 @@ class AlertEndpoint:
             if current is not None and current.get("token") == token:
                 self.state.delete(key)
         except (AzureError, StateError) as exc:  # the lease runs out on its own
-            log.error("could not release the claim on %s: %s", key, exc)
+            log.error("could not release the claim on %s: %s", key, error_text(exc))
 
     @staticmethod
     def _summary(report: Report) -> dict[str, Any]:
@@ -231,6 +238,7 @@ def build_endpoint(env: Mapping[str, str] | None = None, enrichers: Sequence[Enr
     from shared.settings import Settings
 
     env = os.environ if env is None else env
+    quiet_sdk_loggers(env)  # azure-core logs request URLs and headers at DEBUG
     settings = Settings.from_env(env)
     if enrichers is None:
         enricher = AzureBackupEnricher.from_env(env, credential)

@@ -30,6 +30,7 @@ from shared.routing import (
     ServiceNowSink,
     SlackSink,
     TeamsSink,
+    is_reference,
     resolve_secret,
 )
 from shared.settings import Settings
@@ -42,9 +43,16 @@ DEFAULT_PACER = Pacer(SYSTEM_CLOCK)
 
 
 def check_url(url: str, what: str) -> str:
-    """https, or http to this machine only (local tests and emulators)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
+    """https, or http to this machine only (local tests and emulators); a URL that does not parse
+    (a bad port, white space or control characters) is refused without being quoted."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
+    except ValueError:
+        raise ConfigError(f"{what} is not a valid URL") from None
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        raise ConfigError(f"{what} is not a valid URL (it contains white space or control characters)")
     if parts.scheme == "https" and host:
         return url
     if parts.scheme == "http":
@@ -55,6 +63,56 @@ def check_url(url: str, what: str) -> str:
         if local:
             return url
     raise ConfigError(f"{what} must be an https URL")
+
+
+def _urls(sink: object) -> list[tuple[str, str]]:
+    """(field, URL) of a sink's configuration that ``build_destination`` checks with ``check_url``;
+    secret references (``ssm:``, ``env:``...) are checked when they resolve, at delivery."""
+    fields = ("webhook_url", "api_url", "url", "instance_url", "events_url")
+    found = [(name, getattr(sink, name)) for name in fields if isinstance(getattr(sink, name, None), str)]
+    return [(name, value) for name, value in found if not is_reference(value)]
+
+
+def url_problems(config: ResponderConfig) -> list[str]:
+    """The sinks ``respond`` would refuse for their URL (``check_url``, the same check), so that
+    ``config check`` refuses them too. Reasons never quote the URL: a webhook URL is a secret."""
+    problems = []
+    for name, sink in config.sinks.items():
+        for field, value in _urls(sink):
+            try:
+                check_url(value, field)
+            except ConfigError as exc:
+                problems.append(f"sink {name}: {exc}")
+    return problems
+
+
+#: What each kind of destination counts as delivered, for ``config check``.
+TICKET_SUCCESS = "a 2xx that carries the ticket's id (issue key, sys_id, number, dedup_key)"
+#: What any other answer means, on every entry point.
+REFUSAL = ("any other answer, a 2xx included (Slack's channel_not_found, invalid_payload, a Teams body that "
+           "reports an error), is a refusal: nothing is marked delivered and the event is kept (respond: "
+           "FAILED on its line, exit status 1, the outbox copy; Lambda: retried, then the dead-letter "
+           "queue; Azure: 503 with Retry-After, so the action group retries)")
+
+
+def success_answer(sink: object) -> str | None:
+    """The answer that counts as delivered for this sink's configuration (None for the outbox)."""
+    if isinstance(sink, SlackSink):
+        return SlackWebhook.SUCCESS if sink.webhook_url else SlackApi.SUCCESS
+    if isinstance(sink, TeamsSink):
+        return TeamsWorkflow.SUCCESS
+    if isinstance(sink, OutboxSinkConfig):
+        return None
+    return TICKET_SUCCESS
+
+
+def describe_answers(config: ResponderConfig) -> list[str]:
+    """``config check``'s lines on what each sink's answers mean."""
+    lines = [f"  {name}: delivered on {answer}" for name, sink in config.sinks.items()
+             if (answer := success_answer(sink)) is not None]
+    if not lines:
+        return []
+    return ["what counts as delivered:", *lines, f"  {REFUSAL}"]
 
 
 class BrokenDestination:

@@ -4,8 +4,12 @@ Every destination sends through a ``Sender``. It
 
 - paces each destination key (a Slack channel, a webhook) so that bursts are spread out before the
   service has to say 429;
-- honours ``Retry-After`` on 429 (and on 503), retries 5xx, 408 and network errors/timeouts with
+- honours ``Retry-After`` on 429 (and on 503), retries 5xx, 408, network errors/timeouts and
+  answers that are not HTTP (a garbage status line, a truncated body, a reset connection) with
   exponential backoff and full jitter, within a time budget and a bounded number of attempts;
+- counts as delivered only what the destination's ``verdict`` calls its success answer: a 2xx
+  that is not (Slack's ``channel_not_found``, a Teams body that reports an error) is a permanent
+  refusal, never retried, never marked delivered;
 - never sleeps past the caller's deadline (e.g. a Lambda's remaining time): when the next wait does
   not fit, it raises a *retryable* ``DeliveryError`` so that the invocation fails, the platform
   retries it and the dead-letter queue finally keeps it. A 429 is never dropped;
@@ -20,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import email.utils
+import http.client
 import json
 import logging
 import random
@@ -31,6 +36,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from shared.redact import error_text, redact
 from shared.sinks import DeliveryError
 
 log = logging.getLogger("backup_responder.delivery")
@@ -261,7 +267,7 @@ class Pacer:
 
 
 def _safe_detail(response: Response) -> str:
-    text = " ".join(response.text().split())
+    text = redact(" ".join(response.text().split()))
     return text[:ERROR_BODY_CHARS] + ("..." if len(text) > ERROR_BODY_CHARS else "")
 
 
@@ -330,8 +336,13 @@ class Sender:
             self.stats.attempts += 1
             try:
                 response = attempt(min(self.policy.timeout, limit))
-            except OSError as exc:  # connection refused/reset, DNS, timeouts
-                last = f"{type(exc).__name__}: {exc}" if "://" not in str(exc) else type(exc).__name__
+            except http.client.InvalidURL as exc:  # retrying cannot help; its text quotes the URL
+                raise DeliveryError(f"{self.service} {label}: the URL is not valid ({type(exc).__name__})",
+                                    retryable=False) from None
+            except (OSError, http.client.HTTPException) as exc:
+                # Connection refused or reset, DNS, timeouts, and answers that are not HTTP (a garbage
+                # status line, a body cut short): the request may not have arrived, so retry it.
+                last = error_text(exc)[:ERROR_BODY_CHARS]
                 after: float | None = None
             else:
                 kind, after = verdict(response, self.clock.time())
@@ -339,6 +350,8 @@ class Sender:
                     return response
                 last = f"HTTP {response.status} {_safe_detail(response)}".strip()
                 if kind == "fail":
+                    if 200 <= response.status < 300:
+                        last = f"HTTP {response.status} is not its success answer, a refusal: {_safe_detail(response)}"
                     raise DeliveryError(f"{self.service} {label}: {last}", retryable=False)
                 if response.status == 429:
                     self.stats.rate_limited += 1

@@ -1,9 +1,14 @@
 """ServiceNow: incidents through the Table API (``/api/now/table/incident``); a recurring failure adds
-work notes to the open incident; a recovery resolves it (state 6 with a close code and notes)."""
+work notes to the open incident; a recovery resolves it (state 6 with a close code and notes).
+
+Journal fields (work notes, comments) render what stands between ``[code]`` and ``[/code]`` as raw
+HTML, so untrusted text (an error message, a resource name) could inject markup and links: every
+text sent here has its code tags broken (``escape``) and is shown as the text it is."""
 
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
 from shared.delivery.base import DestinationKind, Notice, Receipt, truncate
@@ -23,6 +28,17 @@ class ServiceNowLimits:
     MAX_CORRELATION_ID = 100
     #: Inbound REST rate limit rules answer 429 with Retry-After; our own spacing.
     SECONDS_PER_REQUEST = 0.2
+
+
+#: ``[code]`` and ``[/code]`` in any case and spacing: ServiceNow's raw-HTML escape in journal fields.
+_CODE_TAG = re.compile(r"\[(?=\s*/?\s*code\s*\])", re.I)
+#: Put after the bracket, it keeps the text readable and the tag inert.
+_BREAK = "\u200b"
+
+
+def escape(text: str) -> str:
+    """Text for a ServiceNow field: ``[code]`` tags broken so they never switch to raw HTML."""
+    return _CODE_TAG.sub("[" + _BREAK, text)
 
 
 #: urgency/impact: 1 high, 2 medium, 3 low.
@@ -57,8 +73,8 @@ class ServiceNow:
 
     def create_body(self, notice: Notice) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "short_description": truncate(summary_line(notice), ServiceNowLimits.MAX_SHORT_DESCRIPTION),
-            "description": truncate(plain(document(notice)), ServiceNowLimits.MAX_DESCRIPTION),
+            "short_description": truncate(escape(summary_line(notice)), ServiceNowLimits.MAX_SHORT_DESCRIPTION),
+            "description": truncate(escape(plain(document(notice))), ServiceNowLimits.MAX_DESCRIPTION),
             "correlation_display": "backup-responder",
         }
         if notice.fingerprint:
@@ -82,7 +98,7 @@ class ServiceNow:
             if notice.kind == "recovered":
                 return []
             return [("POST", self.TABLE + "?sysparm_fields=sys_id,number", self.create_body(notice))]
-        notes = truncate(plain(comment(notice)), ServiceNowLimits.MAX_WORK_NOTES)
+        notes = truncate(escape(plain(comment(notice))), ServiceNowLimits.MAX_WORK_NOTES)
         if notice.kind == "recovered":
             return [("PATCH", f"{self.TABLE}/{sys_id}", {**self.resolve_fields, "close_notes": notes,
                                                          "work_notes": notes})]

@@ -386,12 +386,18 @@ class SlackWebhook:
         self.sender.interval = max(self.sender.interval, SlackLimits.SECONDS_PER_MESSAGE)
         self.pace_key = "slack-webhook:" + _key(url)
 
+    #: What counts as delivered (``config check`` prints it).
+    SUCCESS = "HTTP 200 with the body ok"
+
     @staticmethod
     def verdict(response: Response, now: float) -> Verdict:
         """Incoming webhooks answer 200 ``ok``; errors are 4xx with a word (``invalid_payload``,
-        ``channel_not_found``, ``channel_is_archived``...). slack_sdk does not raise on them."""
-        if response.status == 200:
-            return ("ok", None) if response.text().strip() in ("ok", "") else ("fail", None)
+        ``channel_not_found``, ``channel_is_archived``, ``no_service``...), and a 200 or other 2xx
+        with any other body is a refusal too. slack_sdk does not raise on them."""
+        if response.status == 200 and response.text().strip() == "ok":
+            return "ok", None
+        if 200 <= response.status < 300:
+            return "fail", None
         return default_verdict(response, now)
 
     def payload(self, notice: Notice) -> dict[str, Any]:
@@ -437,11 +443,16 @@ class SlackApi:
         self.base_url = base_url or self.DEFAULT_BASE_URL
         self.pace_key = "slack:" + channel
 
+    #: What counts as delivered (``config check`` prints it).
+    SUCCESS = 'HTTP 200 with {"ok": true}'
+
     @staticmethod
     def verdict(response: Response, now: float) -> Verdict:
-        if response.status == 200:
+        """The Web API answers 200 ``{"ok": true, ...}``; ``{"ok": false, "error": ...}`` is a
+        refusal (retried for the errors Slack names as transient), and so is any other 2xx."""
+        if 200 <= response.status < 300:
             data = response.json()
-            if isinstance(data, dict) and data.get("ok"):
+            if response.status == 200 and isinstance(data, dict) and data.get("ok") is True:
                 return "ok", None
             error = data.get("error") if isinstance(data, dict) else None
             return ("retry", None) if error in RETRYABLE_API_ERRORS else ("fail", None)

@@ -104,6 +104,8 @@ class FakeSts:
     denied_accounts: set[str] = field(default_factory=set)
     assumable: set[str] = field(default_factory=set)  # role ARNs AssumeRole grants
     calls: list[dict[str, str]] = field(default_factory=list)
+    #: When set, DecodeAuthorizationMessage is answered 200 with this body (a proxy's page).
+    proxy_page: str | None = None
     _keys: dict[str, str] = field(default_factory=dict)
 
     def caller_account(self, authorization: str) -> str:
@@ -127,6 +129,8 @@ class FakeSts:
                          f"<AssumedRoleUser><AssumedRoleId>AROAFAKE:{params.get('RoleSessionName')}"
                          f"</AssumedRoleId><Arn>{escape(arn)}</Arn></AssumedRoleUser></AssumeRoleResult>"
                          "<ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></AssumeRoleResponse>")
+        if action == "DecodeAuthorizationMessage" and self.proxy_page is not None:
+            return 200, self.proxy_page
         if action == "DecodeAuthorizationMessage":
             token = params.get("EncodedMessage", "")
             if caller in self.denied_accounts:

@@ -11,6 +11,8 @@ from moto import mock_aws
 
 from functions.aws.state import KEY_PREFIX, DynamoStore
 from shared.state import MemoryStore, StateStore
+from tests.support.idempotency_contract import Clock as ContractClock
+from tests.support.idempotency_contract import IdempotencyContract
 
 TABLE = "backup-responder-state"
 
@@ -130,3 +132,15 @@ def test_any_field_name_even_the_tables_own(store: tuple[StateStore, Clock]) -> 
     assert s.get("k") == {"id": "ticket-1", "expiration": 7, "pk": "x", "id_count": 1}
     clock.now += 60
     assert s.get("k") is None
+
+
+class TestDynamoIdempotency(IdempotencyContract):
+    """The idempotency contract (tests/support) on DynamoDB: claims are conditional puts."""
+
+    @pytest.fixture
+    def store(self) -> Iterator[tuple[StateStore, ContractClock]]:
+        clock = ContractClock()
+        with mock_aws():
+            client = boto3.client("dynamodb", region_name="us-west-2")
+            create_table(client)
+            yield DynamoStore(TABLE, client, clock=clock), clock

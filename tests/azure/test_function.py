@@ -16,9 +16,12 @@ from functions.azure import blueprint
 from functions.azure.auth import SecureWebhookConfig, SecureWebhookValidator
 from functions.azure.endpoint import LEASE_SECONDS, AlertEndpoint, build_endpoint, claim_key
 from functions.azure.state import TableStore
+from shared.delivery.http import ManualClock
 from shared.models import Outcome
 from shared.pipeline import Delivery, Pipeline
-from shared.responder import Responder
+from shared.responder import Responder, responder_from_env
+from shared.routing import parse_config
+from shared.settings import Settings
 from shared.sinks import DeliveryError
 from tests.azure.conftest import (
     AUDIENCE_CLIENT_ID,
@@ -32,6 +35,7 @@ from tests.azure.conftest import (
     http_request,
 )
 from tests.conftest import load_event
+from tests.support.malformed import ALL_MALFORMED, Answer, MalformedServer, malformed_server
 
 MSI = "azure/seed000-pgsql-backup-usererrormsimissingpermissions.json"
 
@@ -217,15 +221,47 @@ def test_a_failing_sink_answers_503_and_the_retry_delivers(table_store: TableSto
         blueprint.use_endpoint(None)
 
 
-def test_a_permanent_sink_error_is_not_retried(table_store: TableStore) -> None:
+def test_a_permanent_refusal_is_kept_for_the_retry_not_marked_done(table_store: TableStore) -> None:
     sink = RecordingSink(failures=1, retryable=False)
     blueprint.use_endpoint(AlertEndpoint(Responder(Pipeline(), [sink], table_store), table_store))
     try:
-        status, body = call(load_event(MSI))
-        assert status == 200
-        assert body["deliveries"] == [{"sink": "recording", "ok": False}]
+        response = backup_alert_function()(http_request(load_event(MSI)))
+        assert response.status_code == 503 and response.headers.get("Retry-After") == "30"
+        body = json.loads(response.get_body())
+        assert body["failed"] == [{"sink": "recording", "refused": True, "error": "chat service answered 503"}]
+        status, body = call(load_event(MSI))  # the action group's retry, once the sink is fixed
+        assert status == 200 and body["status"] == "delivered"
+        assert call(load_event(MSI))[1] == {"status": "duplicate"}
+        assert len(sink.outcomes) == 1
     finally:
         blueprint.use_endpoint(None)
+
+
+TEAMS_REFUSAL = MalformedServer.answer("200 OK", b"Webhook message delivery failed with error: Microsoft Teams "
+                                                 b"endpoint returned HTTP error 413 with ContextId tcid=0")
+
+
+@pytest.mark.parametrize("answer", [*ALL_MALFORMED, TEAMS_REFUSAL], ids=[*ALL_MALFORMED, "teams-200-refusal"])
+def test_a_malformed_or_refusing_answer_is_503_and_the_retry_posts_once(answer: Answer | bytes,
+                                                                        table_store: TableStore) -> None:
+    with malformed_server("accepted") as teams:
+        refusal = isinstance(answer, bytes)
+        teams.queue.extend([answer] if refusal else [answer, answer])  # a refusal is not retried in vain
+        config = parse_config({"sinks": {"teams": {"type": "teams", "webhook_url": teams.url + "/workflows/sig"}},
+                               "retry": {"max_attempts": 2}})
+        responder = responder_from_env(Settings(), state=table_store, clock=ManualClock(), config=config)
+        blueprint.use_endpoint(AlertEndpoint(responder, table_store))
+        try:
+            response = backup_alert_function()(http_request(load_event(MSI)))
+            assert response.status_code == 503 and response.headers.get("Retry-After") == "30"
+            [failed] = json.loads(response.get_body())["failed"]
+            assert failed["sink"] == "teams" and failed["refused"] is refusal
+            status, body = call(load_event(MSI))  # the action group's retry
+            assert (status, body["status"]) == (200, "delivered")
+            assert call(load_event(MSI))[1] == {"status": "duplicate"}
+            assert teams.answered("accepted") == 1
+        finally:
+            blueprint.use_endpoint(None)
 
 
 def test_the_same_alert_in_flight_elsewhere_is_retried_later(endpoint: AlertEndpoint, sink: RecordingSink,

@@ -10,6 +10,8 @@ import pytest
 from functions.azure.state import TableStore
 from shared.state import StateStore
 from tests.azure.conftest import Azurite
+from tests.support.idempotency_contract import Clock as ContractClock
+from tests.support.idempotency_contract import IdempotencyContract
 
 ALERT_KEY = ("azure-alert:/subscriptions/11112222-bbbb-3333-cccc-4444dddd5555/providers/"
              "microsoft.alertsmanagement/alerts/efb68fef-d19a-e3e8-e5df-28fb36d4e020:fired")
@@ -140,3 +142,17 @@ def test_a_table_scoped_role_that_cannot_create_tables_is_not_an_error() -> None
             raise ResourceNotFoundError("not found")
 
     assert TableStore(Table()).get("k") is None  # type: ignore[arg-type]
+
+
+class TestTableIdempotency(IdempotencyContract):
+    """The idempotency contract (tests/support) on Table storage (Azurite): claims are inserts."""
+
+    @pytest.fixture
+    def store(self, azurite: Azurite) -> tuple[StateStore, ContractClock]:
+        clock = ContractClock()
+        self.azurite = azurite
+        return TableStore(azurite.table(), clock), clock
+
+    def peer(self, state: StateStore, clock: ContractClock) -> StateStore:
+        assert isinstance(state, TableStore)
+        return TableStore(self.azurite.table(state._table.table_name), clock)

@@ -85,6 +85,27 @@ def test_servicenow_incident_work_notes_and_resolution(services: FakeServices, c
     assert record["state"] == "6" and record["close_code"] == "Solution provided" and record["close_notes"]
 
 
+CODE_TAGS = ("[code]<img src=x onerror=alert(1)>[/code]", "[CODE]<a href='https://evil.example'>fix</a>[/CODE]",
+             "[ code ]<script>x()</script>[ /code ]")
+_CODE_TAG = re.compile(r"\[\s*/?\s*code\s*\]", re.I)
+
+
+@pytest.mark.parametrize("hostile", CODE_TAGS)
+def test_servicenow_never_passes_a_code_tag_through(hostile: str, services: FakeServices,
+                                                    clock: ManualClock) -> None:
+    """ServiceNow renders [code]...[/code] in work notes as raw HTML: the tags reach it broken."""
+    sn = ServiceNow("sn", services.url + "/sn", _sender(clock), username="svc-backup", password="sn-password")
+    outcome = outcome_of(failure_event(1, resource=f"arn:aws:rds:us-west-2:111122223333:db:{hostile}",
+                                       message="The source snapshot KMS key does not exist " + hostile))
+    receipt = sn.send(Notice("failure", outcome, fingerprint="fp-abc"), None)
+    sn.send(Notice("repeat", outcome, count=2), receipt)
+    sn.send(Notice("recovered", outcome), receipt)
+    record = services.issues[receipt["sys_id"]]
+    sent = [record["short_description"], record["description"], record["close_notes"], *record["work_notes_log"]]
+    assert any("onerror" in t or "evil.example" in t or "script" in t for t in sent)  # the text is still shown
+    assert not [t for t in sent if _CODE_TAG.search(t)]
+
+
 def test_pagerduty_trigger_dedup_and_resolve(services: FakeServices, clock: ManualClock) -> None:
     pd = PagerDuty("pd", "R0UTINGKEY0000000000000000000000", _sender(clock), services.url + "/pd/v2/enqueue")
     outcome = outcome_of(failure_event(1))
