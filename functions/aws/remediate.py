@@ -12,8 +12,9 @@ was planned, and verifying reads it back. Least privilege throughout:
   the allow-list entry says so, the organization through ``aws:PrincipalOrgID``);
 - ``kms-key-policy``: the two statements of seed 003 ("Allow use of the key", "Allow attachment of
   persistent resources") for the destination account only, after checking that the key is a
-  customer managed key in the source account and enabled, that the destination account exists
-  (Organizations, where the role may ask), and that the policy stays within 32 KB.
+  customer managed key in the source account and enabled, that the destination account is an
+  active account of the organization (Organizations) or named in the allow-list entry's
+  ``destination_accounts``, and that the policy stays within 32 KB.
 
 The calls are made in the account that owns each resource, through ``ClientProvider`` (in the
 Lambda, ``AccountClients`` with the write-capable remediation role, ``REMEDIATION_ROLE_NAME``).
@@ -35,7 +36,13 @@ from shared.models import Failure, Outcome
 from shared.parse.aws import arn_parts
 from shared.remediation import policy
 from shared.remediation.changes import AlreadyInPlace, Applied, Change, RemediationRefused
-from shared.remediation.engine import ORGANIZATION_FACT, RemediationEngine, engine_from_settings
+from shared.remediation.engine import (
+    DESTINATION_ACCOUNTS_FACT,
+    ORGANIZATION_FACT,
+    RemediationEngine,
+    engine_from_settings,
+    listed,
+)
 from shared.settings import Settings
 from shared.state import StateStore
 
@@ -363,21 +370,33 @@ class AwsRemediator:
                 log.info("describe recovery point failed: %s", error_code(exc))
         return f.facts.get("kms_key_arn")
 
-    def _account_exists(self, account: str) -> str | None:
-        """Refuses when Organizations says the account does not exist; a note when it cannot be asked."""
+    def _confirm_destination(self, account: str, allowed: list[str]) -> str:
+        """A note saying how the destination account was confirmed; ``RemediationRefused`` when it
+        was not: the account comes from the event, so it must be an active account of the
+        organization, or one the allow-list entry names (``destination_accounts``)."""
+        if account in allowed:
+            return f"the destination account {account} is named in the allow-list (destination_accounts)"
+        otherwise = ("; name it in destination_accounts of the allow-list entry to allow it, or let the responder "
+                     "ask Organizations (organizations:DescribeAccount from the management or a delegated "
+                     "administrator account)")
         if not self.check_organizations:
-            return "the destination account was not looked up in AWS Organizations (disabled)"
+            raise RemediationRefused(f"the destination account {account} could not be confirmed: it is not looked "
+                                     f"up in AWS Organizations here{otherwise}")
         try:
-            self.clients.client("organizations").describe_account(AccountId=account)
+            found = self.clients.client("organizations").describe_account(AccountId=account)["Account"]
         except ClientError as exc:
             if error_code(exc) == "AccountNotFoundException":
                 raise RemediationRefused(f"the destination account {account} is not an account of the "
                                          "organization") from exc
-            return (f"the destination account {account} could not be confirmed in AWS Organizations "
-                    f"({error_code(exc)}); KMS itself rejects a principal that does not exist")
+            raise RemediationRefused(f"the destination account {account} could not be confirmed in AWS "
+                                     f"Organizations ({error_code(exc)}){otherwise}") from exc
         except (BotoCoreError, AccountAccessError) as exc:
-            return f"AWS Organizations could not be asked about {account} ({error_code(exc)})"
-        return None
+            raise RemediationRefused(f"the destination account {account} could not be confirmed: AWS Organizations "
+                                     f"could not be asked ({error_code(exc)}){otherwise}") from exc
+        status = found.get("Status") or "ACTIVE"  # older answers carry no Status
+        if status != "ACTIVE":
+            raise RemediationRefused(f"the destination account {account} is {status} in the organization")
+        return f"the destination account {account} is an active account of the organization"
 
     def _plan_key_policy(self, f: Failure) -> Change:
         source = f.facts.get("source_account_id") or f.account_id
@@ -425,10 +444,8 @@ class AwsRemediator:
             raise RemediationRefused(f"the key policy would be {size} bytes, over the {KMS_POLICY_MAX_BYTES}-byte "
                                      "limit of KMS")
         notes = [f"key policy {size} of {KMS_POLICY_MAX_BYTES} bytes; only account {destination} is added",
-                 "the lockout safety check stays on (BypassPolicyLockoutSafetyCheck=false)"]
-        note = self._account_exists(destination)
-        if note:
-            notes.append(note)
+                 "the lockout safety check stays on (BypassPolicyLockoutSafetyCheck=false)",
+                 self._confirm_destination(destination, listed(f, DESTINATION_ACCOUNTS_FACT))]
         return Change(
             kind="kms-key-policy", cloud="aws", account=source, region=region, target=key_arn,
             summary=f"add the use and grant statements for account {destination} to the key policy of {key_arn}",

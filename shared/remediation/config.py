@@ -77,6 +77,11 @@ class AllowEntry(_Strict):
     #: For ``aws.vault.access-policy``: allow the whole organization (``aws:PrincipalOrgID``)
     #: instead of the one source account.
     organization_id: str | None = Field(default=None, pattern=r"^o-[a-z0-9]{10,32}$")
+    #: For ``aws.kms.key-access``: destination accounts that may be written into a source key's
+    #: policy although AWS Organizations cannot confirm them (the usual case in a member account,
+    #: where Organizations cannot be asked). Any other destination must be an active account of
+    #: the organization, or the fix is refused: the account comes from the event.
+    destination_accounts: list[str] = []
 
     @field_validator("cause")
     @classmethod
@@ -86,7 +91,7 @@ class AllowEntry(_Strict):
             raise ValueError(f"cause {cause!r} must start with aws. or azure. (a bare * is not allowed)")
         return cause
 
-    @field_validator("accounts")
+    @field_validator("accounts", "destination_accounts")
     @classmethod
     def _account_ids(cls, accounts: list[str]) -> list[str]:
         bad = [a for a in accounts if not (len(a) == 12 and a.isdigit())]

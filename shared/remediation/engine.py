@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shared.models import Outcome, RemediationAction, RemediationSummary
+from shared.models import Failure, Outcome, RemediationAction, RemediationSummary
 from shared.remediation import guardrails
 from shared.remediation.audit import AuditRecord, AuditTrail, new_audit_id
 from shared.remediation.changes import (
@@ -349,16 +349,30 @@ class RemediationEngine:
                         actor=summary.actor, notes=list(summary.notes), replayed=summary)
 
 
-#: The fact through which an allow-list entry asks the vault fix to allow the whole organization.
+#: The allow-list entry's options, handed to the remediators as facts they read. Only the entry sets
+#: them: facts of these names that came with the event are dropped first.
 ORGANIZATION_FACT = "remediation_organization_id"
+DESTINATION_ACCOUNTS_FACT = "remediation_destination_accounts"
+SUBSCRIPTIONS_FACT = "remediation_subscriptions"
+_OPTION_FACTS = (ORGANIZATION_FACT, DESTINATION_ACCOUNTS_FACT, SUBSCRIPTIONS_FACT)
+
+
+def _entry_facts(entry: AllowEntry) -> dict[str, str]:
+    facts = {ORGANIZATION_FACT: entry.organization_id or "",
+             DESTINATION_ACCOUNTS_FACT: ",".join(entry.destination_accounts),
+             SUBSCRIPTIONS_FACT: ",".join(entry.subscriptions)}
+    return {name: value for name, value in facts.items() if value}
+
+
+def listed(failure: Failure, fact: str) -> list[str]:
+    """A list option of the allow-list entry (``DESTINATION_ACCOUNTS_FACT``, ``SUBSCRIPTIONS_FACT``)."""
+    return [item for item in failure.facts.get(fact, "").split(",") if item]
 
 
 def _with_entry_options(outcome: Outcome, entry: AllowEntry) -> Outcome:
     """The outcome with the entry's options for the remediator (as facts it reads)."""
-    if not entry.organization_id:
-        return outcome
-    failure = outcome.failure.model_copy(update={"facts": {**outcome.failure.facts,
-                                                           ORGANIZATION_FACT: entry.organization_id}})
+    facts = {k: v for k, v in outcome.failure.facts.items() if k not in _OPTION_FACTS}
+    failure = outcome.failure.model_copy(update={"facts": {**facts, **_entry_facts(entry)}})
     return outcome.model_copy(update={"failure": failure})
 
 

@@ -42,6 +42,7 @@ from tests.remediation.conftest import (
     Clients,
     aws_client,
     config,
+    organizations_cannot_be_asked,
     pipeline,
 )
 
@@ -253,3 +254,29 @@ def test_without_an_engine_the_responder_changes_nothing(tmp_path: Path) -> None
     outbox = tmp_path / "outbox"
     report = Responder(pipeline(SEED004_DECODED), [OutboxSink(outbox)], MemoryStore()).handle(load_event(SEED004))
     assert report.outcome.remediation is None
+
+
+def test_seed_003_destination_named_in_the_allow_list_is_written_when_organizations_cannot_be_asked(
+        kms: Any) -> None:
+    """The engine hands the entry's ``destination_accounts`` to the fix: the allow-listed account is
+    written; the same failure with another destination is refused with the reason in the report."""
+    key = kms.create_key(Description="orders-prod RDS key")["KeyMetadata"]["Arn"]
+    original = kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"]
+    outcome = pipeline(facts={"kms_key_arn": key}).process(load_event(SEED003_KMS))
+    destination = outcome.failure.facts["destination_account_id"]
+
+    def decide(allowed: list[str]) -> Any:
+        remediator = AwsRemediator(Clients().add("kms", kms).add("organizations", organizations_cannot_be_asked()))
+        cfg = config(allow=[{"cause": "aws.kms.key-access", "destination_accounts": allowed}])
+        return RemediationEngine(config=cfg, switch="on", state=MemoryStore(), remediators=[remediator],
+                                 sleep=lambda _: None).run(outcome).remediation
+
+    refused = decide(["999988887777"])
+    assert refused.action == "refused"
+    assert f"destination account {destination} could not be confirmed" in refused.reason
+    assert kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"] == original
+
+    applied = decide([destination])
+    assert applied.action == "applied", applied.reason
+    assert any("allow-list" in note for note in applied.notes)
+    assert destination in kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"]
