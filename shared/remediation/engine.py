@@ -11,7 +11,9 @@ The order of the checks, each one stopping the rest:
 6. the remediator plans the change from the current state (read only); it refuses what it must
    not do (missing facts, validation, already in place) → ``refused``;
 7. the change would remove or narrow something, or reach outside the failure's account → ``refused``;
-8. mode ``dry-run``, or an entry that requires approval → ``planned`` (with an approval id when
+8. the change carries a ``risk`` (passing a role with administrator-level permissions...) →
+   ``planned`` with the risk, for a person to approve in chat (``refused`` when no one may);
+   mode ``dry-run``, or an entry that requires approval → ``planned`` (with an approval id when
    people may approve it from chat);
 9. the rate limits → ``refused``; then apply, verify → ``applied`` or ``failed``; restart the job
    when the entry asks for it.
@@ -247,6 +249,15 @@ class RemediationEngine:
             return decision("failed", f"could not read the current state to plan the fix ({error_text(exc)})",
                             kind=kind, needs_person=True)
 
+        if change.risk and not approved:
+            # Only the one permission, but a privilege grant all the same: a person decides.
+            approval_id = self._offer_approval(outcome, change)
+            if approval_id is None:
+                return decision("refused", f"{change.risk}; no one may approve fixes in chat "
+                                "(remediation.approval), so a person must make this change by hand",
+                                kind=kind, change=change, needs_person=True)
+            return decision("planned", f"not applied automatically: {change.risk}; a person may approve it in chat",
+                            kind=kind, change=change, approval_id=approval_id, needs_person=True)
         if not approved and (self.mode == "dry-run" or entry.require_approval):
             approval_id = self._offer_approval(outcome, change)
             why = "dry run" if self.mode == "dry-run" else "waiting for approval in chat"
@@ -321,7 +332,7 @@ class RemediationEngine:
         document = outcome.model_dump(mode="json", exclude={"remediation": True, "failure": {"encoded_message"}})
         self.state.put(PENDING_PREFIX + approval_id,
                        {"outcome": document, "created": self.clock(), "change": change.summary,
-                        "diff": change.diff()[:MAX_PENDING_DIFF_CHARS]},
+                        "diff": change.diff()[:MAX_PENDING_DIFF_CHARS], "risk": change.risk},
                        ttl_seconds=approval.ttl_hours * 3600)
         return approval_id
 

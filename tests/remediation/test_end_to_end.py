@@ -119,6 +119,22 @@ def test_seed_004_restore_is_fixed_with_the_example_configuration(iam: Any, tmp_
     assert record["after"] == document["PolicyDocument"] and record["restarted_job_id"] == "RESTORE-AGAIN-1"
 
 
+def test_seed_004_passing_an_administrator_role_is_left_to_a_person(iam: Any, tmp_path: Path) -> None:
+    """The crafted case: the decoded message names a role with an inline ``Action: *``. With the
+    switch on and the cause allowed, nothing is written to IAM; the message says why."""
+    iam.put_role_policy(RoleName="AmazonSSMRoleForInstancesQuickSetup", PolicyName="everything",
+                        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+                            {"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+    remediator = AwsRemediator(Clients().add("iam", iam))
+    outcome, text, _ = respond(SEED004, pipeline(SEED004_DECODED), load_remediation_config(EXAMPLE), "on",
+                               remediator, tmp_path)
+    assert iam.list_role_policies(RoleName="AWSBackupDefaultServiceRole")["PolicyNames"] == []
+    assert outcome.remediation is not None and outcome.remediation.action in ("planned", "refused")
+    assert outcome.remediation.needs_person and not outcome.remediation.restarted_job_id
+    assert ("the role AmazonSSMRoleForInstancesQuickSetup to pass has administrator-level permissions "
+            "(Action * in inline policy everything)") in text
+
+
 def test_seed_004_in_dry_run_shows_the_policy_and_changes_nothing(iam: Any, tmp_path: Path) -> None:
     backup = aws_client("backup")
     stub = Stubber(backup)  # no responses: any Backup call would fail the test
