@@ -39,13 +39,8 @@ from shared.models import Failure, Outcome
 from shared.parse.aws import arn_parts
 from shared.remediation import policy
 from shared.remediation.changes import AlreadyInPlace, Applied, Change, RemediationRefused
-from shared.remediation.engine import (
-    DESTINATION_ACCOUNTS_FACT,
-    ORGANIZATION_FACT,
-    RemediationEngine,
-    engine_from_settings,
-    listed,
-)
+from shared.remediation.config import DESTINATION_ACCOUNTS_FACT, ORGANIZATION_FACT, listed
+from shared.remediation.engine import RemediationEngine, engine_from_settings
 from shared.settings import Settings
 from shared.state import StateStore
 

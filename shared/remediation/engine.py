@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shared.models import Failure, Outcome, RemediationAction, RemediationSummary
+from shared.models import Outcome, RemediationAction, RemediationSummary
 from shared.remediation import guardrails
 from shared.remediation.audit import AuditRecord, AuditTrail, new_audit_id
 from shared.remediation.changes import (
@@ -43,7 +43,7 @@ from shared.remediation.changes import (
     Remediator,
     TagReader,
 )
-from shared.remediation.config import AllowEntry, RemediationConfig, load_remediation_config
+from shared.remediation.config import OPTION_FACTS, AllowEntry, RemediationConfig, load_remediation_config
 from shared.settings import RemediationMode, Settings
 from shared.state import MemoryStore, StateStore
 
@@ -237,8 +237,9 @@ class RemediationEngine:
                 return decision("suppressed", tag_problem, kind=kind)
 
         try:
-            change = remediator.plan_change(_with_entry_options(outcome, entry))
-            guardrails.check_change(change, failure)
+            placed = _with_entry_options(outcome, entry)
+            change = remediator.plan_change(placed)
+            guardrails.check_change(change, placed.failure)
         except AlreadyInPlace as exc:
             return decision("refused", f"already in place: {exc.reason}; so this failure has another cause",
                             kind=kind, needs_person=True)
@@ -360,30 +361,11 @@ class RemediationEngine:
                         actor=summary.actor, notes=list(summary.notes), replayed=summary)
 
 
-#: The allow-list entry's options, handed to the remediators as facts they read. Only the entry sets
-#: them: facts of these names that came with the event are dropped first.
-ORGANIZATION_FACT = "remediation_organization_id"
-DESTINATION_ACCOUNTS_FACT = "remediation_destination_accounts"
-SUBSCRIPTIONS_FACT = "remediation_subscriptions"
-_OPTION_FACTS = (ORGANIZATION_FACT, DESTINATION_ACCOUNTS_FACT, SUBSCRIPTIONS_FACT)
-
-
-def _entry_facts(entry: AllowEntry) -> dict[str, str]:
-    facts = {ORGANIZATION_FACT: entry.organization_id or "",
-             DESTINATION_ACCOUNTS_FACT: ",".join(entry.destination_accounts),
-             SUBSCRIPTIONS_FACT: ",".join(entry.subscriptions)}
-    return {name: value for name, value in facts.items() if value}
-
-
-def listed(failure: Failure, fact: str) -> list[str]:
-    """A list option of the allow-list entry (``DESTINATION_ACCOUNTS_FACT``, ``SUBSCRIPTIONS_FACT``)."""
-    return [item for item in failure.facts.get(fact, "").split(",") if item]
-
-
 def _with_entry_options(outcome: Outcome, entry: AllowEntry) -> Outcome:
-    """The outcome with the entry's options for the remediator (as facts it reads)."""
-    facts = {k: v for k, v in outcome.failure.facts.items() if k not in _OPTION_FACTS}
-    failure = outcome.failure.model_copy(update={"facts": {**facts, **_entry_facts(entry)}})
+    """The outcome with the entry's options for the remediator and the guardrails (as facts they
+    read); facts of those names that came with the event are dropped first."""
+    facts = {k: v for k, v in outcome.failure.facts.items() if k not in OPTION_FACTS}
+    failure = outcome.failure.model_copy(update={"facts": {**facts, **entry.option_facts()}})
     return outcome.model_copy(update={"failure": failure})
 
 

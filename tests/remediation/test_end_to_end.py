@@ -226,6 +226,9 @@ def test_seed_000_postgresql_vault_identity_gets_reader(tmp_path: Path) -> None:
     api = RoleAssignmentsApi()
     server = (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-data-prod/providers/Microsoft.DBforPostgreSQL/"
               "servers/pg-orders-prod")
+    api.vault(f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-backup-prod/providers/Microsoft.DataProtection/"
+              "backupVaults/bv-pg-prod-01", VAULT_PRINCIPAL)
+    api.resource(server, type="Microsoft.DBforPostgreSQL/servers")
     with arm_server(api, tmp_path) as (url, cert):
         remediator = AzureRemediator(FakeCredential(), endpoint=url, connection_verify=str(cert))
         cfg = config(allow=[{"cause": "azure.postgres.vault-msi-reader", "subscriptions": [SUBSCRIPTION]}])
