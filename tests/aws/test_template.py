@@ -369,8 +369,7 @@ def test_job_restarts_and_recovery_point_reads_only_on_recovery_points() -> None
 def test_policy_writes_carry_conditions() -> None:
     central = Cfn(load(TEMPLATE), EVERYTHING)
     member = Cfn(load(MEMBER), {**MEMBER_PARAMETERS, "CreateRemediationRole": "true", "KmsRemediation": "true"})
-    for cfn, policy in ((central, role_statements(central, "ResponderRole")),
-                        (member, statements(member, "RemediationRole"))):
+    for policy in (role_statements(central, "ResponderRole"), statements(member, "RemediationRole")):
         allows = {a: s for s in policy if s["Effect"] == "Allow" for a in _actions(s)}
         for action in ("iam:putrolepolicy", "backup:putbackupvaultaccesspolicy", "kms:putkeypolicy"):
             assert allows[action]["Condition"]["StringEquals"]["aws:ResourceAccount"] == ACCOUNT, action
