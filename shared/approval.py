@@ -348,7 +348,8 @@ class TeamsApproval:
             what = html.escape(f"{outcome.finding.title} ({outcome.finding.cause})")
             change = html.escape(str(pending.get("change") or ""))
             diff = html.escape(str(pending.get("diff") or ""))
-            return _page("Apply this fix?", f"<p>{what}</p><p>Would {change}</p><pre>{diff}</pre>"
+            risk = f"<p><strong>Risk:</strong> {html.escape(str(pending['risk']))}</p>" if pending.get("risk") else ""
+            return _page("Apply this fix?", f"<p>{what}</p><p>Would {change}</p>{risk}<pre>{diff}</pre>"
                                              f"<form method='post'>{fields}<button type='submit'>Apply fix</button>"
                                              "</form>")
         if method.upper() != "POST":

@@ -6,14 +6,18 @@ keeps every existing statement as it is; applying checks that the document did n
 was planned, and verifying reads it back. Least privilege throughout:
 
 - ``iam-pass-role``: an inline policy on the restore role that allows ``iam:PassRole`` on the one
-  role the decoded authorization message names (never ``role/*``), only to the service the
-  restored resource runs in (``iam:PassedToService``);
+  role the decoded authorization message names (never ``role/*``, never a role of another
+  account), only to the service the restored resource runs in (``iam:PassedToService``). Passing a
+  role hands over its permissions, so the role's policies are read first: administrator-level or
+  IAM write permissions (or policies that cannot be read) make the change a ``risk`` that only a
+  person may approve;
 - ``vault-access-policy``: ``backup:CopyIntoBackupVault`` for the source account's root (or, when
   the allow-list entry says so, the organization through ``aws:PrincipalOrgID``);
 - ``kms-key-policy``: the two statements of seed 003 ("Allow use of the key", "Allow attachment of
   persistent resources") for the destination account only, after checking that the key is a
-  customer managed key in the source account and enabled, that the destination account exists
-  (Organizations, where the role may ask), and that the policy stays within 32 KB.
+  customer managed key in the source account and enabled, that the destination account is an
+  active account of the organization (Organizations) or named in the allow-list entry's
+  ``destination_accounts``, and that the policy stays within 32 KB.
 
 The calls are made in the account that owns each resource, through ``ClientProvider`` (in the
 Lambda, ``AccountClients`` with the write-capable remediation role, ``REMEDIATION_ROLE_NAME``).
@@ -35,7 +39,8 @@ from shared.models import Failure, Outcome
 from shared.parse.aws import arn_parts
 from shared.remediation import policy
 from shared.remediation.changes import AlreadyInPlace, Applied, Change, RemediationRefused
-from shared.remediation.engine import ORGANIZATION_FACT, RemediationEngine, engine_from_settings
+from shared.remediation.config import DESTINATION_ACCOUNTS_FACT, ORGANIZATION_FACT, listed
+from shared.remediation.engine import RemediationEngine, engine_from_settings
 from shared.settings import Settings
 from shared.state import StateStore
 
@@ -54,6 +59,9 @@ KMS_USE_ACTIONS = ["kms:DescribeKey", "kms:Encrypt", "kms:Decrypt", "kms:ReEncry
 KMS_GRANT_ACTIONS = ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"]
 KMS_GRANT_CONDITION = {"Bool": {"kms:GrantIsForAWSResource": "true"}}
 COPY_INTO_VAULT = "backup:CopyIntoBackupVault"
+#: AWS managed policies that make a role powerful by name alone (their documents say the same).
+POWERFUL_MANAGED_POLICIES = {"AdministratorAccess": policy.ADMINISTRATOR_LEVEL,
+                             "PowerUserAccess": policy.ADMINISTRATOR_LEVEL, "IAMFullAccess": policy.IAM_WRITE}
 _ACCOUNT = re.compile(r"^\d{12}$")
 _NOT_FOUND = frozenset({"NoSuchEntity", "NoSuchEntityException", "ResourceNotFoundException", "NotFoundException"})
 CALL_ERRORS = (ClientError, BotoCoreError, AccountAccessError)
@@ -265,12 +273,16 @@ class AwsRemediator:
             if error_code(exc) in _NOT_FOUND:
                 raise RemediationRefused(f"the role {role_name} does not exist in account {account}") from exc
             raise
+        if pass_parts.get("account") != account:
+            raise RemediationRefused(f"the role to pass, {pass_role_arn}, is in another account than {account}, "
+                                     "whose role would be changed; a role is only passed within its own account")
         try:
             iam.get_role(RoleName=pass_role_name)
         except ClientError as exc:
             if error_code(exc) in _NOT_FOUND:
                 raise RemediationRefused(f"the role to pass, {pass_role_arn}, does not exist") from exc
             raise
+        risk = self._pass_role_risk(iam, pass_role_name)
         policy_name = f"BackupResponderPassRole-{pass_role_name}"[:128]
         before = self._role_policy(iam, role_name, policy_name)
         statement = {
@@ -293,8 +305,50 @@ class AwsRemediator:
             before=before, after=after,
             params={"role_name": role_name, "policy_name": policy_name,
                     "detail": f"inline policy {policy_name} on {role['Arn']} (to {service} only)"},
-            notes=[f"iam:PassRole is allowed on {pass_role_arn} only, passed to {service} only"],
+            notes=[f"iam:PassRole is allowed on {pass_role_arn} only, passed to {service} only",
+                   f"risk: {risk}; a person must approve it" if risk else
+                   f"the role {pass_role_name} has neither administrator-level nor IAM write permissions"],
+            risk=risk,
         )
+
+    @staticmethod
+    def _role_powers(iam: Any, role_name: str) -> list[tuple[str, str]]:
+        """The administrator-level and IAM write grants of a role: its attached managed policies
+        (default versions) and its inline policies."""
+        found: list[tuple[str, str]] = []
+        for page in iam.get_paginator("list_attached_role_policies").paginate(RoleName=role_name):
+            for attached in page.get("AttachedPolicies") or []:
+                arn = str(attached["PolicyArn"])
+                name = arn.rsplit("/", 1)[-1]
+                if arn_parts(arn).get("account") == "aws" and name in POWERFUL_MANAGED_POLICIES:
+                    found.append((POWERFUL_MANAGED_POLICIES[name], f"{name} is attached"))
+                    continue
+                version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+                document = iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"]
+                found += [(kind, f"{what} in {name}") for kind, what in policy.powers(policy.load(document))]
+        for page in iam.get_paginator("list_role_policies").paginate(RoleName=role_name):
+            for name in page.get("PolicyNames") or []:
+                document = iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"]
+                found += [(kind, f"{what} in inline policy {name}")
+                          for kind, what in policy.powers(policy.load(document))]
+        return found
+
+    def _pass_role_risk(self, iam: Any, role_name: str) -> str | None:
+        """Why passing ``role_name`` needs a person: passing a role hands its permissions to what
+        runs with it, so a role with administrator-level or IAM write permissions (or whose
+        permissions cannot be read) is a privilege grant. None: no such permission."""
+        try:
+            found = self._role_powers(iam, role_name)
+        except (*CALL_ERRORS, policy.PolicyError, KeyError) as exc:
+            code = error_code(exc) if not isinstance(exc, policy.PolicyError) else "not a policy document"
+            return (f"the permissions of the role {role_name} to pass could not be read ({code}), so whether "
+                    "passing it hands over administrator-level or IAM write permissions is not known")
+        if not found:
+            return None
+        kinds = [kind for kind in (policy.ADMINISTRATOR_LEVEL, policy.IAM_WRITE) if any(k == kind for k, _ in found)]
+        shown = ", ".join(what for _, what in found[:4]) + (f" and {len(found) - 4} more" if len(found) > 4 else "")
+        return (f"the role {role_name} to pass has {' and '.join(kinds)} permissions ({shown}); whatever runs "
+                "with it could use them")
 
     # ------------------------------------------------------------------ vault access policy
     def _plan_vault_policy(self, f: Failure) -> Change:
@@ -363,21 +417,33 @@ class AwsRemediator:
                 log.info("describe recovery point failed: %s", error_code(exc))
         return f.facts.get("kms_key_arn")
 
-    def _account_exists(self, account: str) -> str | None:
-        """Refuses when Organizations says the account does not exist; a note when it cannot be asked."""
+    def _confirm_destination(self, account: str, allowed: list[str]) -> str:
+        """A note saying how the destination account was confirmed; ``RemediationRefused`` when it
+        was not: the account comes from the event, so it must be an active account of the
+        organization, or one the allow-list entry names (``destination_accounts``)."""
+        if account in allowed:
+            return f"the destination account {account} is named in the allow-list (destination_accounts)"
+        otherwise = ("; name it in destination_accounts of the allow-list entry to allow it, or let the responder "
+                     "ask Organizations (organizations:DescribeAccount from the management or a delegated "
+                     "administrator account)")
         if not self.check_organizations:
-            return "the destination account was not looked up in AWS Organizations (disabled)"
+            raise RemediationRefused(f"the destination account {account} could not be confirmed: it is not looked "
+                                     f"up in AWS Organizations here{otherwise}")
         try:
-            self.clients.client("organizations").describe_account(AccountId=account)
+            found = self.clients.client("organizations").describe_account(AccountId=account)["Account"]
         except ClientError as exc:
             if error_code(exc) == "AccountNotFoundException":
                 raise RemediationRefused(f"the destination account {account} is not an account of the "
                                          "organization") from exc
-            return (f"the destination account {account} could not be confirmed in AWS Organizations "
-                    f"({error_code(exc)}); KMS itself rejects a principal that does not exist")
+            raise RemediationRefused(f"the destination account {account} could not be confirmed in AWS "
+                                     f"Organizations ({error_code(exc)}){otherwise}") from exc
         except (BotoCoreError, AccountAccessError) as exc:
-            return f"AWS Organizations could not be asked about {account} ({error_code(exc)})"
-        return None
+            raise RemediationRefused(f"the destination account {account} could not be confirmed: AWS Organizations "
+                                     f"could not be asked ({error_code(exc)}){otherwise}") from exc
+        status = found.get("Status") or "ACTIVE"  # older answers carry no Status
+        if status != "ACTIVE":
+            raise RemediationRefused(f"the destination account {account} is {status} in the organization")
+        return f"the destination account {account} is an active account of the organization"
 
     def _plan_key_policy(self, f: Failure) -> Change:
         source = f.facts.get("source_account_id") or f.account_id
@@ -425,10 +491,8 @@ class AwsRemediator:
             raise RemediationRefused(f"the key policy would be {size} bytes, over the {KMS_POLICY_MAX_BYTES}-byte "
                                      "limit of KMS")
         notes = [f"key policy {size} of {KMS_POLICY_MAX_BYTES} bytes; only account {destination} is added",
-                 "the lockout safety check stays on (BypassPolicyLockoutSafetyCheck=false)"]
-        note = self._account_exists(destination)
-        if note:
-            notes.append(note)
+                 "the lockout safety check stays on (BypassPolicyLockoutSafetyCheck=false)",
+                 self._confirm_destination(destination, listed(f, DESTINATION_ACCOUNTS_FACT))]
         return Change(
             kind="kms-key-policy", cloud="aws", account=source, region=region, target=key_arn,
             summary=f"add the use and grant statements for account {destination} to the key policy of {key_arn}",

@@ -10,6 +10,12 @@ the storage account. Each is created with the built-in role definition id, ``pri
 exists (409 ``RoleAssignmentExists``) counts as success. The name of a new assignment is a UUID
 derived from (scope, role, principal), so retrying the same fix is idempotent.
 
+Nothing is written on the alert's word alone: every scope is parsed and rebuilt canonically
+(``shared.remediation.scope``: no ``.``/``..`` or empty segments, no percent-encoding), must be in
+the Backup vault's subscription or one the allow-list entry names, and is read from Resource
+Manager (GET on its id, which must answer for that id); the vault is read too, and the principal
+given the role must be its identity.
+
 Fixes that need a person (network settings, SQL grants, the Entra admin) have ``auto_fix: none``
 in the catalog and are also refused by ``shared.remediation.guardrails``: this adapter never sees them.
 """
@@ -30,7 +36,9 @@ from azure.mgmt.authorization.v2022_04_01.models import RoleAssignmentCreatePara
 
 from shared.models import Failure, Outcome, RoleAssignment
 from shared.remediation.changes import AlreadyInPlace, Applied, Change, RemediationRefused
+from shared.remediation.config import SUBSCRIPTIONS_FACT, listed
 from shared.remediation.engine import RemediationEngine, engine_from_settings
+from shared.remediation.scope import ArmScope, ScopeError, parse_scope
 from shared.settings import Settings
 from shared.state import StateStore
 
@@ -47,6 +55,26 @@ ASSIGNMENT_NAMESPACE = uuid.UUID("0c7f4b7e-6a53-4f0e-9d3c-7b1a2f9e8d41")
 _SUBSCRIPTION = re.compile(r"^/subscriptions/([^/]+)", re.I)
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
+#: The api-version of each resource type a catalog role is assigned on: the scope is read from
+#: Resource Manager (GET on its id) before any role assignment is written. A type not listed here
+#: is not one the responder assigns roles on.
+RESOURCE_API_VERSIONS = {
+    "resourcegroups": "2021-04-01",                                           # Microsoft.Resources
+    "microsoft.dbforpostgresql/servers": "2017-12-01",
+    "microsoft.dbforpostgresql/flexibleservers": "2022-12-01",
+    "microsoft.dbformysql/flexibleservers": "2023-12-30",
+    "microsoft.keyvault/vaults": "2023-07-01",
+    "microsoft.storage/storageaccounts": "2023-05-01",
+    "microsoft.storage/storageaccounts/blobservices/containers": "2023-05-01",
+    "microsoft.compute/disks": "2024-03-02",
+    "microsoft.containerservice/managedclusters": "2024-05-01",
+}
+#: The vault kinds whose identity is given roles, and their api-version (as the enrichment reads them).
+VAULT_API_VERSIONS = {
+    "microsoft.dataprotection/backupvaults": "2024-04-01",
+    "microsoft.recoveryservices/vaults": "2024-04-01",
+}
+
 ARM_ENDPOINT = "https://management.azure.com"
 #: The app setting that points the responder at another cloud's Resource Manager (as the enrichment).
 ENV_ARM_ENDPOINT = "RESPONDER_ARM_ENDPOINT"
@@ -60,6 +88,13 @@ def _covers(existing_scope: str, scope: str) -> bool:
     """True when an assignment at ``existing_scope`` applies at ``scope`` (the same or a parent)."""
     a, b = existing_scope.rstrip("/").lower(), scope.rstrip("/").lower()
     return b == a or b.startswith(a + "/")
+
+
+def _scope(text: str, what: str = "scope") -> ArmScope:
+    try:
+        return parse_scope(text)
+    except ScopeError as exc:
+        raise RemediationRefused(f"the {what} {text[:300]!r} is refused: {exc}") from exc
 
 
 def error_code(exc: HttpResponseError) -> str:
@@ -115,15 +150,25 @@ class AzureRemediator:
             raise RemediationRefused(f"not known from the alert or enrichment: {what}; the role assignment needs "
                                      "exact names")
         subscription = (f.account_id or "").lower()
+        scopes = {ra.scope: _scope(ra.scope) for ra in plan.role_assignments}
+        vault = self._confirmed_vault(f, {ra.principal_id.lower() for ra in plan.role_assignments})
+        allowed = {vault.subscription, *(s.lower() for s in listed(f, SUBSCRIPTIONS_FACT))}
+        for scope in scopes.values():
+            if scope.subscription not in allowed:
+                raise RemediationRefused(f"the scope {scope.id} is in subscription {scope.subscription}, which is "
+                                         f"neither the Backup vault's ({vault.subscription}) nor one the allow-list "
+                                         "entry names (subscriptions)")
+            self._confirm(scope)
         before: list[dict[str, Any]] = []
         wanted: list[dict[str, Any]] = []
         for ra in plan.role_assignments:
-            existing = self._assignments(ra.scope, ra.principal_id)
+            canonical = scopes[ra.scope].id
+            existing = self._assignments(canonical, ra.principal_id)
             before += [item for item in existing if item not in before]
             role = _guid(ra.role_definition_id)
-            if any(item["role_definition_id"] == role and _covers(item["scope"], ra.scope) for item in existing):
+            if any(item["role_definition_id"] == role and _covers(item["scope"], canonical) for item in existing):
                 continue
-            wanted.append(self._wanted(ra))
+            wanted.append(self._wanted(ra.model_copy(update={"scope": canonical})))
         if not wanted:
             names = ", ".join(f"{ra.role} on {ra.scope}" for ra in plan.role_assignments)
             raise AlreadyInPlace(f"the vault's identity already has {names}")
@@ -171,16 +216,62 @@ class AzureRemediator:
                 return False
         return True
 
+    # ------------------------------------------------------------------ confirmation in ARM
+    def reader(self) -> Any:
+        """The ARM reader (the enrichment's ``ArmClient``, with the same TLS settings as the client)."""
+        if self._arm is None:
+            from functions.azure.enrich import ArmClient  # the enrichment's ARM reader
+
+            transport = None
+            if "connection_verify" in self._options:
+                from azure.core.pipeline.transport import RequestsTransport
+
+                transport = RequestsTransport(connection_verify=self._options["connection_verify"])
+            self._arm = ArmClient(self.credential, self.endpoint, transport=transport)
+        return self._arm
+
+    def _read(self, scope: ArmScope, api_version: str, what: str) -> dict[str, Any]:
+        """The resource's body from ARM, which must answer for the very id asked."""
+        body: dict[str, Any] | None = self.reader().get(scope.id, api_version)
+        if body is None:
+            raise RemediationRefused(f"the {what} {scope.id} was not found in Azure Resource Manager; no role is "
+                                     "assigned on a resource that cannot be confirmed")
+        if not scope.same(body.get("id")):
+            raise RemediationRefused(f"Azure Resource Manager answered for another id than the {what} {scope.id} "
+                                     f"({str(body.get('id'))[:200]!r})")
+        return body
+
+    def _confirm(self, scope: ArmScope) -> None:
+        api_version = RESOURCE_API_VERSIONS.get(scope.resource_type)
+        if api_version is None:
+            raise RemediationRefused(f"{scope.id} is a {scope.resource_type}, not a resource type the catalog assigns "
+                                     "roles on")
+        self._read(scope, api_version, "scope")
+
+    def _confirmed_vault(self, f: Failure, principals: set[str]) -> ArmScope:
+        """The Backup vault the alert names, read from ARM: it exists, and its identity is the
+        principal the roles go to (the vault's id and the identity both come from the alert)."""
+        if not f.vault_id:
+            raise RemediationRefused("the alert names no Backup vault, so the identity to give the role to cannot be "
+                                     "confirmed")
+        vault = _scope(f.vault_id, "vault")
+        api_version = VAULT_API_VERSIONS.get(vault.resource_type)
+        if api_version is None:
+            raise RemediationRefused(f"{vault.id} is not a Backup vault or Recovery Services vault")
+        body = self._read(vault, api_version, "vault")
+        identity = str((body.get("identity") or {}).get("principalId") or "").lower()
+        strangers = sorted(p for p in principals if p != identity)
+        if strangers:
+            raise RemediationRefused(f"{', '.join(strangers)} is not the identity of the vault {vault.id} (Azure "
+                                     f"Resource Manager says {identity or 'it has none'})")
+        return vault
+
     # ------------------------------------------------------------------ TagReader
     def resource_tags(self, failure: Failure) -> dict[str, str] | None:
         if not failure.resource_id:
             return None
         try:
-            arm = self._arm
-            if arm is None:
-                from functions.azure.enrich import ArmClient  # the enrichment's ARM reader
-                arm = self._arm = ArmClient(self.credential, self.endpoint)
-            body = arm.get(f"{failure.resource_id}/providers/Microsoft.Resources/tags/default", "2021-04-01")
+            body = self.reader().get(f"{failure.resource_id}/providers/Microsoft.Resources/tags/default", "2021-04-01")
         except Exception as exc:
             log.info("tags of %s could not be read: %s", failure.resource_id, type(exc).__name__)
             return None

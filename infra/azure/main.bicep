@@ -36,6 +36,9 @@ param autoRemediate string = 'off'
 @description('With autoRemediate=on: the principal (object) ids of the vaults\' managed identities the responder may grant roles to. Empty: any service principal, but only the backup roles.')
 param remediationPrincipalIds array = []
 
+@description('With autoRemediate=on (or dry-run with chatApproval): the names of the resource groups in this subscription where the responder may assign the backup roles (the protected resources\' groups, their key vaults, restore containers, snapshot groups). A role assignment condition cannot limit the scope, so the constrained role administrator is held on these groups only. Empty: nowhere, and fixes are planned and reported but not written.')
+param remediationResourceGroups array = []
+
 @description('RESPONDER_CONFIG: the configuration file (routes, sinks, and the remediation allow-list without which nothing is ever changed), as a path in the published app relative to its root, e.g. responder.yaml next to function_app.py. Empty: the webhook settings alone, and no fix is allowed.')
 param responderConfig string = ''
 
@@ -517,6 +520,7 @@ module access 'modules/responder-access.bicep' = {
     roleName: 'Backup failure responder reader (${functionAppName})'
     allowRoleAssignments: allowRoleAssignments
     remediationPrincipalIds: remediationPrincipalIds
+    remediationResourceGroups: remediationResourceGroups
   }
 }
 

@@ -57,6 +57,10 @@ class Change(BaseModel):
     params: dict[str, Any] = {}
     #: Notes for the reader (what was checked, what could not be).
     notes: list[str] = []
+    #: Why this change is not applied without a person, though it adds only the one permission
+    #: (passing a role with administrator-level permissions...). None: no such risk. A person may
+    #: still approve it in chat; the message states the risk.
+    risk: str | None = None
 
     def diff(self) -> str:
         """A unified diff of the documents (sorted keys, two-space indent)."""

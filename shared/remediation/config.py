@@ -66,7 +66,8 @@ class AllowEntry(_Strict):
     cause: str = Field(min_length=3)
     #: AWS account ids the failure must belong to (empty: any).
     accounts: list[str] = []
-    #: Azure subscription ids the failure must belong to (empty: any).
+    #: Azure subscription ids the failure must belong to (empty: any). Role assignments are written
+    #: only in the Backup vault's own subscription (confirmed in Resource Manager) or in these.
     subscriptions: list[str] = []
     #: Tags the failed resource must carry, all of them, with these values (empty: no condition).
     tags: dict[str, str] = {}
@@ -77,6 +78,11 @@ class AllowEntry(_Strict):
     #: For ``aws.vault.access-policy``: allow the whole organization (``aws:PrincipalOrgID``)
     #: instead of the one source account.
     organization_id: str | None = Field(default=None, pattern=r"^o-[a-z0-9]{10,32}$")
+    #: For ``aws.kms.key-access``: destination accounts that may be written into a source key's
+    #: policy although AWS Organizations cannot confirm them (the usual case in a member account,
+    #: where Organizations cannot be asked). Any other destination must be an active account of
+    #: the organization, or the fix is refused: the account comes from the event.
+    destination_accounts: list[str] = []
 
     @field_validator("cause")
     @classmethod
@@ -86,7 +92,7 @@ class AllowEntry(_Strict):
             raise ValueError(f"cause {cause!r} must start with aws. or azure. (a bare * is not allowed)")
         return cause
 
-    @field_validator("accounts")
+    @field_validator("accounts", "destination_accounts")
     @classmethod
     def _account_ids(cls, accounts: list[str]) -> list[str]:
         bad = [a for a in accounts if not (len(a) == 12 and a.isdigit())]
@@ -117,6 +123,26 @@ class AllowEntry(_Strict):
         place = (failure.account_id or "").lower()
         allowed = self.accounts if failure.cloud == "aws" else self.subscriptions
         return bool(place) and place in allowed
+
+
+    def option_facts(self) -> dict[str, str]:
+        """The entry's options as the facts the remediators and guardrails read (``listed``)."""
+        facts = {ORGANIZATION_FACT: self.organization_id or "",
+                 DESTINATION_ACCOUNTS_FACT: ",".join(self.destination_accounts),
+                 SUBSCRIPTIONS_FACT: ",".join(self.subscriptions)}
+        return {name: value for name, value in facts.items() if value}
+
+
+#: The allow-list entry's options, handed to the remediators as facts. Only the entry sets them.
+ORGANIZATION_FACT = "remediation_organization_id"
+DESTINATION_ACCOUNTS_FACT = "remediation_destination_accounts"
+SUBSCRIPTIONS_FACT = "remediation_subscriptions"
+OPTION_FACTS = (ORGANIZATION_FACT, DESTINATION_ACCOUNTS_FACT, SUBSCRIPTIONS_FACT)
+
+
+def listed(failure: Failure, fact: str) -> list[str]:
+    """A list option of the allow-list entry (``DESTINATION_ACCOUNTS_FACT``, ``SUBSCRIPTIONS_FACT``)."""
+    return [item for item in failure.facts.get(fact, "").split(",") if item]
 
 
 class Limits(_Strict):
@@ -214,13 +240,18 @@ def load_remediation_config(path: Path | str | None) -> RemediationConfig:
 
 
 __all__ = [
+    "DESTINATION_ACCOUNTS_FACT",
     "EXPLICIT_ONLY_KINDS",
+    "OPTION_FACTS",
+    "ORGANIZATION_FACT",
     "REMEDIATION_MODES",
+    "SUBSCRIPTIONS_FACT",
     "AllowEntry",
     "ApprovalConfig",
     "Limits",
     "RemediationConfig",
     "RemediationConfigError",
+    "listed",
     "load_remediation_config",
     "parse_remediation",
 ]

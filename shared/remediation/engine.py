@@ -11,7 +11,9 @@ The order of the checks, each one stopping the rest:
 6. the remediator plans the change from the current state (read only); it refuses what it must
    not do (missing facts, validation, already in place) → ``refused``;
 7. the change would remove or narrow something, or reach outside the failure's account → ``refused``;
-8. mode ``dry-run``, or an entry that requires approval → ``planned`` (with an approval id when
+8. the change carries a ``risk`` (passing a role with administrator-level permissions...) →
+   ``planned`` with the risk, for a person to approve in chat (``refused`` when no one may);
+   mode ``dry-run``, or an entry that requires approval → ``planned`` (with an approval id when
    people may approve it from chat);
 9. the rate limits → ``refused``; then apply, verify → ``applied`` or ``failed``; restart the job
    when the entry asks for it.
@@ -41,7 +43,7 @@ from shared.remediation.changes import (
     Remediator,
     TagReader,
 )
-from shared.remediation.config import AllowEntry, RemediationConfig, load_remediation_config
+from shared.remediation.config import OPTION_FACTS, AllowEntry, RemediationConfig, load_remediation_config
 from shared.settings import RemediationMode, Settings
 from shared.state import MemoryStore, StateStore
 
@@ -235,8 +237,9 @@ class RemediationEngine:
                 return decision("suppressed", tag_problem, kind=kind)
 
         try:
-            change = remediator.plan_change(_with_entry_options(outcome, entry))
-            guardrails.check_change(change, failure)
+            placed = _with_entry_options(outcome, entry)
+            change = remediator.plan_change(placed)
+            guardrails.check_change(change, placed.failure)
         except AlreadyInPlace as exc:
             return decision("refused", f"already in place: {exc.reason}; so this failure has another cause",
                             kind=kind, needs_person=True)
@@ -247,6 +250,15 @@ class RemediationEngine:
             return decision("failed", f"could not read the current state to plan the fix ({error_text(exc)})",
                             kind=kind, needs_person=True)
 
+        if change.risk and not approved:
+            # Only the one permission, but a privilege grant all the same: a person decides.
+            approval_id = self._offer_approval(outcome, change)
+            if approval_id is None:
+                return decision("refused", f"{change.risk}; no one may approve fixes in chat "
+                                "(remediation.approval), so a person must make this change by hand",
+                                kind=kind, change=change, needs_person=True)
+            return decision("planned", f"not applied automatically: {change.risk}; a person may approve it in chat",
+                            kind=kind, change=change, approval_id=approval_id, needs_person=True)
         if not approved and (self.mode == "dry-run" or entry.require_approval):
             approval_id = self._offer_approval(outcome, change)
             why = "dry run" if self.mode == "dry-run" else "waiting for approval in chat"
@@ -321,7 +333,7 @@ class RemediationEngine:
         document = outcome.model_dump(mode="json", exclude={"remediation": True, "failure": {"encoded_message"}})
         self.state.put(PENDING_PREFIX + approval_id,
                        {"outcome": document, "created": self.clock(), "change": change.summary,
-                        "diff": change.diff()[:MAX_PENDING_DIFF_CHARS]},
+                        "diff": change.diff()[:MAX_PENDING_DIFF_CHARS], "risk": change.risk},
                        ttl_seconds=approval.ttl_hours * 3600)
         return approval_id
 
@@ -349,16 +361,11 @@ class RemediationEngine:
                         actor=summary.actor, notes=list(summary.notes), replayed=summary)
 
 
-#: The fact through which an allow-list entry asks the vault fix to allow the whole organization.
-ORGANIZATION_FACT = "remediation_organization_id"
-
-
 def _with_entry_options(outcome: Outcome, entry: AllowEntry) -> Outcome:
-    """The outcome with the entry's options for the remediator (as facts it reads)."""
-    if not entry.organization_id:
-        return outcome
-    failure = outcome.failure.model_copy(update={"facts": {**outcome.failure.facts,
-                                                           ORGANIZATION_FACT: entry.organization_id}})
+    """The outcome with the entry's options for the remediator and the guardrails (as facts they
+    read); facts of those names that came with the event are dropped first."""
+    facts = {k: v for k, v in outcome.failure.facts.items() if k not in OPTION_FACTS}
+    failure = outcome.failure.model_copy(update={"facts": {**facts, **entry.option_facts()}})
     return outcome.model_copy(update={"failure": failure})
 
 

@@ -16,6 +16,7 @@ containers and Function instances.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import time
@@ -28,7 +29,8 @@ from shared.models import Failure, Finding
 from shared.parse.aws import arn_parts
 from shared.remediation import policy
 from shared.remediation.changes import Change, RemediationRefused
-from shared.remediation.config import Limits
+from shared.remediation.config import SUBSCRIPTIONS_FACT, Limits, listed
+from shared.remediation.scope import ScopeError, parse_scope
 from shared.state import StateStore
 
 PREFIX = "remediation:"
@@ -65,8 +67,6 @@ RESOURCE_GROUP_ROLES = {
     "7efff54f-a5b4-42b5-a1c5-5411624893ce",  # Disk Snapshot Contributor
     "b50d9833-a0cb-478e-945f-707fcc997c13",  # Disk Restore Operator
 }
-_ARM_SCOPE = re.compile(r"^/subscriptions/(?P<sub>[0-9a-fA-F-]{36})/resourceGroups/[^/{}<>\s]+"
-                        r"(?P<resource>/providers/[^{}<>\s]+)?$", re.I)
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 
 
@@ -158,28 +158,40 @@ def _check_role_assignments(change: Change, failure: Failure) -> None:
     after = change.after or []
     if any(item not in after for item in before):
         raise RemediationRefused("the change would remove an existing role assignment")
-    subscription = (failure.account_id or "").lower()
     added = [item for item in after if item not in before]
     if not added:
         raise RemediationRefused("the change adds nothing")
+    allowed = allowed_subscriptions(failure)
     for item in added:
-        scope = str(item.get("scope", ""))
-        match = _ARM_SCOPE.match(scope)
-        if not match:
-            raise RemediationRefused(f"the scope {scope!r} is not one resource or resource group ARM id")
-        if match.group("sub").lower() != subscription:
-            raise RemediationRefused(f"the scope {scope} is outside subscription {failure.account_id} that the "
-                                     "failure belongs to")
+        text = str(item.get("scope", ""))
+        try:
+            scope = parse_scope(text)
+        except ScopeError as exc:
+            raise RemediationRefused(f"the scope {text[:300]!r} is refused: {exc}") from exc
+        if scope.subscription not in allowed:
+            raise RemediationRefused(f"the scope {scope.id} is in subscription {scope.subscription}, which is neither "
+                                     "the Backup vault's subscription nor one the allow-list entry names")
         role = str(item.get("role_definition_id", "")).rsplit("/", 1)[-1].lower()
         if role in PRIVILEGED_AZURE_ROLES:
             raise RemediationRefused(f"the role {PRIVILEGED_AZURE_ROLES[role]} is never assigned automatically")
-        if not match.group("resource") and role not in RESOURCE_GROUP_ROLES:
+        if scope.is_resource_group and role not in RESOURCE_GROUP_ROLES:
             raise RemediationRefused(f"the role {item.get('role') or role} would be assigned on a whole resource "
                                      "group; it is assigned only on the one resource")
         if not _GUID.match(str(item.get("principal_id", ""))):
             raise RemediationRefused("the principal is not a managed identity's object id")
         if item.get("principal_type") != "ServicePrincipal":
             raise RemediationRefused("only the vault's managed identity (a service principal) is given roles")
+
+
+def allowed_subscriptions(failure: Failure) -> set[str]:
+    """Where role assignments may be written: the Backup vault's subscription (its id is parsed
+    canonically here; the remediator confirms the vault in Resource Manager) and the subscriptions
+    the allow-list entry names. Never "the failure's subscription": it is read from the same
+    untrusted id as the scope."""
+    allowed = {s.lower() for s in listed(failure, SUBSCRIPTIONS_FACT)}
+    with contextlib.suppress(ScopeError):  # no vault id, or a crafted one: no subscription from it
+        allowed.add(parse_scope(failure.vault_id or "").subscription)
+    return allowed
 
 
 def _digest(text: str) -> str:

@@ -133,3 +133,47 @@ def keeps_everything(before: dict[str, Any] | None, after: dict[str, Any] | None
     problems += [f"statement {st.get('Sid') or json.dumps(st, sort_keys=True)[:80]}"
                  for st in statements(before) if st not in kept]
     return problems
+
+
+#: IAM actions that let whoever holds them grant themselves (or anyone) more: a role that holds one
+#: of them is as powerful as an administrator once passed (IAM, "Security best practices":
+#: privilege escalation through policy and role changes).
+IAM_WRITE_ACTIONS = (
+    "iam:AddRoleToInstanceProfile", "iam:AddUserToGroup", "iam:AttachGroupPolicy", "iam:AttachRolePolicy",
+    "iam:AttachUserPolicy", "iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:CreatePolicy",
+    "iam:CreatePolicyVersion", "iam:CreateRole", "iam:CreateUser", "iam:DeleteRolePermissionsBoundary",
+    "iam:DeleteRolePolicy", "iam:DeleteUserPermissionsBoundary", "iam:DetachRolePolicy", "iam:PassRole",
+    "iam:PutGroupPolicy", "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy", "iam:PutUserPermissionsBoundary",
+    "iam:PutUserPolicy", "iam:SetDefaultPolicyVersion", "iam:UpdateAssumeRolePolicy", "iam:UpdateLoginProfile",
+    "iam:UpdateRole",
+)
+#: Any IAM action named without a wildcard whose verb writes (``iam:CreateServiceLinkedRole``...).
+_IAM_WRITE_VERBS = ("iam:add", "iam:attach", "iam:create", "iam:delete", "iam:detach", "iam:pass", "iam:put",
+                    "iam:remove", "iam:set", "iam:update", "iam:upload")
+#: Action patterns that mean "everything" (or every IAM action).
+_EVERYTHING = ("*", "*:*", "iam:*")
+
+
+ADMINISTRATOR_LEVEL = "administrator-level"
+IAM_WRITE = "IAM write"
+
+
+def powers(document: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """What an identity policy grants that makes its holder powerful, as (``ADMINISTRATOR_LEVEL`` or
+    ``IAM_WRITE``, what): ``Action: *``, ``iam:*``, an Allow with ``NotAction``; an action that changes
+    policies, roles or users, or passes roles. Conservative: a condition does not make it harmless."""
+    found: list[tuple[str, str]] = []
+    for st in statements(document):
+        if st.get("Effect") != "Allow":
+            continue
+        if "NotAction" in st:
+            found.append((ADMINISTRATOR_LEVEL, "an Allow with NotAction"))
+            continue
+        for action in actions(st):
+            lowered = action.lower()
+            if lowered in _EVERYTHING:
+                found.append((ADMINISTRATOR_LEVEL, f"Action {action}"))
+            elif any(fnmatch.fnmatchcase(w.lower(), lowered) for w in IAM_WRITE_ACTIONS) \
+                    or lowered.startswith(_IAM_WRITE_VERBS):
+                found.append((IAM_WRITE, action))
+    return found

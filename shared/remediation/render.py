@@ -24,6 +24,8 @@ def headline(summary: RemediationSummary) -> str | None:
             text += f"; the job was not restarted: {s.restart_error}"
         return text
     if s.action == "planned":
+        if s.needs_person and s.reason:  # a risk: a person decides, in any mode
+            return f"Planned: {s.change}; {s.reason}"
         if s.mode == "dry-run":
             return f"Dry run: would {s.change}"
         return f"Planned: {s.change}; waiting for approval in chat"

@@ -85,7 +85,11 @@ class Cfn:
         if len(node) == 1:
             (key, arg), = node.items()
             if key == "Ref":
-                return _NO_VALUE if arg == "AWS::NoValue" else self.params.get(arg, f"<{arg}>")
+                if arg == "AWS::NoValue":
+                    return _NO_VALUE
+                value = self.params.get(arg, f"<{arg}>")
+                kind = self.template.get("Parameters", {}).get(arg, {}).get("Type")
+                return value.split(",") if kind == "CommaDelimitedList" else value
             if key == "Fn::GetAtt":
                 target = arg if isinstance(arg, list) else arg.split(".")
                 return f"<{target[0]}.{target[1]}>"
@@ -313,16 +317,76 @@ def test_every_wildcard_resource_is_one_the_service_requires(parameters: dict[st
                     assert not policies[service]["Actions"][name].get("Resources"), f"{action} supports resources"
 
 
+def assumes(cfn: Cfn) -> list[dict[str, Any]]:
+    return [s for s in role_statements(cfn, "ResponderRole") if "sts:assumerole" in _actions(s)]
+
+
 def test_assume_role_only_on_the_named_member_role() -> None:
     cfn = Cfn(load(TEMPLATE), {"OrganizationId": "o-a1b2c3d4e5"})
-    [assume] = [s for s in role_statements(cfn, "ResponderRole") if "sts:assumerole" in _actions(s)]
+    [assume] = assumes(cfn)
     assert _resources(assume) == ["arn:aws:iam::*:role/BackupResponderReadOnly"]
     assert assume["Condition"] == {"StringEquals": {"aws:ResourceOrgID": "o-a1b2c3d4e5"}}
-    no_org = statements(Cfn(load(TEMPLATE)), "ResponderRole")
-    assert [_resources(s) for s in no_org if "sts:assumerole" in _actions(s)] == [
-        ["arn:aws:iam::*:role/BackupResponderReadOnly"]]
-    assert not [s for s in statements(Cfn(load(TEMPLATE), {"MemberRoleName": ""}), "ResponderRole")
-                if "sts:assumerole" in _actions(s)]
+    assert not assumes(Cfn(load(TEMPLATE), {"MemberRoleName": ""}))
+
+
+def test_without_an_organization_member_roles_are_assumed_only_in_the_listed_accounts() -> None:
+    """Before: without OrganizationId the role could assume the member role in any account."""
+    assert not assumes(Cfn(load(TEMPLATE))), "the member role may be assumed in any account"
+    assert not assumes(Cfn(load(TEMPLATE), {"AutoRemediate": "on"}))
+    listed = Cfn(load(TEMPLATE), {"AutoRemediate": "on", "MemberAccountIds": "111122223333,444455556666"})
+    found = assumes(listed)
+    assert {r for s in found for r in _resources(s)} == {"arn:aws:iam::*:role/BackupResponderReadOnly",
+                                                         "arn:aws:iam::*:role/BackupResponderRemediation"}
+    for statement in found:
+        assert statement["Condition"] == {"StringEquals": {"aws:ResourceAccount": ["111122223333", "444455556666"]}}
+    parameter = load(TEMPLATE)["Parameters"]["MemberAccountIds"]
+    assert parameter["Type"] == "CommaDelimitedList" and parameter["Default"] == ""
+    for value, accepted in [("111122223333", True), ("", True), ("*", False), ("11112222333", False)]:
+        assert bool(re.fullmatch(parameter["AllowedPattern"], value)) is accepted, value
+
+
+#: The recovery points AWS Backup keeps, by the service that stores them (their ARNs are the
+#: resources of StartCopyJob, StartRestoreJob and DescribeRecoveryPoint).
+RECOVERY_POINTS = [f"arn:aws:backup:*:{ACCOUNT}:recovery-point:*", "arn:aws:ec2:*::image/*",
+                   "arn:aws:ec2:*::snapshot/*", f"arn:aws:rds:*:{ACCOUNT}:snapshot:awsbackup:*",
+                   f"arn:aws:rds:*:{ACCOUNT}:cluster-snapshot:awsbackup:*",
+                   f"arn:aws:dynamodb:*:{ACCOUNT}:table/*/backup/*", f"arn:aws:fsx:*:{ACCOUNT}:backup/*",
+                   f"arn:aws:redshift:*:{ACCOUNT}:snapshot:*/awsbackup:*"]
+
+
+def test_job_restarts_and_recovery_point_reads_only_on_recovery_points() -> None:
+    """Before: ``arn:aws:*:*:<account>:*``, every resource of every service in the account."""
+    cfn = Cfn(load(TEMPLATE), EVERYTHING)
+    by_action = {a: s for s in role_statements(cfn, "ResponderRole") for a in _actions(s)}
+    for action in ("backup:startcopyjob", "backup:startrestorejob", "backup:describerecoverypoint"):
+        assert _resources(by_action[action]) == RECOVERY_POINTS, action
+    member = Cfn(load(MEMBER), {**MEMBER_PARAMETERS, "CreateRemediationRole": "true", "KmsRemediation": "true"})
+    by_action = {a: s for s in statements(member, "RemediationRole") for a in _actions(s)}
+    for action in ("backup:startcopyjob", "backup:startrestorejob", "backup:describerecoverypoint"):
+        assert _resources(by_action[action]) == RECOVERY_POINTS, action
+
+
+def test_policy_writes_carry_conditions() -> None:
+    central = Cfn(load(TEMPLATE), EVERYTHING)
+    member = Cfn(load(MEMBER), {**MEMBER_PARAMETERS, "CreateRemediationRole": "true", "KmsRemediation": "true"})
+    for policy in (role_statements(central, "ResponderRole"), statements(member, "RemediationRole")):
+        allows = {a: s for s in policy if s["Effect"] == "Allow" for a in _actions(s)}
+        for action in ("iam:putrolepolicy", "backup:putbackupvaultaccesspolicy", "kms:putkeypolicy"):
+            assert allows[action]["Condition"]["StringEquals"]["aws:ResourceAccount"] == ACCOUNT, action
+        assert allows["kms:putkeypolicy"]["Condition"]["StringEquals"]["kms:CallerAccount"] == ACCOUNT
+        [deny] = [s for s in policy if s["Effect"] == "Deny"]
+        assert _actions(deny) == ["kms:putkeypolicy"]
+        assert deny["Condition"] == {"Bool": {"kms:BypassPolicyLockoutSafetyCheck": "true"}}
+
+
+def test_the_role_to_pass_can_be_read_and_nothing_written_to_it() -> None:
+    cfn = Cfn(load(TEMPLATE), EVERYTHING)
+    for policy in (role_statements(cfn, "ResponderRole"),
+                   statements(Cfn(load(MEMBER), {**MEMBER_PARAMETERS, "CreateRemediationRole": "true"}),
+                              "RemediationRole")):
+        reads = [s for s in policy if "iam:listattachedrolepolicies" in _actions(s)]
+        assert reads and set(_actions(reads[0])) == {"iam:listattachedrolepolicies", "iam:listrolepolicies",
+                                                     "iam:getrolepolicy", "iam:getpolicy", "iam:getpolicyversion"}
 
 
 def test_only_the_named_secrets_are_readable() -> None:
@@ -419,13 +483,13 @@ def test_remediation_never_reaches_every_role(parameters: dict[str, str]) -> Non
         role_policy = role_statements(cfn, role)
         for statement in role_policy:
             for resource in _resources(statement):
-                assert not re.fullmatch(r"arn:aws:iam::[^:]*:role/\*", resource) or _actions(statement) == [
-                    "iam:getrole"], f"{role}: {_actions(statement)} on {resource}"
+                assert not re.fullmatch(r"arn:aws:iam::[^:]*:role/\*", resource) or set(_actions(statement)) <= {
+                    "iam:getrole", "iam:getrolepolicy", "iam:listattachedrolepolicies", "iam:listrolepolicies",
+                    "iam:getpolicy", "iam:getpolicyversion"}, f"{role}: {_actions(statement)} on {resource}"
                 assert not resource.startswith("arn:aws:iam::*:") or _actions(statement) == ["sts:assumerole"]
         by_action = {a: s for s in role_policy for a in _actions(s)}
         # the inline iam:PassRole fix: only on the Backup roles of this account
         assert _resources(by_action["iam:putrolepolicy"]) == [BACKUP_ROLES]
-        assert _resources(by_action["iam:getrolepolicy"]) == [BACKUP_ROLES]
         # reading a role is all the fix does to the role it lets Backup pass
         assert _resources(by_action["iam:getrole"]) == [f"arn:aws:iam::{ACCOUNT}:role/*"]
         # restarting a job passes only the Backup roles, only to AWS Backup
@@ -433,8 +497,7 @@ def test_remediation_never_reaches_every_role(parameters: dict[str, str]) -> Non
         assert _resources(passing) == [BACKUP_ROLES]
         assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "backup.amazonaws.com"}}
         for action in ("backup:startrestorejob", "backup:startcopyjob"):
-            assert _resources(by_action[action]) == [f"arn:aws:*:*:{ACCOUNT}:*", "arn:aws:ec2:*::image/*",
-                                                     "arn:aws:ec2:*::snapshot/*"]
+            assert _resources(by_action[action]) == RECOVERY_POINTS
         # vault access policies and key policies of this account only
         assert _resources(by_action["backup:putbackupvaultaccesspolicy"]) == [
             f"arn:aws:backup:*:{ACCOUNT}:backup-vault:*"]
@@ -471,9 +534,11 @@ def test_key_policies_only_with_their_own_parameter(mode: str, kms: str, granted
 @pytest.mark.parametrize(("parameters", "expected"), [
     ({"AutoRemediate": "on", "OrganizationId": "o-a1b2c3d4e5"},
      {"arn:aws:iam::*:role/BackupResponderReadOnly", "arn:aws:iam::*:role/BackupResponderRemediation"}),
-    ({"AutoRemediate": "on"},
+    ({"AutoRemediate": "on", "MemberAccountIds": "111122223333"},
      {"arn:aws:iam::*:role/BackupResponderReadOnly", "arn:aws:iam::*:role/BackupResponderRemediation"}),
-    ({"AutoRemediate": "on", "RemediationRoleName": ""}, {"arn:aws:iam::*:role/BackupResponderReadOnly"}),
+    ({"AutoRemediate": "on"}, set()),
+    ({"AutoRemediate": "on", "RemediationRoleName": "", "MemberAccountIds": "111122223333"},
+     {"arn:aws:iam::*:role/BackupResponderReadOnly"}),
     ({"AutoRemediate": "off", "OrganizationId": "o-a1b2c3d4e5"}, {"arn:aws:iam::*:role/BackupResponderReadOnly"}),
 ])
 def test_assume_role_only_on_the_named_remediation_role(parameters: dict[str, str], expected: set[str]) -> None:
@@ -484,6 +549,8 @@ def test_assume_role_only_on_the_named_remediation_role(parameters: dict[str, st
         assert _actions(statement) == ["sts:assumerole"] and len(_resources(statement)) == 1
         if parameters.get("OrganizationId"):
             assert statement["Condition"] == {"StringEquals": {"aws:ResourceOrgID": "o-a1b2c3d4e5"}}
+        else:
+            assert statement["Condition"] == {"StringEquals": {"aws:ResourceAccount": ["111122223333"]}}
 
 
 # --- the Slack approval endpoint ----------------------------------------------------------------
@@ -659,8 +726,11 @@ def test_member_remediation_role_is_trusted_by_the_responder_only_and_least_priv
                            "Policies.json").read_text())
     for statement in policy:
         for resource in _resources(statement):
-            assert member_account in resource or resource == "*" or resource.startswith("arn:aws:ec2:*::"), resource
-            assert not resource.endswith(":role/*") or _actions(statement) == ["iam:getrole"]
+            assert member_account in resource or resource == "*" or resource.startswith("arn:aws:ec2:*::") \
+                or resource == "arn:aws:iam::aws:policy/*", resource
+            assert not resource.endswith(":role/*") or set(_actions(statement)) <= {
+                "iam:getrole", "iam:getrolepolicy", "iam:listattachedrolepolicies", "iam:listrolepolicies",
+                "iam:getpolicy", "iam:getpolicyversion"}
             if resource == "*":
                 for action in _actions(statement):
                     service, name = action.split(":")

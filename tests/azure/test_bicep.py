@@ -183,15 +183,45 @@ def test_role_assignment_administrator_only_when_fixes_are_applied_and_only_for_
                                        "operands": {"operand_1": "autoRemediate", "operand_2": "dry-run"}}},
             "operand_2": "chatApproval"}}}}}}
     access = parsed("modules/responder-access.bicep")
-    [admin] = [r for r in access["resources"].values() if RBAC_ADMINISTRATOR in json.dumps(r)
-               or "rbacAdministrator" in json.dumps(r)]
-    assert admin["config"]["condition"] == "allowRoleAssignments"
-    properties = admin["config"]["config"]["properties"]
-    assert properties["conditionVersion"] == "2.0"
+    assert variable("modules/responder-access.bicep", "administeredGroups") == {"operator": {
+        "type": "conditional", "operands": {"condition": "allowRoleAssignments",
+                                            "true_value": "remediationResourceGroups", "false_value": []}}}
+    [admin] = parsed("modules/role-administrator.bicep")["resources"].values()
+    assert variable("modules/role-administrator.bicep", "rbacAdministrator") == RBAC_ADMINISTRATOR
+    properties = admin["config"]["properties"]
+    assert properties["conditionVersion"] == "2.0" and properties["condition"] == "condition"
     assert properties["principalType"] == "ServicePrincipal"
     variables = json.dumps(access["variables"])
     for role_id in BACKUP_ROLES:
         assert role_id in variables, f"{BACKUP_ROLES[role_id]} missing from the allowed roles"
+
+
+def test_the_role_administrator_is_held_only_on_the_listed_resource_groups() -> None:
+    """A condition on roleAssignments/write cannot test the scope of the new assignment, so the
+    scope is limited by where the role is held: each listed resource group, never the subscription."""
+    access = parsed("modules/responder-access.bicep")
+    assert not [r for r in access["resources"].values() if RBAC_ADMINISTRATOR in json.dumps(r)
+                or "rbacAdministrator" in json.dumps(r)], "the role administrator is held on the subscription"
+    module = access["modules"]["roleAdministrator"]
+    assert module["detail"]["path"] == "role-administrator.bicep"
+    assert module["config"]["loop_type"]["detail"] == {"item_name": "group", "array_name": "administeredGroups"}
+    assert module["config"]["config"]["scope"] == {"function": {"type": "resource_group", "parameters": {
+        "resource_group_name": "group", "subscription_id": None}}}
+    assert module["config"]["config"]["params"] == {"principalId": "principalId", "condition": "rbacCondition"}
+    assert "targetScope = 'resourceGroup'" in text("modules/role-administrator.bicep")
+    assert parsed("main.bicep")["modules"]["access"]["config"]["params"]["remediationResourceGroups"] == \
+        "remediationResourceGroups"
+    assert parsed("main.bicep")["parameters"]["remediationResourceGroups"]["default"] == []
+
+
+def test_the_reader_role_reads_every_scope_and_vault_a_fix_confirms() -> None:
+    from functions.azure.remediate import RESOURCE_API_VERSIONS, VAULT_API_VERSIONS
+
+    [role] = resources("modules/responder-access.bicep", "Microsoft.Authorization/roleDefinitions")
+    actions = {a.lower() for a in role["properties"]["permissions"][0]["actions"]}
+    for kind in [*RESOURCE_API_VERSIONS, *VAULT_API_VERSIONS]:
+        action = "microsoft.resources/subscriptions/resourcegroups/read" if kind == "resourcegroups" else f"{kind}/read"
+        assert action in actions, f"the responder cannot read a {kind} before assigning a role on it"
 
 
 def variable(name: str, var: str) -> Any:
@@ -202,14 +232,13 @@ def rbac_condition(principal_ids: list[str] | None = None) -> str:
     """The condition of the RBAC administrator assignment as ARM receives it, for the given
     ``remediationPrincipalIds`` (the module's string interpolations done here)."""
     access = "modules/responder-access.bicep"
-    [admin] = [r for r in parsed(access)["resources"].values() if "rbacAdministrator" in json.dumps(r)]
     clause = variable(access, "principalClause")["operator"]["operands"]
     principal = clause["true_value"] if not principal_ids else clause["false_value"].replace(
         "${join(remediationPrincipalIds, ', ')}", ", ".join(principal_ids))
     values = {"roleList": ", ".join(variable(access, "backupRoles")), "principalClause": principal}
     values["writeCondition"] = variable(access, "writeCondition")
     values["deleteCondition"] = variable(access, "deleteCondition")
-    text: str = admin["config"]["config"]["properties"]["condition"]
+    text: str = variable(access, "rbacCondition")
     for _ in range(3):  # nested interpolations
         for key, value in values.items():
             text = text.replace("${" + key + "}", value)

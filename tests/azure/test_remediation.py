@@ -146,3 +146,22 @@ def test_without_the_switch_on_no_role_assignment_is_written(
         assert role_assignment_requests(arm) == []  # not even read
     [message] = teams.accepted
     assert "Applied" not in card_text(message)
+
+
+@pytest.mark.parametrize("linked", [
+    f"/subscriptions/{SUB}/resourceGroups/rg-data-prod/providers/../../..",
+    f"/subscriptions/{SUB}/resourceGroups/rg-data-prod/providers/%2e%2e/%2e%2e/%2e%2e",
+], ids=["dot segments", "percent-encoded dot segments"])
+def test_an_alert_with_a_crafted_resource_id_writes_no_role_assignment(
+        deploy: Deploy, arm: ArmServer, teams: WebhookServer, linked: str) -> None:
+    """Before: the Reader assignment landed at subscription scope (the HTTP layer normalised the
+    path). Now the scope is refused before anything is written, and the card says why."""
+    role_assignments = deploy("on")
+    event = load_event(MSI)
+    event["data"]["alertContext"]["linkedResourceId"] = linked
+    status, body = post(event)
+    assert status == 200, body
+    assert role_assignments.puts() == [] and role_assignments.assignments == {}
+    [message] = teams.accepted
+    text = card_text(message)
+    assert "Applied" not in text and "is refused" in text

@@ -42,6 +42,8 @@ class RoleAssignmentsApi:
     """The state and behaviour of the fake API."""
 
     assignments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Resources ARM knows (lower-cased id -> body), answered to a GET on their id with any api-version.
+    resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Principals ARM does not know yet (answers 400 PrincipalNotFound).
     unknown_principals: set[str] = field(default_factory=set)
     requests: list[tuple[str, str]] = field(default_factory=list)
@@ -59,6 +61,18 @@ class RoleAssignmentsApi:
                 "id": f"{scope}/providers/Microsoft.Authorization/roleAssignments/{name}",
                 "type": "Microsoft.Authorization/roleAssignments", "name": name}
 
+    def resource(self, resource_id: str, **body: Any) -> None:
+        """A resource ARM answers for (``id`` and ``name`` as ARM spells them, plus ``body``)."""
+        self.resources[resource_id.lower()] = {"id": resource_id, "name": resource_id.rsplit("/", 1)[-1], **body}
+
+    def vault(self, vault_id: str, principal_id: str) -> None:
+        """A Backup vault with its system-assigned identity (BackupVaults_Get, GetBackupVaultWithMSI.json)."""
+        self.resource(vault_id, type="Microsoft.DataProtection/backupVaults",
+                      identity={"type": "SystemAssigned", "principalId": principal_id})
+
+    def gets(self) -> list[str]:
+        return [path for method, path in self.requests if method == "GET"]
+
     def puts(self) -> list[str]:
         return [path for method, path in self.requests if method == "PUT"]
 
@@ -71,6 +85,9 @@ class RoleAssignmentsApi:
         """True for the role assignment paths (``{scope}/providers/Microsoft.Authorization/roleAssignments``)."""
         return _ASSIGNMENT.match(path) is not None
 
+    def serves_resource(self, path: str) -> bool:
+        return path.lower() in self.resources
+
     def respond(self, request: Seen) -> tuple[int, dict[str, str], bytes]:
         status, payload = self.handle(request.method, request.path, request.query, request.headers, request.body)
         return status, {"Content-Type": "application/json; charset=utf-8",
@@ -81,6 +98,12 @@ class RoleAssignmentsApi:
         self.requests.append((method, path))
         if not headers.get("authorization", "").startswith("Bearer "):
             return 401, {"error": {"code": "AuthenticationFailed", "message": "Authentication failed."}}
+        if method == "GET" and not _ASSIGNMENT.match(path):
+            if not query.get("api-version"):
+                return 400, {"error": {"code": "MissingApiVersionParameter", "message": "api-version is required."}}
+            if path.lower() in self.resources:
+                return 200, self.resources[path.lower()]
+            return 404, {"error": {"code": "ResourceNotFound", "message": f"{path} was not found."}}
         if query.get("api-version") != [API_VERSION]:
             return 400, {"error": {"code": "MissingApiVersionParameter", "message": "api-version is required."}}
         match = _ASSIGNMENT.match(path)

@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 
 from shared.models import Failure, Outcome
 from shared.pipeline import Pipeline
@@ -121,6 +122,17 @@ def aws_client(service: str, region: str = REGION) -> Any:
     """A real boto3 client (moto answers when ``mock_aws`` is active; Stubber otherwise)."""
     return boto3.client(service, region_name=region, aws_access_key_id="testing",
                         aws_secret_access_key="testing")
+
+
+def organizations_cannot_be_asked(account: str = DESTINATION) -> Any:
+    """AWS Organizations as a member account sees it: DescribeAccount is refused (only the management
+    account or a delegated administrator may call it)."""
+    client = aws_client("organizations", "us-east-1")
+    stub = Stubber(client)
+    stub.add_client_error("describe_account", "AccessDeniedException", "You don't have permissions to access this "
+                          "resource.", expected_params={"AccountId": account})
+    stub.activate()
+    return client
 
 
 @pytest.fixture

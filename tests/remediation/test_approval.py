@@ -31,7 +31,7 @@ from shared.remediation.audit import AUDIT_PREFIX
 from shared.remediation.engine import RemediationEngine
 from shared.state import MemoryStore
 from tests.remediation.conftest import SEED004, SEED004_DECODED, Clock, config, engine, outcome_of
-from tests.remediation.fakes import FakeRemediator
+from tests.remediation.fakes import FakeRemediator, pass_role_change
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 LINK_SECRET = "link-secret-for-tests"
@@ -209,6 +209,14 @@ def test_teams_get_shows_the_change_and_post_applies_it() -> None:
              for part in page.body.split("<input")[1:])}
     result = teams.handle("POST", form, headers)
     assert result.status == 200 and "Applied (approved by teams:" in result.body and len(fake.applied) == 1
+
+
+def test_the_teams_page_states_the_risk_of_a_risky_fix() -> None:
+    fake = FakeRemediator(change=pass_role_change(risk="the role R to pass has administrator-level permissions"))
+    eng, approval_id = planned(fake)
+    page = TeamsApproval(LINK_SECRET, eng).handle("GET", teams_params(approval_id),
+                                                  {EASY_AUTH_PRINCIPAL_ID: ENTRA_APPROVER})
+    assert "Risk:</strong> the role R to pass has administrator-level permissions" in page.body
 
 
 def test_teams_rejects_forged_links_missing_sign_in_other_users_and_forged_forms() -> None:

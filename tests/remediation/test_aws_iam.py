@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from botocore.stub import Stubber
 from moto import mock_aws
 
 from functions.aws.remediate import AwsRemediator
@@ -26,7 +27,8 @@ EXISTING = {"Version": "2012-10-17", "Statement": [{"Sid": "Existing", "Effect":
 
 
 @pytest.fixture
-def iam(aws_env: None) -> Iterator[Any]:
+def iam(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")  # AdministratorAccess and the others
     with mock_aws():
         client = aws_client("iam")
         client.create_role(RoleName=RESTORE_ROLE, Path="/service-role/", AssumeRolePolicyDocument=TRUST)
@@ -140,3 +142,72 @@ def test_a_decoded_principal_other_than_the_jobs_role_is_refused(iam: Any) -> No
     with pytest.raises(RemediationRefused, match="a person must check which role"):
         remediator(iam).plan_change(outcome_of(SEED004, decoded=decoded))
     assert "BackupResponderPassRole" not in json.dumps(snapshot(iam))
+
+
+ADMIN_ACCESS = "arn:aws:iam::aws:policy/AdministratorAccess"
+ROLE_TO_PASS_POWERS = [
+    ("attached AdministratorAccess", {"managed": ADMIN_ACCESS}, "administrator-level"),
+    ("inline Action *", {"inline": {"Effect": "Allow", "Action": "*", "Resource": "*"}}, "administrator-level"),
+    ("inline iam:*", {"inline": {"Effect": "Allow", "Action": "iam:*", "Resource": "*"}}, "administrator-level"),
+    ("inline NotAction", {"inline": {"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}},
+     "administrator-level"),
+    ("customer managed iam:PutRolePolicy",
+     {"customer": {"Effect": "Allow", "Action": ["s3:GetObject", "iam:PutRolePolicy"], "Resource": "*"}},
+     "IAM write"),
+    ("inline iam:Attach*", {"inline": {"Effect": "Allow", "Action": "iam:Attach*", "Resource": "*"}}, "IAM write"),
+    ("inline iam:PassRole", {"inline": {"Effect": "Allow", "Action": "iam:passrole", "Resource": "*"}},
+     "IAM write"),
+]
+
+
+def give(iam: Any, role: str, grant: dict[str, Any]) -> None:
+    if "managed" in grant:
+        iam.attach_role_policy(RoleName=role, PolicyArn=grant["managed"])
+    if "inline" in grant:
+        iam.put_role_policy(RoleName=role, PolicyName="powers",
+                            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [grant["inline"]]}))
+    if "customer" in grant:
+        arn = iam.create_policy(PolicyName="Powers", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [grant["customer"]]}))["Policy"]["Arn"]
+        iam.attach_role_policy(RoleName=role, PolicyArn=arn)
+
+
+@pytest.mark.parametrize(("grant", "what"), [(g, w) for _, g, w in ROLE_TO_PASS_POWERS],
+                         ids=[name for name, _, _ in ROLE_TO_PASS_POWERS])
+def test_a_role_to_pass_with_administrator_or_iam_write_permissions_is_marked_as_a_risk(
+        iam: Any, grant: dict[str, Any], what: str) -> None:
+    """Passing a role hands its permissions to what runs with it: the plan says so, and the engine
+    then leaves the decision to a person."""
+    give(iam, PASS_ROLE, grant)
+    change = remediator(iam).plan_change(outcome_of(SEED004, decoded=SEED004_DECODED))
+    assert change.risk is not None and what in change.risk and PASS_ROLE in change.risk
+    assert any(change.risk in note for note in change.notes)  # the message states it
+
+
+def test_a_role_to_pass_with_read_only_permissions_is_no_risk(iam: Any) -> None:
+    give(iam, PASS_ROLE, {"customer": {"Effect": "Allow", "Action": ["ssm:UpdateInstanceInformation", "iam:GetRole",
+                                                                     "iam:List*"], "Resource": "*"},
+                          "inline": {"Effect": "Deny", "Action": "*", "Resource": "*"}})
+    change = remediator(iam).plan_change(outcome_of(SEED004, decoded=SEED004_DECODED))
+    assert change.risk is None
+
+
+def test_a_role_to_pass_whose_policies_cannot_be_read_is_a_risk(iam: Any) -> None:
+    stub = Stubber(iam)
+    stub.add_response("get_role", {"Role": {"RoleName": RESTORE_ROLE, "Path": "/service-role/", "RoleId": "AROAXXXXXXXXXXXXXXXXX",
+                                            "Arn": f"arn:aws:iam::{SOURCE}:role/service-role/{RESTORE_ROLE}",
+                                            "CreateDate": "2026-01-01T00:00:00Z"}})
+    stub.add_response("get_role", {"Role": {"RoleName": PASS_ROLE, "Path": "/", "RoleId": "AROAYYYYYYYYYYYYYYYYY",
+                                            "Arn": PASS_ROLE_ARN, "CreateDate": "2026-01-01T00:00:00Z"}})
+    stub.add_client_error("list_attached_role_policies", "AccessDenied", "not authorized")
+    stub.add_client_error("get_role_policy", "NoSuchEntity", "no such policy")
+    with stub:
+        change = remediator(iam).plan_change(outcome_of(SEED004, decoded=SEED004_DECODED))
+    assert change.risk is not None and "could not be read (AccessDenied)" in change.risk
+
+
+def test_a_role_to_pass_in_another_account_is_refused(iam: Any) -> None:
+    decoded = copy.deepcopy(SEED004_DECODED)
+    decoded["context"]["resource"] = "arn:aws:iam::999988887777:role/AdminRole"
+    with pytest.raises(RemediationRefused, match="in another account"):
+        remediator(iam).plan_change(outcome_of(SEED004, decoded=decoded))

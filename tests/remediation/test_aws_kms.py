@@ -16,7 +16,15 @@ from moto import mock_aws
 from functions.aws.remediate import KMS_GRANT_ACTIONS, KMS_POLICY_MAX_BYTES, KMS_USE_ACTIONS, AwsRemediator
 from shared.remediation.changes import AlreadyInPlace, RemediationRefused
 from shared.remediation.guardrails import check_change
-from tests.remediation.conftest import DESTINATION, SEED003_KMS, SOURCE, Clients, aws_client, outcome_of
+from tests.remediation.conftest import (
+    DESTINATION,
+    SEED003_KMS,
+    SOURCE,
+    Clients,
+    aws_client,
+    organizations_cannot_be_asked,
+    outcome_of,
+)
 
 ROOT = f"arn:aws:iam::{SOURCE}:root"
 DEST_ROOT = f"arn:aws:iam::{DESTINATION}:root"
@@ -191,3 +199,33 @@ def test_changes_made_after_planning_are_never_overwritten(kms: Any) -> None:
     with pytest.raises(RemediationRefused, match="changed since"):
         remediator.apply(change)
     assert policies(kms)[key][0] == meanwhile
+
+
+def test_a_destination_organizations_cannot_confirm_is_refused_and_the_key_is_untouched(kms: Any) -> None:
+    """In a member account Organizations cannot be asked: an account the event names is not written
+    into the key policy on its word alone."""
+    key = new_key(kms)
+    before = policies(kms)
+    remediator = AwsRemediator(Clients().add("kms", kms).add("organizations", organizations_cannot_be_asked()))
+    with pytest.raises(RemediationRefused, match=f"{DESTINATION} could not be confirmed.*destination_accounts"):
+        remediator.plan_change(outcome_of(SEED003_KMS, facts={"kms_key_arn": key}))
+    assert policies(kms) == before
+
+
+def test_without_organizations_lookups_only_an_allow_listed_destination_is_written(kms: Any) -> None:
+    key = new_key(kms)
+    remediator = AwsRemediator(Clients().add("kms", kms), check_organizations=False)
+    with pytest.raises(RemediationRefused, match="destination_accounts"):
+        remediator.plan_change(outcome_of(SEED003_KMS, facts={"kms_key_arn": key}))
+
+
+def test_a_suspended_destination_account_is_refused(kms: Any) -> None:
+    key = new_key(kms)
+    client = aws_client("organizations", "us-east-1")
+    stub = Stubber(client)
+    stub.add_response("describe_account", {"Account": {"Id": DESTINATION, "Status": "SUSPENDED"}},
+                      {"AccountId": DESTINATION})
+    stub.activate()
+    with pytest.raises(RemediationRefused, match="SUSPENDED"):
+        AwsRemediator(Clients().add("kms", kms).add("organizations", client)).plan_change(
+            outcome_of(SEED003_KMS, facts={"kms_key_arn": key}))

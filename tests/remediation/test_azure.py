@@ -8,6 +8,7 @@ import copy
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,13 +17,17 @@ from shared.models import Failure, Outcome
 from shared.pipeline import Pipeline
 from shared.remediation.changes import AlreadyInPlace, RemediationRefused
 from shared.remediation.guardrails import check_change
+from tests.conftest import load_event
 from tests.remediation.arm import API_VERSION, FakeCredential, RoleAssignmentsApi, arm_server
 from tests.remediation.conftest import (
     SEED000_CONTAINER,
     SEED000_READER,
     SUBSCRIPTION,
     VAULT_PRINCIPAL,
+    config,
+    engine,
     outcome_of,
+    pipeline,
 )
 
 SERVER = (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-data-prod/providers/Microsoft.DBforPostgreSQL/"
@@ -33,9 +38,16 @@ CONTAINER = (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-restore/providers
              "storageAccounts/stpgrestoreprod01/blobServices/default/containers/pg-restores")
 
 
+VAULT = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-backup-prod/providers/Microsoft.DataProtection/backupVaults/bv-pg-prod-01"
+OTHER_SUBSCRIPTION = "99998888-aaaa-7777-bbbb-666655554444"
+
+
 @pytest.fixture
 def arm(tmp_path: Path) -> Iterator[tuple[RoleAssignmentsApi, AzureRemediator]]:
+    """The ARM stand-in, which knows the seed 000 vault (with its identity) and the server."""
     api = RoleAssignmentsApi()
+    api.vault(VAULT, VAULT_PRINCIPAL)
+    api.resource(SERVER, type="Microsoft.DBforPostgreSQL/servers")
     with arm_server(api, tmp_path) as (url, cert):
         yield api, AzureRemediator(FakeCredential(), endpoint=url, connection_verify=str(cert))
 
@@ -134,6 +146,7 @@ def test_without_the_vaults_identity_nothing_is_planned(arm: tuple[RoleAssignmen
 def test_restore_as_files_gets_blob_data_contributor_on_the_container(
         arm: tuple[RoleAssignmentsApi, AzureRemediator]) -> None:
     api, remediator = arm
+    api.resource(CONTAINER, type="Microsoft.Storage/storageAccounts/blobServices/containers")
     outcome = outcome_of(SEED000_CONTAINER, facts={"vault_principal_id": VAULT_PRINCIPAL,
                                                    "container_scope": CONTAINER})
     change = remediator.plan_change(outcome)
@@ -164,8 +177,11 @@ def test_the_other_vault_identity_causes_get_their_roles(
         arm: tuple[RoleAssignmentsApi, AzureRemediator], code: str, resource_type: str, job_type: str,
         facts: dict[str, str], expected: set[tuple[str, str]]) -> None:
     api, remediator = arm
+    for scope, _ in expected:
+        api.resource(scope)
     failure = Failure(cloud="azure", job_type=job_type, code=code, resource_type=resource_type,  # type: ignore[arg-type]
-                      account_id=SUBSCRIPTION, vault_name="bv-prod-01", message="Appropriate permissions to "
+                      account_id=SUBSCRIPTION, vault_name="bv-pg-prod-01", vault_id=VAULT,
+                      message="Appropriate permissions to "
                       "perform the operation are missing.",
                       facts={"subscription_id": SUBSCRIPTION, "vault_principal_id": VAULT_PRINCIPAL, **facts})
     outcome = Pipeline().assess(failure)
@@ -175,3 +191,98 @@ def test_the_other_vault_identity_causes_get_their_roles(
     assert remediator.verify(change)
     assert {(a["properties"]["scope"], a["properties"]["roleDefinitionId"].rsplit("/", 1)[-1])
             for a in api.assignments.values()} == expected
+
+
+# ---------------------------------------------------------------------------- crafted ids
+def crafted(linked: str | None = None, vault: str | None = None) -> Outcome:
+    """Seed 000 with its linkedResourceId (and optionally the vault's id) replaced."""
+    event = load_event(SEED000_READER)
+    if linked is not None:
+        event["data"]["alertContext"]["linkedResourceId"] = linked
+    if vault is not None:
+        event["data"]["essentials"]["alertTargetIDs"] = [vault]
+        event["data"]["alertContext"]["protectedItemId"] = f"{vault}/backupInstances/pg-orders-prod-orders"
+    return pipeline(facts={"vault_principal_id": VAULT_PRINCIPAL}).process(event)
+
+
+def decide(remediator: AzureRemediator, outcome: Outcome, **entry: Any) -> Any:
+    cfg = config(allow=[{"cause": "azure.postgres.vault-msi-reader", **entry}])
+    summary = engine(cfg, "on", [remediator]).run(outcome).remediation
+    assert summary is not None
+    return summary
+
+
+RG_DATA = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-data-prod"
+CRAFTED_SCOPES = {
+    # The HTTP layer normalises dot segments: the assignment would land on the subscription.
+    "dot segments": (f"{RG_DATA}/providers/../../..", "a '.' or '..' segment"),
+    "percent-encoded dots": (f"{RG_DATA}/providers/%2e%2e/%2e%2e/%2E%2E", "percent-encoded"),
+    "percent-encoded separators": (f"{RG_DATA}/providers/Microsoft.DBforPostgreSQL/servers/pg%2F..%2F..",
+                                   "percent-encoded"),
+    "an empty segment": (f"{RG_DATA}/providers/Microsoft.DBforPostgreSQL//servers/pg-orders-prod",
+                         "an empty segment"),
+}
+
+
+@pytest.mark.parametrize(("linked", "why"), CRAFTED_SCOPES.values(), ids=list(CRAFTED_SCOPES))
+def test_a_crafted_scope_is_refused_before_anything_is_written(
+        arm: tuple[RoleAssignmentsApi, AzureRemediator], linked: str, why: str) -> None:
+    api, remediator = arm
+    summary = decide(remediator, crafted(linked))
+    assert summary.action == "refused" and why in (summary.reason or "")
+    assert api.puts() == [] and api.assignments == {}
+
+
+def test_a_resource_in_another_subscription_than_the_vaults_is_refused(
+        arm: tuple[RoleAssignmentsApi, AzureRemediator]) -> None:
+    """The failure's subscription is read from the same id: it proves nothing. The vault's
+    subscription (confirmed in ARM), or one the allow-list names, is where assignments go."""
+    api, remediator = arm
+    elsewhere = SERVER.replace(SUBSCRIPTION, OTHER_SUBSCRIPTION)
+    api.resource(elsewhere, type="Microsoft.DBforPostgreSQL/servers")
+    summary = decide(remediator, crafted(elsewhere))
+    assert summary.action == "refused" and f"subscription {OTHER_SUBSCRIPTION}" in (summary.reason or "")
+    assert api.puts() == []
+    # Named in the allow-list entry, the same subscription is allowed.
+    allowed = decide(remediator, crafted(elsewhere), subscriptions=[OTHER_SUBSCRIPTION])
+    assert allowed.action == "applied", allowed.reason
+    [created] = api.assignments.values()
+    assert created["properties"]["scope"] == elsewhere
+
+
+def test_a_resource_arm_does_not_know_is_refused(arm: tuple[RoleAssignmentsApi, AzureRemediator]) -> None:
+    api, remediator = arm
+    summary = decide(remediator, crafted(SERVER.replace("pg-orders-prod", "pg-invented")))
+    assert summary.action == "refused" and "not found in Azure Resource Manager" in (summary.reason or "")
+    assert api.puts() == []
+
+
+def test_a_resource_arm_knows_under_another_id_is_refused(arm: tuple[RoleAssignmentsApi, AzureRemediator]) -> None:
+    api, remediator = arm
+    decoy = SERVER.replace("pg-orders-prod", "pg-decoy")
+    api.resources[decoy.lower()] = {"id": f"/subscriptions/{SUBSCRIPTION}", "name": "pg-decoy"}
+    summary = decide(remediator, crafted(decoy))
+    assert summary.action == "refused" and "answered for another id" in (summary.reason or "")
+    assert api.puts() == []
+
+
+def test_a_vault_that_is_not_the_identitys_is_refused(arm: tuple[RoleAssignmentsApi, AzureRemediator]) -> None:
+    """The vault's id comes from the alert too: ARM must confirm the vault and that the identity
+    given the role is that vault's."""
+    api, remediator = arm
+    other_vault = VAULT.replace("bv-pg-prod-01", "bv-other")
+    api.vault(other_vault, "00000000-1111-2222-3333-444444444444")
+    summary = decide(remediator, crafted(vault=other_vault))
+    assert summary.action == "refused" and "is not the identity of the vault" in (summary.reason or "")
+    missing = decide(remediator, crafted(vault=VAULT.replace("bv-pg-prod-01", "bv-gone")))
+    assert missing.action == "refused" and "not found in Azure Resource Manager" in (missing.reason or "")
+    assert api.puts() == []
+
+
+def test_the_genuine_alert_is_confirmed_in_arm_before_the_write(arm: tuple[RoleAssignmentsApi, AzureRemediator]) -> None:
+    api, remediator = arm
+    summary = decide(remediator, reader_outcome())
+    assert summary.action == "applied", summary.reason
+    first_put = next(i for i, (method, _) in enumerate(api.requests) if method == "PUT")
+    read_before = [path.lower() for method, path in api.requests[:first_put] if method == "GET"]
+    assert VAULT.lower() in read_before and SERVER.lower() in read_before

@@ -42,6 +42,7 @@ from tests.remediation.conftest import (
     Clients,
     aws_client,
     config,
+    organizations_cannot_be_asked,
     pipeline,
 )
 
@@ -116,6 +117,22 @@ def test_seed_004_restore_is_fixed_with_the_example_configuration(iam: Any, tmp_
     record = audit_of(outcome, state)
     assert record["action"] == "applied" and record["before"] is None
     assert record["after"] == document["PolicyDocument"] and record["restarted_job_id"] == "RESTORE-AGAIN-1"
+
+
+def test_seed_004_passing_an_administrator_role_is_left_to_a_person(iam: Any, tmp_path: Path) -> None:
+    """The crafted case: the decoded message names a role with an inline ``Action: *``. With the
+    switch on and the cause allowed, nothing is written to IAM; the message says why."""
+    iam.put_role_policy(RoleName="AmazonSSMRoleForInstancesQuickSetup", PolicyName="everything",
+                        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+                            {"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+    remediator = AwsRemediator(Clients().add("iam", iam))
+    outcome, text, _ = respond(SEED004, pipeline(SEED004_DECODED), load_remediation_config(EXAMPLE), "on",
+                               remediator, tmp_path)
+    assert iam.list_role_policies(RoleName="AWSBackupDefaultServiceRole")["PolicyNames"] == []
+    assert outcome.remediation is not None and outcome.remediation.action in ("planned", "refused")
+    assert outcome.remediation.needs_person and not outcome.remediation.restarted_job_id
+    assert ("the role AmazonSSMRoleForInstancesQuickSetup to pass has administrator-level permissions "
+            "(Action * in inline policy everything)") in text
 
 
 def test_seed_004_in_dry_run_shows_the_policy_and_changes_nothing(iam: Any, tmp_path: Path) -> None:
@@ -209,6 +226,9 @@ def test_seed_000_postgresql_vault_identity_gets_reader(tmp_path: Path) -> None:
     api = RoleAssignmentsApi()
     server = (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-data-prod/providers/Microsoft.DBforPostgreSQL/"
               "servers/pg-orders-prod")
+    api.vault(f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-backup-prod/providers/Microsoft.DataProtection/"
+              "backupVaults/bv-pg-prod-01", VAULT_PRINCIPAL)
+    api.resource(server, type="Microsoft.DBforPostgreSQL/servers")
     with arm_server(api, tmp_path) as (url, cert):
         remediator = AzureRemediator(FakeCredential(), endpoint=url, connection_verify=str(cert))
         cfg = config(allow=[{"cause": "azure.postgres.vault-msi-reader", "subscriptions": [SUBSCRIPTION]}])
@@ -253,3 +273,29 @@ def test_without_an_engine_the_responder_changes_nothing(tmp_path: Path) -> None
     outbox = tmp_path / "outbox"
     report = Responder(pipeline(SEED004_DECODED), [OutboxSink(outbox)], MemoryStore()).handle(load_event(SEED004))
     assert report.outcome.remediation is None
+
+
+def test_seed_003_destination_named_in_the_allow_list_is_written_when_organizations_cannot_be_asked(
+        kms: Any) -> None:
+    """The engine hands the entry's ``destination_accounts`` to the fix: the allow-listed account is
+    written; the same failure with another destination is refused with the reason in the report."""
+    key = kms.create_key(Description="orders-prod RDS key")["KeyMetadata"]["Arn"]
+    original = kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"]
+    outcome = pipeline(facts={"kms_key_arn": key}).process(load_event(SEED003_KMS))
+    destination = outcome.failure.facts["destination_account_id"]
+
+    def decide(allowed: list[str]) -> Any:
+        remediator = AwsRemediator(Clients().add("kms", kms).add("organizations", organizations_cannot_be_asked()))
+        cfg = config(allow=[{"cause": "aws.kms.key-access", "destination_accounts": allowed}])
+        return RemediationEngine(config=cfg, switch="on", state=MemoryStore(), remediators=[remediator],
+                                 sleep=lambda _: None).run(outcome).remediation
+
+    refused = decide(["999988887777"])
+    assert refused.action == "refused"
+    assert f"destination account {destination} could not be confirmed" in refused.reason
+    assert kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"] == original
+
+    applied = decide([destination])
+    assert applied.action == "applied", applied.reason
+    assert any("allow-list" in note for note in applied.notes)
+    assert destination in kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"]

@@ -26,7 +26,7 @@ from tests.remediation.conftest import (
     engine,
     outcome_of,
 )
-from tests.remediation.fakes import FakeRemediator
+from tests.remediation.fakes import FakeRemediator, pass_role_change
 
 ALLOW_PASS_ROLE = config(allow=[{"cause": "aws.iam.pass-role", "restart_job": True}],
                          approval={"slack_users": ["U1"]})
@@ -190,6 +190,34 @@ def test_require_approval_plans_and_an_approver_applies_through_the_same_guardra
     records = sorted(audit_items(store), key=lambda r: str(r["action"]))
     assert [r["action"] for r in records] == ["applied", "planned"]
     assert records[0]["actor"] == "slack:U1" and records[0]["approval_id"] == planned.approval_id
+
+
+RISK = ("the role AmazonSSMRoleForInstancesQuickSetup to pass has administrator-level permissions "
+        "(AdministratorAccess is attached)")
+
+
+def test_a_risky_change_is_not_applied_automatically_and_an_approver_may_apply_it() -> None:
+    """Mode on and the cause allowed, but the change hands over administrator permissions: it waits
+    for a person, the message states the risk, and an approval applies it."""
+    fake = FakeRemediator(change=pass_role_change(risk=RISK))
+    store = MemoryStore()
+    eng = engine(ALLOW_PASS_ROLE, "on", [fake], store)
+    outcome = eng.run(seed004())
+    summary = outcome.remediation
+    assert summary is not None and summary.action == "planned" and summary.approval_id
+    assert not fake.applied and not fake.restarts
+    assert summary.needs_person and RISK in (summary.reason or "")
+    text = render_text(outcome)
+    assert "not applied automatically" in text and RISK in text
+    approved = eng.approve(summary.approval_id, "slack:U1")
+    assert approved is not None and approved.action == "applied" and len(fake.applied) == 1
+
+
+def test_a_risky_change_is_refused_when_no_one_may_approve_it() -> None:
+    fake = FakeRemediator(change=pass_role_change(risk=RISK))
+    decision = engine(config(allow=[{"cause": "aws.iam.pass-role"}]), "on", [fake]).decide(seed004())
+    assert decision.action == "refused" and decision.needs_person and not fake.applied
+    assert RISK in (decision.reason or "") and "approve" in (decision.reason or "")
 
 
 def test_an_approval_is_refused_when_the_switch_is_off_meanwhile() -> None:

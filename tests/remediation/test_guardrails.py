@@ -268,8 +268,10 @@ def test_a_valid_role_assignment_passes() -> None:
 
 
 @pytest.mark.parametrize(("update", "message"), [
-    ({"scope": SERVER.replace(SUBSCRIPTION, "99999999-9999-9999-9999-999999999999")}, "outside subscription"),
-    ({"scope": f"/subscriptions/{SUBSCRIPTION}"}, "not one resource"),
+    ({"scope": SERVER.replace(SUBSCRIPTION, "99999999-9999-9999-9999-999999999999")},
+     "neither the Backup vault's subscription"),
+    ({"scope": f"/subscriptions/{SUBSCRIPTION}"}, "not a resource group or a resource"),
+    ({"scope": f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-data-prod/providers/../../.."}, "'..' segment"),
     ({"scope": f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-data-prod"}, "whole resource group"),
     ({"role_definition_id": "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"}, "Owner"),
     ({"role_definition_id": "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"}, "User Access Administrator"),

@@ -7,7 +7,9 @@
 //   Role Based Access Control Administrator, constrained by a condition: it may create assignments
 //   of the backup roles only, to service principals only (and only to the listed vault identities
 //   when any are given), and it may delete no role assignment at all: the responder only ever
-//   adds access, so a stolen identity cannot remove anyone's access either.
+//   adds access, so a stolen identity cannot remove anyone's access either. A condition cannot
+//   test the scope of the new assignment, so the role is held only on the resource groups listed
+//   in remediationResourceGroups (role-administrator.bicep), never on the subscription.
 
 targetScope = 'subscription'
 
@@ -23,6 +25,9 @@ param allowRoleAssignments bool = false
 @description('Principal ids the responder may grant backup roles to (the vaults\' identities). Empty: any service principal.')
 param remediationPrincipalIds array = []
 
+@description('Names of the resource groups (in this subscription) where the responder may assign the backup roles: those of the protected resources, their key vaults, restore containers and snapshot resource groups. The constrained role administrator is held there only. Empty: nowhere, so fixes are planned and reported but Azure refuses to write them.')
+param remediationResourceGroups array = []
+
 // The built-in roles the catalog's fixes assign (learn.microsoft.com/azure/role-based-access-control/built-in-roles).
 var backupRoles = [
   'acdd72a7-3385-48ef-bd42-f606fba81ae7' // Reader (vault identity on a PostgreSQL server)
@@ -34,7 +39,6 @@ var backupRoles = [
   'e5e2a7ff-d759-4cd2-bb51-3152d37e2eb1' // Storage Account Backup Contributor
   'c088a766-074b-43ba-90d4-1fb21feae531' // PostgreSQL Flexible Server Long Term Retention Backup Role
 ]
-var rbacAdministrator = 'f58310d9-a9f6-439a-9e8d-f62e7b41a168'
 var roleList = join(backupRoles, ', ')
 var principalClause = empty(remediationPrincipalIds) ? '' : ' AND @Request[Microsoft.Authorization/roleAssignments:PrincipalId] ForAnyOfAnyValues:GuidEquals {${join(remediationPrincipalIds, ', ')}}'
 var writeCondition = '((!(ActionMatches{\'Microsoft.Authorization/roleAssignments/write\'})) OR (@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {${roleList}} AND @Request[Microsoft.Authorization/roleAssignments:PrincipalType] ForAnyOfAnyValues:StringEqualsIgnoreCase {\'ServicePrincipal\'}${principalClause}))'
@@ -60,6 +64,15 @@ resource readerRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
           'Microsoft.RecoveryServices/vaults/backupJobs/read'
           'Microsoft.Compute/virtualMachines/read'
           'Microsoft.Compute/disks/read'
+          // A fix reads the scope it assigns a role on, and the vault, before writing (functions/azure/remediate.py).
+          'Microsoft.Resources/subscriptions/resourceGroups/read'
+          'Microsoft.DBforPostgreSQL/servers/read'
+          'Microsoft.DBforPostgreSQL/flexibleServers/read'
+          'Microsoft.DBforMySQL/flexibleServers/read'
+          'Microsoft.KeyVault/vaults/read'
+          'Microsoft.Storage/storageAccounts/read'
+          'Microsoft.Storage/storageAccounts/blobServices/containers/read'
+          'Microsoft.ContainerService/managedClusters/read'
           'Microsoft.Resources/subscriptions/resources/read'
           'Microsoft.Resources/tags/read' // the allow-list's tags (remediation.allow[].tags)
           'Microsoft.Authorization/roleAssignments/read' // planning a fix: the identity's current assignments
@@ -82,16 +95,17 @@ resource readerAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' =
   }
 }
 
-resource remediationAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (allowRoleAssignments) {
-  name: guid(subscription().id, principalId, rbacAdministrator)
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', rbacAdministrator)
+var rbacCondition = '${writeCondition} AND ${deleteCondition}'
+// The resource groups the constrained role administrator is held on (none unless fixes are applied).
+var administeredGroups = allowRoleAssignments ? remediationResourceGroups : []
+
+module roleAdministrator 'role-administrator.bicep' = [for group in administeredGroups: {
+  name: 'rbac-admin-${uniqueString(subscription().id, group, principalId)}'
+  scope: resourceGroup(group)
+  params: {
     principalId: principalId
-    principalType: 'ServicePrincipal'
-    description: 'backup-responder auto-remediation: may assign only the backup roles to service principals, and remove nothing'
-    conditionVersion: '2.0'
-    condition: '${writeCondition} AND ${deleteCondition}'
+    condition: rbacCondition
   }
-}
+}]
 
 output readerRoleId string = readerRole.id

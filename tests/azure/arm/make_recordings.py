@@ -216,6 +216,27 @@ for instance, source in sorted(instance_ids.items()):
     )
 
 write(
+    "pg-server-pg-orders-prod",
+    SERVER,
+    {
+        "id": SERVER,
+        "name": "pg-orders-prod",
+        "type": "Microsoft.DBforPostgreSQL/servers",
+        "location": "eastus",
+        "sku": {"name": "GP_Gen5_2", "tier": "GeneralPurpose", "family": "Gen5", "capacity": 2},
+        "properties": {
+            "administratorLogin": "pgadmin",
+            "version": "11",
+            "sslEnforcement": "Enabled",
+            "userVisibleState": "Ready",
+            "fullyQualifiedDomainName": "pg-orders-prod.postgres.database.azure.com",
+            "storageProfile": {"backupRetentionDays": 7, "geoRedundantBackup": "Disabled", "storageMB": 128000},
+        },
+    },
+    note="Servers_Get, Microsoft.DBforPostgreSQL 2017-12-01 (examples ServerGet.json), ids renamed to the "
+    "fixtures'; read before a role assignment on the server is written",
+)
+write(
     "resources-keyvault-kv-pg-prod-01",
     f"/subscriptions/{SUB}/resources",
     {"value": [{"id": KV, "name": "kv-pg-prod-01", "type": "Microsoft.KeyVault/vaults", "location": "eastus"}]},
