@@ -117,7 +117,10 @@ def cmd_classify(args: argparse.Namespace, out: TextIO) -> int:
             _print_json({"error": str(exc), "index": index}, out)
             status = EXIT_BAD_INPUT
             continue
-        _print_json(outcome.summary(), out)
+        line = outcome.summary()
+        if args.explain:
+            line["explain"] = pipeline.classifier.explain(outcome.failure)
+        _print_json(line, out)
     return status
 
 
@@ -359,6 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("classify", help="classify events offline, one JSON line per event")
     p.add_argument("paths", nargs="*", metavar="PATH", help="files, or - for standard input (the default)")
     p.add_argument("--catalog", type=Path, help="a folder of catalog files instead of the bundled one")
+    p.add_argument("--explain", action="store_true",
+                   help="say why the rule won: the ranked candidates and what matched each")
     p.set_defaults(run=cmd_classify)
 
     p = sub.add_parser("respond", help="the full pipeline: enrich, classify, plan, deliver")

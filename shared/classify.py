@@ -197,6 +197,7 @@ class Classifier:
         if "{" in title:
             title = _UNFILLED_ASIDE.sub("", fill(title, {**failure.placeholders(), **({"code": code} if code else {})}))
         title = _SPACE.sub(" ", title).strip()
+        generic = winner.layer < LAYER_STATE or rule.documented
         return Finding(
             cause=rule.cause,
             rule=rule.id,
@@ -205,6 +206,7 @@ class Classifier:
             title=title,
             severity=rule.severity,
             explicit_deny=bool(failure.decoded and failure.decoded.explicit_deny),
+            documentation=_documentation(self.catalog, failure, code) if generic else None,
         )
 
 
@@ -246,6 +248,15 @@ def _applies(c: CompiledRule, job_type: str | None, resource_type: str, state: s
     return decoded.explicit_deny == wants_deny if decoded is not None else not wants_deny
 
 
+def _documentation(catalog: Catalog, failure: Failure, code: str | None) -> str | None:
+    """The provider's own words about the code: the best explanation a generic answer has."""
+    doc = catalog.knowledge.doc(failure.cloud, code, failure.resource_type)
+    if doc is None or not doc.doc:
+        return None
+    where = f" ({doc.where})" if doc.where else ""
+    return f"{doc.code}{where}: {doc.doc}"
+
+
 def unclassified(failure: Failure, catalog: Catalog | None = None) -> Finding:
     """A failure no rule knows: kept with its raw message, never an error."""
     what = " ".join(p for p in ("AWS Backup" if failure.cloud == "aws" else "Azure Backup",
@@ -260,5 +271,6 @@ def unclassified(failure: Failure, catalog: Catalog | None = None) -> Finding:
     if len(title) > 160:
         title = title[:157] + "..."
     code = catalog.knowledge.spell(failure.cloud, failure.code) if catalog else failure.code
+    documentation = _documentation(catalog, failure, failure.code) if catalog and failure.failed else None
     return Finding(cause=UNCLASSIFIED, rule=None, code=code, confidence=0.0, title=title,
-                   severity="medium" if failure.failed else "low")
+                   severity="medium" if failure.failed else "low", documentation=documentation)

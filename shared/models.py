@@ -93,6 +93,9 @@ class Finding(BaseModel):
     title: str
     severity: str = "medium"
     explicit_deny: bool = False
+    #: What the provider documents about the error code, when a family rule or nothing more
+    #: specific explains the failure ("InvalidSnapshot.NotFound (ec2): The specified snapshot ...").
+    documentation: str | None = None
 
 
 class Snippet(BaseModel):
@@ -178,6 +181,7 @@ class Outcome(BaseModel):
             "confidence": round(self.finding.confidence, 3),
             "title": self.finding.title,
             "severity": self.finding.severity,
+            **({"documentation": self.finding.documentation} if self.finding.documentation else {}),
             "state": self.failure.state,
             "failed": self.failure.failed,
             "recovered": self.failure.recovered,

@@ -64,7 +64,9 @@ def plan_for(failure: Failure, finding: Finding, catalog: Catalog | None = None,
     return Plan(
         cause=finding.cause,
         title=" ".join(fill(title, values).split()),
-        explanation=" ".join(fill(explanation, values).split()),
+        # A generic rule's explanation, then the provider's own words about the code.
+        explanation=" ".join((fill(explanation, values) + (f" The provider documents {finding.documentation}"
+                                                           if finding.documentation else "")).split()),
         steps=filled_steps + notes,
         snippets=[Snippet(kind=s.kind, title=fill(s.title, values), body=fill(s.body, values).rstrip())
                   for s in rule.snippets],
