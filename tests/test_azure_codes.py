@@ -31,6 +31,7 @@ MARKDOWN = re.compile(r"\*\*|\]\(|`|</?(br|li|ul|ol|p|a|b|i|em|strong|span|div|s
 KNOWN_UNDOCUMENTED = {
     "DatamoverGenericError", "ExtensionOperationFailed", "ForbiddenByFirewall", "MissingSubscriptionRegistration",
     "RequestDisallowedByPolicy", "ScopeLocked", "UserErrorStorageAccountKeyAccessDisallowed",
+    "KeyBasedAuthenticationNotPermitted",  # Azure Storage's own code, relayed inside Backup errors
     "UserErrorCrossSubscriptionRestoreNotSupportedForCRR",
     "UserErrorCrossSubscriptionRestoreNotSupportedForEncryptedAzureVM",
     "UserErrorCrossSubscriptionRestoreNotSupportedForOLR",
