@@ -126,7 +126,7 @@ class CodeBook:
         return next((self._by_lower[c] for c in self._longest_first if c in lowered), None)
 
 
-def _fields(obj: Any, depth: int = 4) -> dict[str, Any]:
+def _fields(obj: Any, depth: int = 6) -> dict[str, Any]:
     """Every non-empty field under ``obj`` by lower-cased name, the shallowest first: providers
     move fields between ``alertContext``, ``properties`` and ``extendedInfo``, and vary the case."""
     found: dict[str, Any] = {}
@@ -135,6 +135,9 @@ def _fields(obj: Any, depth: int = 4) -> dict[str, Any]:
         following: list[Any] = []
         for node in level:
             if isinstance(node, dict):
+                # A metric alert's dimensions are {"name": ..., "value": ...} pairs: the name is the field.
+                if isinstance(node.get("name"), str) and isinstance(node.get("value"), str) and node["value"]:
+                    found.setdefault(node["name"].lower(), node["value"])
                 for key, value in node.items():
                     if value is not None and value != "" and value != [] and value != {}:
                         found.setdefault(str(key).lower(), value)
@@ -264,7 +267,7 @@ def parse_common_alert(raw: dict[str, Any], codes: CodeBook | None = None) -> Fa
     code = code or (all_codes[0] if all_codes else None)
     condition = (ess.monitor_condition or "Fired").lower()
     job_type = _job_type(ess.alert_rule, text("operationname", "joboperation", "operation",
-                                              "alertname", "title"))
+                                              "alertname", "title", "metricname"))
     if job_type is None and ess.monitoring_service and "backup" in ess.monitoring_service.lower():
         job_type = "backup"
     anchor = resource_id or vault_id or (ess.alert_target_ids[0] if ess.alert_target_ids else "")
