@@ -29,7 +29,7 @@ _CODE = r"[A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z][A-Za-z0-9]*)*"
 _EXPLICIT: tuple[re.Pattern[str], ...] = (
     re.compile(rf"an error occurred \(({_CODE})\) when calling", re.I),
     re.compile(rf"(?:error|오류|エラー)\s*(?:code|코드|コード)\s*[:=]\s*[\"']?({_CODE})", re.I),
-    re.compile(rf"[\"'](?:code|errorcode|error_code)[\"']\s*:\s*[\"']({_CODE})[\"']", re.I),
+    re.compile(rf"\\?[\"'](?:code|errorcode|error_code)\\?[\"']\s*:\s*\\?[\"']({_CODE})\\?[\"']", re.I),
     re.compile(rf"<(?:code|errorcode)>\s*({_CODE})\s*</", re.I),
     re.compile(rf"\b(?:code|errorcode)\s*[=:]\s*[\"']?({_CODE})\b", re.I),
     re.compile(rf"(?:^|[\s(\[:;,])(?:client|server)\.({_CODE})", re.I),
