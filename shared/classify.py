@@ -31,12 +31,15 @@ CONFIDENCE = {
     "code-only-rule": 0.85,   # a rule that knows only the code; the message says more than it reads
     "code-unrecognised": 0.75,  # the rule's words are not in the message
     "inferred-code+message": 0.9,
+    "documented-message": 0.85,  # a pattern of LONG_PATTERN literal characters or more: a documented sentence
     "message": 0.75,
     "inferred-code": 0.7,     # a documented message recognised in the text, nothing else
     "any-action": 0.7,
     "state": 0.7,
     "umbrella-code": 0.6,     # only a wrapper code matched: the description decides
 }
+#: A pattern with this many literal characters repeats a documented sentence, not a few words.
+LONG_PATTERN = 40
 #: How much a rule scoped to a job or resource type is trusted when the failure does not say.
 UNSTATED_SCOPE_FACTOR = 0.9
 #: Rules that only a wrapper code matched rank last of all.
@@ -229,6 +232,8 @@ def _evidence_kind(candidate: Candidate, has_message: bool) -> str:
         if not has_message:
             return "code"
         return "code-unrecognised" if candidate.rule.patterns else "code-only-rule"
+    if set(kinds) == {"message"} and candidate.specificity >= LONG_PATTERN:
+        return "documented-message"
     return _strongest(candidate)
 
 
