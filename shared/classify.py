@@ -66,11 +66,12 @@ class Candidate:
     def layer(self) -> int:
         """The rule's layer; below every family when only a wrapper code matched it, so that the
         description's meaning (a family's words) decides first."""
-        return LAYER_UMBRELLA if set(self.evidence) == {"umbrella-code"} else self.rule.layer
+        only_umbrella = len(self.evidence) == 1 and "umbrella-code" in self.evidence
+        return LAYER_UMBRELLA if only_umbrella else self.rule.layer
 
     @property
     def strength(self) -> int:
-        if self.layer == LAYER_FAMILY:
+        if self.rule.layer == LAYER_FAMILY:
             return FAMILY_WEIGHT
         return sum(WEIGHTS[kind] for kind in self.evidence)
 
@@ -83,10 +84,12 @@ class Candidate:
             first, last = last, first
         return (self.layer, self.strength, self.scope, first, -self.unconfirmed, last)
 
-    def sort_key(self) -> tuple[tuple[int, int, int, int, int, int], str]:
-        # The rule id only breaks exact ties, so that the answer never depends on file order;
-        # `catalog check` reports a rule whose own example is decided that way.
-        return self.rank(), _reverse(self.rule.rule.id)
+    def sort_key(self) -> tuple[tuple[int, ...], str]:
+        """Ascending: the best rank first, then (only for an exact tie) the smallest rule id, so
+        that the answer never depends on file order; `catalog check` reports a rule whose own
+        example is decided that way."""
+        layer, strength, scope, first, confirmed, last = self.rank()
+        return (-layer, -strength, -scope, -first, -confirmed, -last), self.rule.rule.id
 
     def describe(self) -> dict[str, Any]:
         layer, strength, scope, _, unconfirmed, _ = self.rank()
@@ -97,17 +100,13 @@ class Candidate:
                 "unconfirmed_scope": -unconfirmed, "priority": priority}
 
 
-def _reverse(text: str) -> str:
-    """Sorts ascending ids first under ``max``: a deterministic, order-free tie-break."""
-    return "".join(chr(0x10FFFF - ord(ch)) for ch in text)
-
-
 class Classifier:
     def __init__(self, catalog: Catalog | None = None) -> None:
         self.catalog = catalog or default_catalog()
 
-    def candidates(self, failure: Failure) -> list[Candidate]:
-        """Every rule that matches and whose scope admits the failure, the winner first."""
+    def candidates(self, failure: Failure, ranked: bool = True) -> list[Candidate]:
+        """Every rule that matches and whose scope admits the failure, the winner first (in no
+        particular order when not ``ranked``)."""
         index = self.catalog.index.get(failure.cloud)
         if index is None:
             return []
@@ -133,7 +132,10 @@ class Classifier:
                     hit(c, "any-action", action)
 
         codes = [c for c in (failure.codes or ([failure.code] if failure.code else []))]
-        inferred = knowledge.infer_code(failure.cloud, text, failure.resource_type) if text else None
+        # A documented message recognised in the text names the code that an alert without one
+        # (or with only a wrapper code) leaves out.
+        needs_code = not codes or all(knowledge.is_umbrella(failure.cloud, c) for c in codes)
+        inferred = knowledge.infer_code(failure.cloud, text, failure.resource_type) if text and needs_code else None
         if inferred and inferred.lower() in {c.lower() for c in codes}:
             inferred = None  # the failure carries it: not an inference
         if inferred:
@@ -166,7 +168,8 @@ class Classifier:
             if inferred and candidate.evidence.get("code") == inferred:
                 candidate.evidence["inferred-code"] = candidate.evidence.pop("code")
             admitted.append(candidate)
-        admitted.sort(key=Candidate.sort_key, reverse=True)
+        if ranked:
+            admitted.sort(key=Candidate.sort_key)
         return admitted
 
     def best_rule(self, failure: Failure) -> tuple[CompiledRule, int, str] | None:
@@ -184,10 +187,10 @@ class Classifier:
                 "codes": failure.codes or ([failure.code] if failure.code else [])}
 
     def classify(self, failure: Failure) -> Finding:
-        ranked = self.candidates(failure)
-        if not ranked:
+        found = self.candidates(failure, ranked=False)
+        if not found:
             return unclassified(failure, self.catalog)
-        winner = ranked[0]
+        winner = min(found, key=Candidate.sort_key)
         rule = winner.rule.rule
         base = CONFIDENCE[_evidence_kind(winner, bool(failure.message))]
         confidence = min(rule.confidence, base) if rule.confidence else base
@@ -199,7 +202,9 @@ class Classifier:
         title = rule.title
         if "{" in title:
             title = _UNFILLED_ASIDE.sub("", fill(title, {**failure.placeholders(), **({"code": code} if code else {})}))
-        title = _SPACE.sub(" ", title).strip()
+        if "  " in title or "\n" in title:
+            title = _SPACE.sub(" ", title)
+        title = title.strip()
         generic = winner.layer < LAYER_STATE or rule.documented
         return Finding(
             cause=rule.cause,

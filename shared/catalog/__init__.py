@@ -102,6 +102,9 @@ def _compile(rule: Rule, order: int) -> CompiledRule:
 Pattern = tuple[str, int, CompiledRule]
 
 
+DFA_MEMORY = 64 << 20
+
+
 class MessageMatcher:
     """Every message pattern of a cloud in one RE2 set: one pass over the text, in time linear in
     its length and independent of the number of rules, finds every pattern that matches."""
@@ -110,6 +113,9 @@ class MessageMatcher:
         self.patterns: tuple[Pattern, ...] = tuple(patterns)
         options = re2.Options()
         options.case_sensitive = False
+        # Room for the set's DFA: with RE2's default 8 MB the Azure set falls back to a slower
+        # engine on most messages (measured: 70 us a message, 15 us with this budget).
+        options.max_mem = DFA_MEMORY
         self._set = re2.Set.SearchSet(options)
         for pattern, _, _ in self.patterns:
             self._set.Add(pattern)

@@ -14,6 +14,7 @@ name a code's family when no rule knows the code, to show what the provider says
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -121,16 +122,22 @@ class Knowledge:
         for (cloud, _), entries in self._docs.items():
             spellings[cloud].append(entries[0].code)
         self.codebooks = {cloud: CodeBook(codes) for cloud, codes in spellings.items()}
-        # Azure: documented messages by their words, to recognise an alert that carries no code.
+        # Azure: documented messages by their rarest words, to recognise an alert that carries no
+        # code. A message covered at MESSAGE_COVERAGE misses at most that share of its words, so
+        # indexing it under one more of its rarest words than it may miss finds every candidate.
         self._messages: list[tuple[frozenset[str], ErrorDoc]] = []
-        self._by_word: dict[str, list[int]] = {}
         for (cloud, _), entries in self._docs.items():
             for doc in entries:
                 words = _words(doc.doc or "") if cloud == "azure" and doc.code else frozenset()
                 if len(words) >= MESSAGE_MIN_WORDS:
-                    for word in words:
-                        self._by_word.setdefault(word, []).append(len(self._messages))
                     self._messages.append((words, doc))
+        frequency = Counter(word for words, _ in self._messages for word in words)
+        self._by_word: dict[str, list[int]] = {}
+        for number, (words, _) in enumerate(self._messages):
+            may_miss = len(words) - math.ceil(len(words) * MESSAGE_COVERAGE - 1e-9)
+            keys = may_miss + 1
+            for word in sorted(words, key=lambda w: (frequency[w], w))[:keys]:
+                self._by_word.setdefault(word, []).append(number)
 
     def documented_rules(self) -> list[Rule]:
         """A rule for each documented Azure code with a documented cause that no written rule
@@ -194,15 +201,12 @@ class Knowledge:
         if cloud != "azure" or not self._messages:
             return None
         words = _words(text)
-        shared: Counter[int] = Counter()
-        for word in words:
-            for number in self._by_word.get(word, ()):
-                shared[number] += 1
+        candidates = {number for word in words for number in self._by_word.get(word, ())}
         best: tuple[float, int, str] | None = None
         kind = (resource_type or "").lower()
-        for number, count in shared.items():
+        for number in candidates:
             doc_words, doc = self._messages[number]
-            coverage = count / len(doc_words)
+            coverage = len(doc_words & words) / len(doc_words)
             if coverage < MESSAGE_COVERAGE or (kind and doc.workloads and kind not in doc.workloads
                                                 and "vault" not in doc.workloads):
                 continue

@@ -57,6 +57,8 @@ _SOURCE_TYPES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), w
     (r"kubernetes|\baks\b|managedclusters", "aks"),
     (r"virtual machine|azurevm|iaasvm|\bvm\b|\bvm;", "vm"),
 ))
+#: The table as one pattern, read once per hint; the earliest row that matches wins.
+_SOURCE_ANY = re.compile("|".join(f"(?P<w{i}>{p.pattern})" for i, (p, _) in enumerate(_SOURCE_TYPES)))
 _PROTECTED_ITEM = re.compile(r"/protecteditems/([^/]+)", re.I)
 
 
@@ -106,10 +108,14 @@ class CommonAlert(BaseModel):
 class CodeBook:
     """Documented spellings of provider error codes, looked up in any case."""
 
+    #: Codes are found inside a text by their first characters, then compared whole.
+    _PREFIX = 4
+
     def __init__(self, codes: Iterable[str] = ()) -> None:
         self._by_lower = {code.lower(): code for code in codes}
-        # Longest first, so a search prefers UserErrorFooBar over ErrorFooBar.
-        self._longest_first = sorted(self._by_lower, key=len, reverse=True)
+        self._by_prefix: dict[str, list[str]] = {}
+        for code in sorted(self._by_lower, key=len, reverse=True):  # longest first: UserErrorX over ErrorX
+            self._by_prefix.setdefault(code[:self._PREFIX], []).append(code)
 
     def spell(self, code: str | None) -> str | None:
         if not code:
@@ -123,7 +129,13 @@ class CodeBook:
         """The longest known code inside ``text`` (built-in alerts embed it lower-cased in
         ``originAlertId``, at the end or followed by a word such as ``log``)."""
         lowered = text.lower()
-        return next((self._by_lower[c] for c in self._longest_first if c in lowered), None)
+        best = ""
+        for start in range(len(lowered) - self._PREFIX + 1):
+            for code in self._by_prefix.get(lowered[start:start + self._PREFIX], ()):
+                if len(code) > len(best) and lowered.startswith(code, start):
+                    best = code
+                    break
+        return self._by_lower[best] if best else None
 
 
 def _fields(obj: Any, depth: int = 6) -> dict[str, Any]:
@@ -187,9 +199,9 @@ def workload_of(*hints: str | None) -> str | None:
     words = [t for t in texts if not t.startswith("/subscriptions/")]
     words += [m.group(1) for t in texts if (m := _PROTECTED_ITEM.search(t))]
     for text in words:
-        for pattern, workload in _SOURCE_TYPES:
-            if pattern.search(text):
-                return workload
+        rows = [int(m.lastgroup[1:]) for m in _SOURCE_ANY.finditer(text) if m.lastgroup]
+        if rows:
+            return _SOURCE_TYPES[min(rows)][1]
     for text in texts:
         for namespace, workload in _WORKLOADS:
             if namespace in text:

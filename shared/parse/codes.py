@@ -25,26 +25,41 @@ from shared.text import MAX_MATCHED_CHARS
 
 _CODE = r"[A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z][A-Za-z0-9]*)*"
 
-#: Forms that name a code explicitly, most telling first: each is certain whatever the token.
-_EXPLICIT: tuple[re.Pattern[str], ...] = (
-    re.compile(rf"an error occurred \(({_CODE})\) when calling", re.I),
-    re.compile(rf"(?:error|오류|エラー)\s*(?:code|코드|コード)\s*[:=]\s*[\"']?({_CODE})", re.I),
-    re.compile(rf"\\?[\"'](?:code|errorcode|error_code)\\?[\"']\s*:\s*\\?[\"']({_CODE})\\?[\"']", re.I),
-    re.compile(rf"<(?:code|errorcode)>\s*({_CODE})\s*</", re.I),
-    re.compile(rf"\b(?:code|errorcode)\s*[=:]\s*[\"']?({_CODE})\b", re.I),
-    re.compile(rf"(?:^|[\s(\[:;,])(?:client|server)\.({_CODE})", re.I),
-    # ``Code: text``: a CamelCase word of two humps or more that opens the message or a clause.
-    re.compile(r"(?:^|[.:;]\s+|\()([A-Z][a-z0-9]+(?:[A-Z][A-Za-z0-9]*)+(?:\.[A-Z][A-Za-z0-9]*)*):\s"),
-)
-#: Tokens that are codes by their shape alone.
-_SHAPED = re.compile(r"(?<!\w)([A-Z][A-Za-z0-9]*(?:Exception|Fault)|UserError[A-Z][A-Za-z0-9]+)\b")
-#: Bare tokens (``InvalidSnapshot.NotFound``, ``ResourceGroupNotFound``), taken only when known.
-_CANDIDATE = re.compile(r"(?<![\w.])(?!(?:Client|Server)\.)"
-                        r"([A-Z][a-z0-9]+(?:[A-Z][A-Za-z0-9]*)+(?:\.[A-Z][A-Za-z0-9]+)*|[A-Z][A-Za-z0-9]+(?:\.[A-Z][A-Za-z0-9]+)+)\b")
+#: Forms that name a code explicitly (certain whatever the token), each with the text it cannot
+#: match without, so that a message is searched only for the forms it can contain.
+_EXPLICIT: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = tuple((keys, re.compile(p, re.I)) for keys, p in (
+    (("error occurred",), rf"an error occurred \(({_CODE})\) when calling"),
+    (("code", "코드", "コード"), rf"(?:error|오류|エラー)\s*(?:code|코드|コード)\s*[:=]\s*[\"']?({_CODE})"),
+    (("code",), rf"\\?[\"'](?:code|errorcode|error_code)\\?[\"']\s*:\s*\\?[\"']({_CODE})\\?[\"']"),
+    (("<code", "<errorcode"), rf"<(?:code|errorcode)>\s*({_CODE})\s*</"),
+    (("code",), rf"\b(?:code|errorcode)\s*[=:]\s*[\"']?({_CODE})\b"),
+    (("client.", "server."), rf"(?:^|[\s(\[:;,])(?:client|server)\.({_CODE})"),
+))
+_EXPLICIT_KEYS = frozenset(key for keys, _ in _EXPLICIT for key in keys)
+#: Tokens that are codes by their shape alone (``KMSInvalidStateException``, ``UserErrorFoo``), and
+#: bare tokens taken only when the provider knowledge knows them (``InvalidSnapshot.NotFound``).
+_TOKEN = re.compile(r"\b[A-Z][A-Za-z0-9.]*[A-Z][A-Za-z0-9.]*")  # two capitals or a capital and a dot: not "The"
+_SHAPED = re.compile(r"(?:Exception|Fault)$|^UserError[A-Z]")
+#: A bare token must look like a code: two capitalised humps or a dot (not "The", "Access").
+_CODE_LIKE = re.compile(r"^[A-Z][a-z0-9]+[A-Z]|\.")
+#: ``Code: text``: a token of two humps or more, followed by a colon, opening the message or a clause.
+_HUMPS = re.compile(r"^[A-Z][a-z0-9]+[A-Z]")
 #: Words an explicit form may catch that are not codes (``Error code: none``).
 _NOT_CODES = frozenset({"none", "null", "n/a", "na", "unknown", "the", "is", "was", "see"})
 #: Longest accepted token: providers' codes are short; a run of letters this long is not one.
 MAX_CODE_LENGTH = 80
+
+
+def _opens_a_clause(text: str, match: re.Match[str]) -> bool:
+    """``AccessDenied: Access Denied``: the token has two humps, a colon after it, and opens the
+    message or follows one of ``.:;(``."""
+    end = match.end()
+    if not (text[end:end + 1] == ":" and text[end + 1:end + 2].isspace() and _HUMPS.search(match.group())):
+        return False
+    before = match.start() - 1
+    while before >= 0 and text[before].isspace():
+        before -= 1
+    return before < 0 or text[before] in ".:;("
 
 
 def codes_in(text: str | None, known: Callable[[str], bool] = lambda code: False) -> list[str]:
@@ -62,12 +77,16 @@ def codes_in(text: str | None, known: Callable[[str], bool] = lambda code: False
             seen.add(key)
             found.append(code)
 
-    for pattern in _EXPLICIT:
-        for match in pattern.finditer(text):
-            add(match.group(1))
-    for match in _SHAPED.finditer(text):
-        add(match.group(1))
-    for match in _CANDIDATE.finditer(text):
-        if known(match.group(1)):
-            add(match.group(1))
+    lowered = text.lower()
+    present = {key for key in _EXPLICIT_KEYS if key in lowered}
+    for keys, pattern in _EXPLICIT if present else ():
+        if present.intersection(keys):
+            for match in pattern.finditer(text):
+                add(match.group(1))
+    for match in _TOKEN.finditer(text):
+        token = match.group().rstrip(".")
+        if token.startswith(("Client.", "Server.")):  # EC2's prefix; the explicit form took the code
+            continue
+        if _SHAPED.search(token) or _opens_a_clause(text, match) or (_CODE_LIKE.search(token) and known(token)):
+            add(token)
     return found
