@@ -147,15 +147,17 @@ def _fields(obj: Any, depth: int = 6) -> dict[str, Any]:
         following: list[Any] = []
         for node in level:
             if isinstance(node, dict):
-                # A metric alert's dimensions are {"name": ..., "value": ...} pairs: the name is the field.
-                if isinstance(node.get("name"), str) and isinstance(node.get("value"), str) and node["value"]:
-                    found.setdefault(node["name"].lower(), node["value"])
                 for key, value in node.items():
                     if value is not None and value != "" and value != [] and value != {}:
                         found.setdefault(str(key).lower(), value)
                     if isinstance(value, (dict, list)):
                         following.append(value)
             elif isinstance(node, list):
+                for item in node:
+                    # A metric alert's dimensions: {"name": ..., "value": ...} pairs, the name is the field.
+                    if isinstance(item, dict) and len(item) == 2 and isinstance(item.get("name"), str) \
+                            and isinstance(item.get("value"), str) and item["value"]:
+                        found.setdefault(item["name"].lower(), item["value"])
                 following.extend(node)
         level = following
     return found
