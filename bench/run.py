@@ -186,10 +186,27 @@ def _peak_memory(events: list[str], classify: bool) -> float:
     return round(float(json.loads(out.stdout)["maxrss_mb"]), 1)
 
 
+def _at_revision(revision: str, events: int) -> dict[str, str]:
+    """The same benchmark run by the code of another git revision, in a temporary worktree."""
+    with tempfile.TemporaryDirectory() as folder:
+        tree = Path(folder) / "tree"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--quiet", str(tree), revision],
+                       check=True)
+        try:
+            out = subprocess.run([sys.executable, str(tree / "bench" / "run.py"), "--events", str(events)],
+                                 cwd=tree, check=True, capture_output=True, text=True).stdout
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False)
+    return dict(line.split(None, 1) for line in out.splitlines() if line.strip())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=20000)
+    parser.add_argument("--against", metavar="REVISION",
+                        help="also run this benchmark as the code of a git revision has it, and print the change")
     args = parser.parse_args()
+    before = _at_revision(args.against, args.events) if args.against else None
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})  # one core, as the issue asks
 
@@ -216,7 +233,12 @@ def main() -> None:
     }
     width = max(len(k) for k in report)
     for key, value in report.items():
-        print(f"{key:<{width}}  {value}")
+        if before is None:
+            print(f"{key:<{width}}  {value}")
+            continue
+        old = before.get(key, "-").strip()
+        change = f"{float(value) / float(old) - 1:+.1%}" if old.replace(".", "", 1).isdigit() and float(old) else ""
+        print(f"{key:<{width}}  {old:>10}  {value!s:>10}  {change}")
 
 
 if __name__ == "__main__":
