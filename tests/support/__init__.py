@@ -1,0 +1,1 @@
+"""Test helpers written once, shared by the test suites and the benchmarks."""
