@@ -80,7 +80,7 @@ def excerpt(value: Any, limit: int = EXCERPT_CHARS) -> str:
         return "an object"
     if isinstance(value, list):
         return "an array"
-    return f"a {type(value).__name__}"
+    return f"a value of type {type(value).__name__}"
 
 
 class _Duplicates(dict[str, Any]):

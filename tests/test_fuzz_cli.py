@@ -6,17 +6,15 @@ one is still handled."""
 
 from __future__ import annotations
 
-import io
 import json
-import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from functions.cli import main
 from tests.conftest import load_event
+from tests.support.cli import run_cli
 from tests.support.fuzz import FUZZ_SETTINGS, Mutant, mutants, output_problems, verdict
 
 GOOD = "aws/copy-job-failed.json"
@@ -24,31 +22,12 @@ CLASSIFY_KEYS = frozenset({"cloud", "job_type", "cause", "code", "rule", "confid
 RESPOND_KEYS = frozenset({"cloud", "job_type", "cause", "code", "rule", "delivered"})
 
 
-def run_cli(argv: list[str], data: bytes, via_stdin: bool, folder: Path,
-            monkeypatch: pytest.MonkeyPatch) -> tuple[int, bytes, str]:
-    """``main(argv + [input])`` with real byte streams, as in a terminal: standard input and
-    output are UTF-8 with strict errors, standard error escapes what it cannot encode."""
-    stdout = io.BytesIO()
-    stderr = io.StringIO()
-    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
-    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(stdout, encoding="utf-8", write_through=True))
-    monkeypatch.setattr(sys, "stderr", stderr)
-    if via_stdin:
-        source = "-"
-    else:
-        source = str(folder / "events.json")
-        Path(source).write_bytes(data)
-    status = main([*argv, source])
-    sys.stdout.flush()
-    return status, stdout.getvalue(), stderr.getvalue()
-
-
 def check_cli(entry_point: str, argv: list[str], keys: frozenset[str], mutant: Mutant, via_stdin: bool,
               folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     good = json.dumps(load_event(GOOD)).encode()
     with verdict(entry_point, mutant) as problems:
-        status, output, errors = run_cli(argv, mutant.document() + b"\n" + good + b"\n", via_stdin, folder,
-                                         monkeypatch)
+        status, output, errors = run_cli(argv, mutant.document() + b"\n" + good + b"\n", monkeypatch,
+                                         None if via_stdin else folder / "events.json")
         found, lines = output_problems(output, keys)
         problems += found
         if status not in (0, 2):

@@ -36,7 +36,7 @@ from shared.parse import EventError
 from shared.pipeline import Enricher
 from shared.responder import DeliveryFailed, Report, Responder
 from shared.state import StateStore
-from shared.untrusted import NotJson, check_event, printable, read_json
+from shared.untrusted import NotJson, bounded, check_event, printable, read_json
 
 log = logging.getLogger("backup_responder.azure")
 
@@ -170,6 +170,7 @@ class AlertEndpoint:
     # ------------------------------------------------------------------ helpers
     @staticmethod
     def _bad(reason: str) -> func.HttpResponse:
+        reason = bounded(reason)
         log.warning("rejected backup-alert payload (400): %s", reason)
         return _json(400, {"error": reason})
 
