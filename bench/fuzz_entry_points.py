@@ -8,7 +8,8 @@ out of the entry point: a traceback on the command line, an unexpected exception
 500 from the Functions host) per thousand, the other contract breaks (an unbounded error text, a
 503 for bad input, a good event lost after a bad one) per thousand, and the commonest of each.
 
-Usage, from the repository root: ``.venv/bin/python bench/fuzz_entry_points.py [--examples 1000]``.
+Usage, from the repository root: ``.venv/bin/python bench/fuzz_entry_points.py [--examples 1000]
+[--verdicts FILE]`` (the file keeps each example's mutations and problems).
 The examples are the same on every run (Hypothesis, derandomized).
 """
 
@@ -29,9 +30,11 @@ TESTS = ["tests/test_fuzz_cli.py", "tests/aws/test_fuzz_handler.py", "tests/azur
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=1000, help="examples per entry point")
+    parser.add_argument("--verdicts", type=Path, help="keep every example's verdict (JSON lines) in this file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        report = Path(folder) / "verdicts.jsonl"
+        report = args.verdicts or Path(folder) / "verdicts.jsonl"
+        report.unlink(missing_ok=True)
         env = {**os.environ, "FUZZ_EXAMPLES": str(args.examples), "FUZZ_REPORT": str(report)}
         subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "ignore", *TESTS],
                        env=env, check=False, stdout=subprocess.DEVNULL)

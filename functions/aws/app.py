@@ -73,6 +73,8 @@ DEADLINE_SAFETY_SECONDS = 3.0
 #: EventBridge's largest event (PutEvents entries are at most 256 KB): anything bigger did not
 #: come through the rule, and its fields would not fit the state table's items (400 KB) either.
 MAX_EVENT_BYTES = 256 * 1024
+#: EventBridge event ids are UUIDs (36 characters); longer ones are not logged as the correlation id.
+MAX_CORRELATION_ID_CHARS = 128
 
 
 class _TracedEnricher:
@@ -99,6 +101,14 @@ class _TracedDecoder:
 def is_schedule(event: dict[str, Any]) -> bool:
     """An EventBridge scheduled event (source aws.events, detail-type Scheduled Event)."""
     return event.get("source") == "aws.events" and event.get("detail-type") == "Scheduled Event"
+
+
+def correlation_id(event: Any) -> str | None:
+    """The EventBridge event's ``id`` for the log lines (Powertools' EVENT_BRIDGE correlation path),
+    only when it is a short text: the event is untrusted, and a log line must stay printable."""
+    value = event.get("id") if isinstance(event, dict) else None
+    return value if isinstance(value, str) and len(value) <= MAX_CORRELATION_ID_CHARS and value.isprintable() \
+        else None
 
 
 def account_of(context: LambdaContext | None) -> tuple[str | None, str]:
@@ -198,6 +208,7 @@ class App:
         return responder
 
     def handle(self, event: Any, context: LambdaContext) -> dict[str, Any]:
+        logger.set_correlation_id(correlation_id(event))
         self.refuse_malformed(event)
         if is_schedule(event):  # the template's Digests schedule: not a failure, not idempotent
             return self.flush(context)

@@ -280,3 +280,13 @@ def test_a_malformed_event_is_refused_with_the_reason_and_kept_in_the_queue(worl
     # refused before anything read it: no idempotency record, no decode, nothing posted
     table = boto3.client("dynamodb", region_name=REGION).scan(TableName=STATE_TABLE_NAME)
     assert table["Items"] == [] and world.decode_calls() == [] and world.hook.posts == []
+
+
+@pytest.mark.parametrize("event_id", [_deep(100_000), "x" * 100_000, "id-\ud800", 42])
+def test_an_event_id_that_is_not_short_text_is_not_the_correlation_id(world: World, event_id: Any) -> None:
+    """Powertools would log the raw ``id`` with every line (a 100,000-deep one raised RecursionError
+    while the refusal was being logged); only a short printable text is used."""
+    world.invoke(load_event(SEED004))
+    with pytest.raises(EventError):
+        world.invoke({**load_event(SEED004), "id": event_id, "detail": []})
+    assert logger.get_correlation_id() is None
