@@ -8,6 +8,7 @@ the other items are still handled.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from collections.abc import Iterator, Sequence
@@ -43,9 +44,9 @@ from shared.settings import Settings, SettingsError, default_state_path
 from shared.sinks import ConsoleSink, Sink
 from shared.state import MemoryStore, StateStore
 from shared.state_sqlite import SqliteStore
+from shared.untrusted import decode_at, decode_text, printable
 
 EXIT_OK, EXIT_DELIVERY_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-_DECODER = json.JSONDecoder()
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,10 @@ class InputError:
 
 def read_items(text: str) -> Iterator[Any | InputError]:
     """Every JSON document in ``text``; a top-level array yields its elements. Text that is not
-    JSON yields an ``InputError`` and reading resumes at the next line that starts a JSON value."""
+    JSON (or not UTF-8, or nested too deep: ``shared.untrusted.decode_at``) yields an
+    ``InputError`` and reading resumes at the next line that starts a JSON value. What an item
+    holds is checked when it is parsed (``shared.parse.parse_event``), so one bad element of an
+    array does not cost the others."""
     pos, end = 0, len(text)
     if not text.strip():
         yield InputError("the input is empty: expected an event, a JSON array of events, or JSON lines")
@@ -66,9 +70,9 @@ def read_items(text: str) -> Iterator[Any | InputError]:
         if pos >= end:
             return
         try:
-            value, pos = _DECODER.raw_decode(text, pos)
-        except json.JSONDecodeError as exc:
-            yield InputError(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")
+            value, pos = decode_at(text, pos)
+        except EventError as exc:
+            yield InputError(str(exc))
             pos = _next_document(text, pos)
             continue
         if isinstance(value, list):
@@ -92,14 +96,24 @@ def _next_document(text: str, pos: int) -> int:
             return pos
 
 
+def _read_text(path: str) -> str:
+    """A file or standard input (``-``) as text: UTF-8, where a byte that is not UTF-8 only makes
+    the document holding it an error (``shared.untrusted.decode_text``)."""
+    if path != "-":
+        return decode_text(Path(path).read_bytes())
+    buffer = getattr(sys.stdin, "buffer", None)
+    return decode_text(buffer.read()) if buffer is not None else sys.stdin.read()
+
+
 def _read_inputs(paths: Sequence[str]) -> Iterator[Any | InputError]:
     """The items of every path in order (``-`` is standard input)."""
     for path in paths or ["-"]:
-        yield from read_items(sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8"))
+        yield from read_items(_read_text(path))
 
 
 def _print_json(obj: dict[str, Any], out: TextIO) -> None:
-    out.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
+    """One JSON line; always UTF-8 (a lone surrogate is written as its JSON escape)."""
+    out.write(printable(json.dumps(obj, ensure_ascii=False, default=str)) + "\n")
 
 
 def cmd_classify(args: argparse.Namespace, out: TextIO) -> int:
@@ -398,6 +412,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if out is None:
+        # What cannot be encoded (a file name that is not UTF-8, say) is escaped, never a traceback.
+        for stream in (sys.stdout, sys.stderr):
+            if isinstance(stream, io.TextIOWrapper):
+                stream.reconfigure(errors="backslashreplace")
     out = out or sys.stdout
     quiet_sdk_loggers()
     try:

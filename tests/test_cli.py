@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from functions.cli import InputError, main, read_items
+from shared.untrusted import MAX_ERROR_CHARS
 from tests.conftest import EVENTS, event_paths
+from tests.support.cli import run_cli
 
 CONTRACT_KEYS = {"cloud", "job_type", "cause", "code", "rule", "confidence", "title"}
 
@@ -315,3 +317,41 @@ def test_config_check_reports_the_remediation_allow_list(monkeypatch: pytest.Mon
     out = io.StringIO()
     assert main(["config", "check", str(plain)], out) == 0
     assert "remediation: allows nothing" in out.getvalue()
+
+
+HOSTILE_LINES: list[tuple[bytes, str]] = [
+    (b"[" * 100_000 + b"]" * 100_000, "nested deeper than 64 levels"),
+    (b'{"source": "aws.backup", "detail-type": "Backup Job State Change", '
+     b'"detail": {"state": "FAILED", "statusMessage": "Access \\ud800 denied"}}',
+     "lone surrogate in the text at detail.statusMessage"),
+    (b'{"source": "aws.backup", "detail-type": "Backup \xff Job State Change", "detail": {}}',
+     "the input is not UTF-8: byte 0xff at line"),
+    (b'{"source": "aws.backup", "detail-type": "Backup Job State Change", "detail": {"backupSizeInBytes": NaN}}',
+     "NaN at detail.backupSizeInBytes is not a JSON number"),
+    (b'{"source": "aws.ec2", "source": "aws.backup", "detail-type": "Backup Job State Change", "detail": {}}',
+     'duplicate key "source"'),
+    (b'{"source": "aws.' + b"x" * 1_000_000 + b'"}', "(1000004 characters)"),
+]
+
+
+@pytest.mark.parametrize("command", [["classify"], ["respond", "--dry-run"]], ids=" ".join)
+def test_hostile_items_each_get_a_bounded_error_and_the_rest_are_handled(
+        command: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    good = json.dumps(json.loads((EVENTS / "aws/copy-job-failed.json").read_text())).encode()
+    data = b"\n".join([good, *(line for line, _ in HOSTILE_LINES), good]) + b"\n"
+    status, output, errors = run_cli(command, data, monkeypatch)
+    assert status == 2 and errors == ""
+    lines = [json.loads(line) for line in output.decode("utf-8").splitlines() if line.startswith("{")]
+    assert [("error" in line) for line in lines] == [False] + [True] * len(HOSTILE_LINES) + [False]
+    for line, (_, reason) in zip(lines[1:], HOSTILE_LINES, strict=False):
+        assert reason in line["error"] and len(line["error"]) <= MAX_ERROR_CHARS
+    assert lines[0]["cause"] == lines[-1]["cause"] != "unclassified"
+
+
+def test_the_console_script_never_prints_a_traceback_for_bad_input() -> None:
+    script = shutil.which("backup-responder", path=str(Path(sys.executable).parent))
+    assert script is not None
+    data = b"\n".join(line for line, _ in HOSTILE_LINES) + b"\n"
+    done = subprocess.run([script, "classify", "-"], input=data, capture_output=True, check=False)
+    assert done.returncode == 2 and done.stderr == b""
+    assert len(done.stdout.decode("utf-8").splitlines()) == len(HOSTILE_LINES)

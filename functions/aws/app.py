@@ -14,10 +14,17 @@ core refuses, a secret that cannot be resolved, a sink that failed) fails the in
 retries it (``MaximumRetryAttempts`` in ``template.yaml``) and then sends it to the on-failure
 destination queue. The idempotency record of a failed invocation is removed, so the retry runs
 in full; a duplicate of an event that was handled returns the stored result and posts nothing.
+
+A malformed event (not a JSON object, nested too deep, text that is not Unicode, not an AWS Backup
+event...) raises ``EventError`` with the reason before anything reads it, the idempotency layer
+included. It is not retried forever: the two retries fail the same way at once, and the event is
+then kept in the failed-events queue, the reason in the record's ``errorMessage``, for a person to
+look at; nothing is posted for it.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -41,6 +48,7 @@ from functions.aws.secrets import ParameterSecrets
 from functions.aws.state import KEY_ATTR, TTL_ATTR, DynamoStore
 from shared.decode import Decoder
 from shared.models import Failure
+from shared.parse import EventError
 from shared.parse.aws import arn_parts
 from shared.pipeline import Enricher
 from shared.redact import error_text, quiet_sdk_loggers
@@ -48,6 +56,7 @@ from shared.remediation.engine import RemediationEngine
 from shared.responder import DeliveryFailed, Report, Responder, failures, responder_from_env
 from shared.settings import Settings
 from shared.state import MemoryStore, StateStore
+from shared.untrusted import check_event
 
 #: The same failure is one job id in one state: a second delivery of it is a duplicate.
 IDEMPOTENCY_KEY = "[detail.backupJobId || detail.copyJobId || detail.restoreJobId, detail.state || detail.status]"
@@ -62,6 +71,11 @@ ENV_MEMBER_ROLE = "MEMBER_ROLE_NAME"
 #: the idempotency record (one DynamoDB write), flushing the metrics, the last log line. Delivery
 #: keeps its own margin on top (``shared.delivery.http.DEADLINE_MARGIN_SECONDS``).
 DEADLINE_SAFETY_SECONDS = 3.0
+#: EventBridge's largest event (PutEvents entries are at most 256 KB): anything bigger did not
+#: come through the rule, and its fields would not fit the state table's items (400 KB) either.
+MAX_EVENT_BYTES = 256 * 1024
+#: EventBridge event ids are UUIDs (36 characters); longer ones are not logged as the correlation id.
+MAX_CORRELATION_ID_CHARS = 128
 
 
 class _TracedEnricher:
@@ -88,6 +102,14 @@ class _TracedDecoder:
 def is_schedule(event: dict[str, Any]) -> bool:
     """An EventBridge scheduled event (source aws.events, detail-type Scheduled Event)."""
     return event.get("source") == "aws.events" and event.get("detail-type") == "Scheduled Event"
+
+
+def correlation_id(event: Any) -> str | None:
+    """The EventBridge event's ``id`` for the log lines (Powertools' EVENT_BRIDGE correlation path),
+    only when it is a short text: the event is untrusted, and a log line must stay printable."""
+    value = event.get("id") if isinstance(event, dict) else None
+    return value if isinstance(value, str) and len(value) <= MAX_CORRELATION_ID_CHARS and value.isprintable() \
+        else None
 
 
 def account_of(context: LambdaContext | None) -> tuple[str | None, str]:
@@ -187,7 +209,9 @@ class App:
         responder.remediation = self.remediation(settings, context)
         return responder
 
-    def handle(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    def handle(self, event: Any, context: LambdaContext) -> dict[str, Any]:
+        logger.set_correlation_id(correlation_id(event))
+        self.refuse_malformed(event)
         if is_schedule(event):  # the template's Digests schedule: not a failure, not idempotent
             return self.flush(context)
         if not self.table:  # local runs: no table, no idempotency
@@ -201,6 +225,20 @@ class App:
                 key_prefix=IDEMPOTENCY_KEY_PREFIX)(self.process)
         self._idempotency.register_lambda_context(context)
         return self._process_once(event=event, context=context)
+
+    @staticmethod
+    def refuse_malformed(event: Any) -> None:
+        """``EventError`` for an event that nothing here may read (see the module)."""
+        try:
+            size = len(json.dumps(check_event(event), ensure_ascii=False, separators=(",", ":")).encode())
+            if size > MAX_EVENT_BYTES:
+                raise EventError(f"the event is {size} bytes as JSON; EventBridge events are at most "
+                                 f"{MAX_EVENT_BYTES}")
+        except EventError as exc:
+            metrics.add_metric(name="Errors", unit=MetricUnit.Count, value=1)
+            logger.error("malformed event refused; it will be retried, then kept in the failed-events queue",
+                         extra={"error": str(exc)})
+            raise
 
     def process(self, *, event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
         metrics.add_metric(name="EventsReceived", unit=MetricUnit.Count, value=1)

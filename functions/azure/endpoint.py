@@ -38,6 +38,7 @@ from shared.pipeline import Enricher
 from shared.redact import error_text, quiet_sdk_loggers, redact
 from shared.responder import DeliveryFailed, Report, Responder, failures
 from shared.state import StateStore
+from shared.untrusted import NotJson, bounded, check_event, printable, read_json
 
 log = logging.getLogger("backup_responder.azure")
 
@@ -58,7 +59,8 @@ _PREFIX = "azure-alert:"
 
 
 def _json(status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> func.HttpResponse:
-    return func.HttpResponse(json.dumps(body, ensure_ascii=False), status_code=status,
+    # printable: a lone surrogate from the input becomes its JSON escape, so the body is always UTF-8.
+    return func.HttpResponse(printable(json.dumps(body, ensure_ascii=False, default=str)), status_code=status,
                              mimetype="application/json", headers=dict(headers or {}))
 
 
@@ -116,9 +118,12 @@ class AlertEndpoint:
         if not body.strip():
             return self._bad("empty request body: expected an Azure Monitor alert in the common alert schema")
         try:
-            raw = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            # Before anything reads it (the claim's key, the responder): bounded and valid Unicode.
+            raw = check_event(read_json(body))
+        except NotJson as exc:
             return self._bad(f"request body is not valid JSON: {exc}")
+        except EventError as exc:
+            return self._bad(str(exc))
 
         key = claim_key(raw)
         token = secrets.token_hex(8)
@@ -172,6 +177,7 @@ class AlertEndpoint:
     # ------------------------------------------------------------------ helpers
     @staticmethod
     def _bad(reason: str) -> func.HttpResponse:
+        reason = bounded(reason)
         log.warning("rejected backup-alert payload (400): %s", reason)
         return _json(400, {"error": reason})
 

@@ -9,30 +9,28 @@ from pydantic import ValidationError
 from shared.models import Failure
 from shared.parse.aws import parse_backup_event
 from shared.parse.azure import SCHEMA_ID, CodeBook, parse_common_alert
+from shared.untrusted import EventError, bounded, check_event, excerpt
 
 __all__ = ["CodeBook", "EventError", "parse_event"]
 
 
-class EventError(ValueError):
-    """An input that is not an event this responder handles, with the reason in plain words."""
-
-
 def _first_problem(exc: ValidationError) -> str:
     error = exc.errors()[0]
-    where = ".".join(str(p) for p in error["loc"]) or "event"
+    where = ".".join(bounded(str(p), 40) for p in error["loc"]) or "event"
     return f"{where}: {error['msg']}"
 
 
 def parse_event(raw: Any, codes: CodeBook | None = None, aws_codes: CodeBook | None = None) -> Failure:
     """An AWS Backup EventBridge event or an Azure Monitor common-alert-schema alert as a
     ``Failure``; anything else raises ``EventError`` saying what it is and why it was refused.
-    ``codes`` and ``aws_codes`` are the documented codes of each cloud, to spell and find them."""
-    if not isinstance(raw, dict):
-        raise EventError(f"expected a JSON object, got {type(raw).__name__}")
+    ``codes`` and ``aws_codes`` are the documented codes of each cloud, to spell and find them.
+    Every entry point comes through here, so this is where a value that the parsers and the core
+    must not walk is refused (``shared.untrusted.check_value``)."""
+    check_event(raw)
     if "detail-type" in raw or "source" in raw:
         source = raw.get("source")
         if source != "aws.backup":
-            raise EventError(f"EventBridge event from source {source!r} is not an AWS Backup event "
+            raise EventError(f"EventBridge event from source {excerpt(source)} is not an AWS Backup event "
                              "(expected source 'aws.backup')")
         try:
             return parse_backup_event(raw, aws_codes)
@@ -41,7 +39,7 @@ def parse_event(raw: Any, codes: CodeBook | None = None, aws_codes: CodeBook | N
     if "schemaId" in raw or "data" in raw:
         schema = raw.get("schemaId")
         if schema != SCHEMA_ID:
-            raise EventError(f"alert schema {schema!r} is not supported: enable the common alert "
+            raise EventError(f"alert schema {excerpt(schema)} is not supported: enable the common alert "
                              f"schema ({SCHEMA_ID}) on the action group")
         try:
             return parse_common_alert(raw, codes)

@@ -23,6 +23,7 @@ from tests.aws.conftest import (
     MEMBER_ROLE,
     REGION,
     SEED004_EVENT,
+    STATE_TABLE_NAME,
     LambdaContext,
     World,
 )
@@ -239,3 +240,53 @@ def test_a_digest_that_cannot_be_delivered_fails_the_schedule_so_it_is_retried(
     monkeypatch.setattr(Responder, "flush", lambda self, deadline=None: [Delivery("slack", False, "HTTP 500")])
     with pytest.raises(RuntimeError, match="digest delivery failed"):
         world.invoke(load_event("schedule/scheduled-event.json"))
+
+
+def _deep(depth: int) -> Any:
+    value: Any = {}
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def _with_detail(**fields: Any) -> dict[str, Any]:
+    event = load_event(SEED004)
+    event["detail"].update(fields)
+    return event
+
+
+@pytest.mark.parametrize(("event", "reason"), [
+    ([load_event(SEED004)], "expected a JSON object, got an array"),
+    (42, "expected a JSON object, got 42"),
+    ("aws.backup", 'expected a JSON object, got "aws.backup"'),
+    (None, "expected a JSON object, got null"),
+    (_with_detail(statusMessage=_deep(100)), "nested deeper than 64 levels at detail.statusMessage[0][0]"),
+    (_with_detail(restoreJobId="job-\ud800"), "lone surrogate in the text at detail.restoreJobId"),
+    (_with_detail(backupSizeInBytes=float("nan")), "NaN at detail.backupSizeInBytes"),
+    (_with_detail(statusMessage="x" * 300_000), "EventBridge events are at most 262144"),
+], ids=["list", "number", "string", "null", "deep", "surrogate", "nan", "oversized"])
+def test_a_malformed_event_is_refused_with_the_reason_and_kept_in_the_queue(world: World, event: Any,
+                                                                            reason: str) -> None:
+    sqs = boto3.client("sqs", region_name=REGION)
+    queue = sqs.create_queue(QueueName="failed-events")["QueueUrl"]
+    with pytest.raises(EventError, match=re.escape(reason)):
+        world.invoke(event)
+    assert invoke_async(event, queue) == 3  # retried as configured, never forever, then kept
+    [kept] = sqs.receive_message(QueueUrl=queue)["Messages"]
+    record = json.loads(kept["Body"])
+    assert record["responsePayload"]["errorType"] == "EventError"
+    assert reason in record["responsePayload"]["errorMessage"]
+    assert record["requestPayload"] == json.loads(json.dumps(event))
+    # refused before anything read it: no idempotency record, no decode, nothing posted
+    table = boto3.client("dynamodb", region_name=REGION).scan(TableName=STATE_TABLE_NAME)
+    assert table["Items"] == [] and world.decode_calls() == [] and world.hook.posts == []
+
+
+@pytest.mark.parametrize("event_id", [_deep(100_000), "x" * 100_000, "id-\ud800", 42])
+def test_an_event_id_that_is_not_short_text_is_not_the_correlation_id(world: World, event_id: Any) -> None:
+    """Powertools would log the raw ``id`` with every line (a 100,000-deep one raised RecursionError
+    while the refusal was being logged); only a short printable text is used."""
+    world.invoke(load_event(SEED004))
+    with pytest.raises(EventError):
+        world.invoke({**load_event(SEED004), "id": event_id, "detail": []})
+    assert logger.get_correlation_id() is None

@@ -23,6 +23,7 @@ from shared.responder import Responder, responder_from_env
 from shared.routing import parse_config
 from shared.settings import Settings
 from shared.sinks import DeliveryError
+from shared.untrusted import MAX_ERROR_CHARS
 from tests.azure.conftest import (
     AUDIENCE_CLIENT_ID,
     AUDIENCE_URI,
@@ -357,3 +358,30 @@ def test_build_endpoint_from_app_settings(azurite: Azurite, tenant: Tenant, tmp_
     response = plain.handle(http_request(load_event(MSI)))
     assert response.status_code == 200
     assert len(list(tmp_path.glob("*.json"))) == 1
+
+
+def _alert(**essentials: Any) -> bytes:
+    alert = load_event(MSI)
+    alert["data"]["essentials"].update(essentials)
+    return json.dumps(alert).encode()
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    (b"[" * 100_000 + b"]" * 100_000, "nested deeper than 64 levels"),
+    (_alert(alertTargetIDs=[[[[]]]]).replace(b"[[[[]]]]", b"[" * 80 + b"]" * 80),
+     "nested deeper than 64 levels at data.essentials.alertTargetIDs"),
+    (_alert(alertId="/subscriptions/x/alerts/\ud800"), "lone surrogate in the text at data.essentials.alertId"),
+    (_alert(**{"alertRule\udfff": "Backup Failure"}), "lone surrogate in a key at data.essentials"),
+    (_alert(severity=float("nan")), "NaN at data.essentials.severity is not a JSON number"),
+    (b'{"schemaId": "Microsoft.Insights/activityLogs", "schemaId": "azureMonitorCommonAlertSchema", "data": {}}',
+     'duplicate key "schemaId"'),
+    (b'{"schemaId": "' + b"x" * 200_000 + b'", "data": {}}', "(200000 characters)"),
+    (b'{"schemaId": "azureMonitorCommonAlertSchema", "data": {"essentials": "\xed\xa0\x80"}}', "not UTF-8"),
+], ids=["deep", "deep-field", "surrogate", "surrogate-key", "nan", "duplicate", "huge", "encoded-surrogate"])
+def test_a_hostile_body_is_a_400_with_a_bounded_reason_never_a_500(endpoint: AlertEndpoint, sink: RecordingSink,
+                                                                  body: bytes, reason: str) -> None:
+    response = backup_alert_function()(http_request(body))
+    payload = json.loads(response.get_body().decode("utf-8"))
+    assert response.status_code == 400
+    assert reason in payload["error"] and len(payload["error"]) <= MAX_ERROR_CHARS
+    assert sink.outcomes == []

@@ -1,1 +1,1 @@
-"""Test helpers written once and used by the test folders of every entry point."""
+"""Test helpers written once, shared by the test suites of every entry point and the benchmarks."""

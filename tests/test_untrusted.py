@@ -1,0 +1,109 @@
+"""The one layer that reads untrusted JSON (``shared.untrusted``): every refusal names the problem
+and where it is, no input makes it recurse or print what cannot be printed, and no real payload
+is refused."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from shared.parse import EventError, parse_event
+from shared.untrusted import (
+    MAX_DEPTH,
+    MAX_ERROR_CHARS,
+    NotJson,
+    check_value,
+    decode_at,
+    decode_text,
+    excerpt,
+    read_json,
+)
+from tests.conftest import event_paths, load_event
+
+COPY_FAILED = "aws/copy-job-failed.json"
+
+
+def nested(depth: int, kind: str = "list") -> Any:
+    value: Any = "leaf"
+    for _ in range(depth):
+        value = [value] if kind == "list" else {"a": value}
+    return value
+
+
+def test_no_real_payload_is_refused() -> None:
+    paths = event_paths("aws") + event_paths("azure")
+    assert len(paths) > 40
+    for path in paths:
+        check_value(read_json(path.read_bytes()))
+
+
+@pytest.mark.parametrize("kind", ["list", "dict"])
+def test_nesting_past_the_limit_is_refused_without_recursion(kind: str) -> None:
+    check_value(nested(MAX_DEPTH - 1, kind))
+    with pytest.raises(EventError, match=f"nested deeper than {MAX_DEPTH} levels"):
+        check_value(nested(100_000, kind))
+    with pytest.raises(NotJson, match="nested deeper"):
+        read_json(json.dumps(nested(10, kind)).replace("leaf", "x").replace('"x"', "[" * 100_000 + "]" * 100_000))
+
+
+@pytest.mark.parametrize(("mutate", "reason"), [
+    (lambda e: e["detail"].update(statusMessage="Access \ud800 denied"), "lone surrogate in the text at detail.statusMessage"),
+    (lambda e: e["detail"].update({"state\udfff": "FAILED"}), "lone surrogate in a key at detail"),
+    (lambda e: e["detail"].update(backupSizeInBytes=float("nan")), "NaN at detail.backupSizeInBytes is not a JSON number"),
+    (lambda e: e["detail"].update(backupSizeInBytes=float("-inf")), "-Infinity at detail.backupSizeInBytes"),
+    (lambda e: e["detail"].update(backupSizeInBytes=10**400), "a number out of range at detail.backupSizeInBytes"),
+    (lambda e: e["resources"].append({1: "x"}), "a key that is not a string"),
+    (lambda e: e["resources"].append(object()), "a value of type object at resources[1] is not a JSON value"),
+])
+def test_a_value_the_core_must_not_see_is_refused_at_parse_with_where(mutate: Any, reason: str) -> None:
+    event = load_event(COPY_FAILED)
+    mutate(event)
+    with pytest.raises(EventError, match="^" + re.escape(reason)) as caught:
+        parse_event(event)
+    str(caught.value).encode("utf-8")  # printable
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    (b'{"a": 1, "a": 2}', 'duplicate key "a" in the object at the top level'),
+    (b'{"a": NaN}', "NaN at a is not a JSON number"),
+    (b'{"a": "\\ud800"}', "lone surrogate in the text at a"),
+    (b'{"a": [1, 2, ' + b"9" * 5000 + b"]}", "a number with too many digits"),
+    (b'{"a":\n "b\xff"}', "the input is not UTF-8: byte 0xff at line 2 column 4"),
+    (b'{"a":\n \xed\xa0\x80}', "the input is not UTF-8: byte 0xed at line 2 column 2"),
+    (b'{"a": 1} {"b": 2}', "invalid JSON at line 1 column 10: extra data"),
+    (b'{"a": ', "invalid JSON at line 1 column 7"),
+])
+def test_read_json_names_the_problem_and_where(text: bytes, reason: str) -> None:
+    with pytest.raises(EventError) as caught:
+        read_json(text)
+    assert str(caught.value).startswith(reason)
+
+
+def test_decode_at_reads_documents_one_after_another() -> None:
+    text = decode_text(b'{"a": 1}\n["b\xff"]\n')
+    assert decode_at(text, 0) == ({"a": 1}, 8)
+    with pytest.raises(NotJson, match="line 2 column 4"):
+        decode_at(text, 9)
+
+
+def test_excerpts_and_errors_are_bounded_and_printable() -> None:
+    assert excerpt("short") == '"short"'
+    long = excerpt("x" * 1_000_000)
+    assert len(long) < 100 and long.endswith("(1000000 characters)")
+    assert excerpt("a\ud800\n") == '"a\\ud800\\n"'
+    assert excerpt(10**400) == "a 1329-bit number" and excerpt(None) == "null" and excerpt(float("nan")) == "NaN"
+    assert excerpt(nested(100_000)) == "an array"
+    message = str(EventError("source " + "\udc80" * 10_000 + " refused"))
+    assert len(message) <= MAX_ERROR_CHARS
+    message.encode("utf-8")
+
+
+def test_a_huge_source_is_quoted_in_a_bounded_excerpt() -> None:
+    event = load_event(COPY_FAILED)
+    event["source"] = "aws." + "x" * 1_000_000
+    with pytest.raises(EventError) as caught:
+        parse_event(event)
+    assert "(1000004 characters)" in str(caught.value) and len(str(caught.value)) < 300
