@@ -179,10 +179,44 @@ class _Node:
         return "".join(shown).lstrip(".") or "the top level"
 
 
+def _plainly_fine(value: Any) -> bool:
+    """The common case, cheaply: plain JSON within the limits (no paths kept). False means "look
+    closer", and ``check_value`` walks again to say where and why."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        kind = type(item)
+        if kind is str:
+            if not item.isascii() and _SURROGATE.search(item):
+                return False
+        elif kind is dict or kind is list:
+            if depth >= MAX_DEPTH:
+                return False
+            if kind is dict:
+                for key in item:
+                    if type(key) is not str or (not key.isascii() and _SURROGATE.search(key)):
+                        return False
+                children = item.values()
+            else:
+                children = item
+            stack.extend((child, depth + 1) for child in children)
+        elif kind is int:
+            if item.bit_length() > MAX_INT_BITS:
+                return False
+        elif kind is float:
+            if not math.isfinite(item):
+                return False
+        elif item is not None and kind is not bool:
+            return False  # a subclass (duplicate keys), or not a JSON value at all
+    return True
+
+
 def check_value(value: Any) -> None:
     """Refuse (``EventError``, naming where) a decoded value the core must not walk: nesting deeper
     than ``MAX_DEPTH``, lone surrogates in text or keys, NaN and infinities, integers beyond
     ``MAX_INT_BITS``, duplicate or non-string keys, values that are not JSON. Without recursion."""
+    if _plainly_fine(value):
+        return
     stack = [_Node(value)]
     while stack:
         node = stack.pop()
