@@ -42,6 +42,7 @@ from shared.remediation.audit import AuditRecord, new_audit_id
 from shared.remediation.config import ApprovalConfig
 from shared.remediation.engine import Decision, RemediationEngine
 from shared.remediation.render import diff_lines, headline
+from shared.untrusted import read_json
 
 log = logging.getLogger("backup_responder.approval")
 
@@ -230,7 +231,7 @@ def _audit_refusal(engine: RemediationEngine, outcome: Outcome | None, approval_
 def _slack_payload(body: bytes) -> dict[str, Any]:
     try:
         form = parse_qs(body.decode("utf-8"), strict_parsing=False)
-        payload = json.loads(form["payload"][0])
+        payload = read_json(form["payload"][0])  # bounded: no nesting that exhausts the stack
     except (UnicodeDecodeError, KeyError, IndexError, ValueError):
         raise ApprovalError("not a Slack interactivity payload", 400) from None
     if not isinstance(payload, dict):

@@ -48,6 +48,24 @@ MAX_OPEN_PER_RESOURCE = 50
 Role = Literal["leader", "member", "duplicate", "unfingerprinted"]
 
 
+
+#: The outcome a storm group keeps for its digest must fit one Table storage property (32K UTF-16
+#: characters, https://learn.microsoft.com/en-us/rest/api/storageservices/understanding-the-table-service-data-model):
+#: the failure's own long texts are cut to this many characters, the rest is the catalog's.
+MAX_STORED_TEXT = 2_000
+
+
+def stored_outcome(outcome: Outcome) -> str:
+    """The outcome as JSON, with the failure's message and facts cut short."""
+    failure = outcome.failure
+    cut = failure.model_copy(update={
+        "message": failure.message[:MAX_STORED_TEXT] if failure.message else failure.message,
+        "facts": {k: v[:MAX_STORED_TEXT // 4] for k, v in failure.facts.items()},
+        "notes": [n[:MAX_STORED_TEXT // 4] for n in failure.notes],
+    })
+    return outcome.model_copy(update={"failure": cut}).model_dump_json()
+
+
 def fingerprint(outcome: Outcome) -> str | None:
     """What failed and why, as a stable key; None when the failure names nothing to key on."""
     f, finding = outcome.failure, outcome.finding
@@ -202,7 +220,7 @@ class Grouper:
         cfg = self.config
         meta = {"cloud": outcome.failure.cloud, "cause": outcome.finding.cause, "title": outcome.finding.title,
                 "job_type": outcome.failure.job_type, "opened": now, "closes": now + cfg.storm_window,
-                "route": route, "sinks": sinks, "outcome": outcome.model_dump_json()}
+                "route": route, "sinks": sinks, "outcome": stored_outcome(outcome)}
         self.state.put(keys.group_meta(group_id), meta, cfg.ticket_ttl)
         number = self.state.increment(keys.GROUPS, "n", 1, None)
         self.state.put(keys.groups_entry(number), {"id": group_id, "closes": now + cfg.storm_window}, cfg.ticket_ttl)

@@ -385,3 +385,13 @@ def test_a_hostile_body_is_a_400_with_a_bounded_reason_never_a_500(endpoint: Ale
     assert response.status_code == 400
     assert reason in payload["error"] and len(payload["error"]) <= MAX_ERROR_CHARS
     assert sink.outcomes == []
+
+
+def test_an_alert_with_a_very_long_description_is_delivered_not_retried_forever(
+        endpoint: AlertEndpoint, sink: RecordingSink) -> None:
+    # Table storage keeps at most 32K characters a property: the storm group keeps a bounded copy.
+    alert = load_event(MSI)
+    alert["data"]["essentials"]["description"] = "Give Backup Vault MSI Read access on the server. " + "y" * 100_000
+    status, body = call(alert)
+    assert status == 200, body
+    assert len(sink.outcomes) == 1
