@@ -126,7 +126,7 @@ def cmd_classify(args: argparse.Namespace, out: TextIO) -> int:
             status = EXIT_BAD_INPUT
             continue
         try:
-            outcome = pipeline.assess(pipeline.parse(item))
+            outcome = pipeline.classify(pipeline.parse(item))
         except EventError as exc:
             _print_json({"error": str(exc), "index": index}, out)
             status = EXIT_BAD_INPUT

@@ -78,6 +78,10 @@ class Pipeline:
                 f"in account {failure.account_id or '<account>'}: " + decode_command(failure.encoded_message))
         return failure.model_copy(update={"notes": [*failure.notes, note]})
 
+    def classify(self, failure: Failure) -> Outcome:
+        """The classification only, without the plan (what ``backup-responder classify`` prints)."""
+        return Outcome(failure=failure, finding=self.classifier.classify(failure))
+
     def assess(self, failure: Failure) -> Outcome:
         finding = self.classifier.classify(failure)
         plan = plan_for(failure, finding, self.classifier.catalog, self.language)
