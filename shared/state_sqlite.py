@@ -28,6 +28,25 @@ CREATE INDEX IF NOT EXISTS items_expires ON items(expires);
 PURGE_EVERY = 1000
 
 
+#: How long a process waits for another to finish switching a new file to WAL.
+WAL_SWITCH_SECONDS = 30.0
+
+
+def _use_wal(db: sqlite3.Connection) -> None:
+    """Write-ahead logging, set once per file. Switching needs the file to itself, and SQLite's
+    busy timeout does not cover it: processes opening a new file together wait their turn."""
+    deadline = time.monotonic() + WAL_SWITCH_SECONDS
+    while True:
+        try:
+            if str(db.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 class SqliteStore:
     def __init__(self, path: Path | str, clock: Callable[[], float] = time.time) -> None:
         self.path = str(path)
@@ -37,7 +56,7 @@ class SqliteStore:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         if self.path != ":memory:":
-            self._db.execute("PRAGMA journal_mode=WAL")
+            _use_wal(self._db)
         self._db.executescript(_SCHEMA)
         self._writes = 0
 
