@@ -286,3 +286,13 @@ def test_the_azure_routes_answer_slack_and_guard_the_teams_page(monkeypatch: pyt
         assert blueprint_functions()["remediation_approve"](page).status_code == 404  # Easy Auth not declared on
     finally:
         azure_approval.use_engine(None)
+
+
+def test_a_signed_payload_nested_too_deep_is_refused_not_a_crash() -> None:
+    fake = FakeRemediator()
+    eng, _ = planned(fake)
+    body = urlencode({"payload": "[" * 100_000 + "]" * 100_000}).encode()  # RecursionError with json.loads
+    ts = str(int(Clock().now))
+    reply = slack(eng).handle(body, {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": slack_signature(SECRET, ts, body),
+                                     "Content-Type": "application/x-www-form-urlencoded"})
+    assert reply.status == 400 and not fake.applied
