@@ -131,7 +131,7 @@ class Classifier:
                 if c not in exact:
                     hit(c, "any-action", action)
 
-        codes = [c for c in (failure.codes or ([failure.code] if failure.code else []))]
+        codes = list(failure.codes or ([failure.code] if failure.code else []))
         # A documented message recognised in the text names the code that an alert without one
         # (or with only a wrapper code) leaves out.
         needs_code = not codes or all(knowledge.is_umbrella(failure.cloud, c) for c in codes)
@@ -182,7 +182,8 @@ class Classifier:
     def explain(self, failure: Failure, limit: int = 5) -> dict[str, Any]:
         """Why the winner won: the ranked candidates with what matched each."""
         ranked = self.candidates(failure)
-        return {"order": "layer, evidence strength, scope, pattern specificity, unconfirmed scope, priority",
+        return {"order": ("layer, evidence strength, confirmed scope, pattern specificity (between family "
+                          "rules: priority), fewer unconfirmed scopes, priority (between family rules: specificity)"),
                 "candidates": [c.describe() for c in ranked[:limit]],
                 "codes": failure.codes or ([failure.code] if failure.code else [])}
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import re
 import subprocess
@@ -14,6 +13,8 @@ from typing import Any
 
 import botocore
 import pytest
+
+from tests.support.tools import load_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_FILE = ROOT / "shared" / "catalog" / "aws_errors.json"
@@ -33,11 +34,7 @@ def data() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("extract_aws_errors", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("extract_aws_errors")
 
 
 @pytest.fixture(scope="module")

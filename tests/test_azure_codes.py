@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
+
+from tests.support.tools import load_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_FILE = ROOT / "shared" / "catalog" / "azure_codes.yaml"
@@ -49,12 +49,7 @@ def book() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("extract_azure_codes", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("extract_azure_codes")
 
 
 def catalog_rules() -> list[dict[str, Any]]:
