@@ -21,7 +21,10 @@ from functions.local import local_remediators, offline_remediators
 from shared.catalog import Catalog, CatalogError, evaluate, load_catalog
 from shared.catalog.check import check_catalog
 from shared.classify import Classifier
-from shared.delivery.factory import describe_answers, url_problems
+from shared.notify.config import ResponderConfig, config_from_settings, load_config, parse_config
+from shared.notify.describe import describe_config
+from shared.notify.router import Router, describe_route
+from shared.notify.types import ConfigError
 from shared.parse import EventError
 from shared.pipeline import Pipeline
 from shared.plan import LANGUAGES
@@ -30,18 +33,10 @@ from shared.remediation.changes import Remediator
 from shared.remediation.config import ApprovalConfig, RemediationConfig
 from shared.remediation.engine import RemediationEngine, engine_from_settings
 from shared.responder import DeliveryFailed, Responder, responder_from_env
-from shared.routing import (
-    ConfigError,
-    ResponderConfig,
-    Router,
-    config_from_settings,
-    describe_config,
-    describe_route,
-    load_config,
-    parse_config,
-)
 from shared.settings import Settings, SettingsError, default_state_path
-from shared.sinks import ConsoleSink, Sink
+from shared.sinks.base import Sink
+from shared.sinks.local.transport import ConsoleSink
+from shared.sinks.registry import describe_answers, url_problems
 from shared.state import MemoryStore, StateStore
 from shared.state_sqlite import SqliteStore
 from shared.untrusted import decode_at, decode_text, printable

@@ -19,32 +19,30 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from shared import keys
 from shared.decode import Decoder
-from shared.dedup import EVENT_TTL, Admission, ClosedGroup, Grouper
-from shared.delivery.base import Destination, GroupInfo, Notice, NoticeKind, Receipt
-from shared.delivery.factory import approval_link, build_destinations
-from shared.delivery.http import SYSTEM_CLOCK, Clock, Deadline, Transport, deadline_scope, urllib_transport
-from shared.idempotency import Claim, Once
 from shared.models import Outcome
+from shared.notify import keys
+from shared.notify.config import ResponderConfig, config_from_settings
+from shared.notify.grouping import EVENT_TTL, Admission, ClosedGroup, Grouper
+from shared.notify.idempotency import Claim, Once
+from shared.notify.keys import outcome_key
+from shared.notify.notice import GroupInfo, Notice, NoticeKind
+from shared.notify.router import RouteDecision, Router, period_key
+from shared.notify.secrets import SecretResolver
 from shared.pipeline import Delivery, Enricher, Pipeline
 from shared.plan import plan_for
 from shared.redact import error_text, redact
 from shared.remediation.changes import Remediator
 from shared.remediation.engine import RemediationEngine, engine_from_settings
-from shared.routing import (
-    CHAT_TYPES,
-    OutboxSinkConfig,
-    ResponderConfig,
-    RouteDecision,
-    Router,
-    SecretResolver,
-    config_from_settings,
-    period_key,
-)
 from shared.settings import Settings
-from shared.sinks import DeliveryError, OutboxSink, Sink, outcome_key
+from shared.sinks.base import DeliveryError, Destination, Receipt, Sink
+from shared.sinks.configs import CHAT_TYPES
+from shared.sinks.http import SYSTEM_CLOCK, Clock, Deadline, Transport, deadline_scope, urllib_transport
+from shared.sinks.local.config import OutboxSinkConfig
+from shared.sinks.local.transport import OutboxSink
+from shared.sinks.registry import build_destinations
 from shared.state import MemoryStore, StateStore
+from shared.wiring import approval_link
 
 log = logging.getLogger("backup_responder")
 #: A storm's digest is tried at this many flushes at most (its failures were delivered already).

@@ -27,11 +27,11 @@ from functions.aws import app as app_module
 from functions.aws import handler
 from functions.aws.app import DEADLINE_SAFETY_SECONDS, App, deadline_of
 from functions.aws.state import KEY_PREFIX
-from shared.delivery.http import ManualClock
 from shared.remediation.audit import AUDIT_PREFIX
 from shared.remediation.engine import RemediationEngine
 from shared.responder import DeliveryFailed, responder_from_env
 from shared.settings import Settings
+from shared.sinks.http import ManualClock
 from tests.aws.conftest import (
     HOME_ACCOUNT,
     REGION,

@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.parameters import SecretsProvider, SSMProvi
 from moto import mock_aws
 
 from functions.aws.secrets import ParameterSecrets, SecretError, is_reference
-from shared.routing import resolve_secret
+from shared.notify.secrets import resolve_secret
 from tests.aws.conftest import REGION
 
 HOOK = "https://hooks.slack.com/services/T000/B000/SECRETVALUE"

@@ -16,13 +16,13 @@ from functions.azure import blueprint
 from functions.azure.auth import SecureWebhookConfig, SecureWebhookValidator
 from functions.azure.endpoint import LEASE_SECONDS, AlertEndpoint, build_endpoint, claim_key
 from functions.azure.state import TableStore
-from shared.delivery.http import ManualClock
 from shared.models import Outcome
+from shared.notify.config import parse_config
 from shared.pipeline import Delivery, Pipeline
 from shared.responder import Responder, responder_from_env
-from shared.routing import parse_config
 from shared.settings import Settings
-from shared.sinks import DeliveryError
+from shared.sinks.base import DeliveryError
+from shared.sinks.http import ManualClock
 from shared.untrusted import MAX_ERROR_CHARS
 from tests.azure.conftest import (
     AUDIENCE_CLIENT_ID,

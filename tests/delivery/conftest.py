@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from shared.delivery.http import ManualClock
+from shared.sinks.http import ManualClock
 from tests.conftest import load_event
 
 Answer = tuple[int, dict[str, str], bytes]
@@ -416,8 +416,8 @@ def hostile_outcome(steps: int = 0, message_size: int = 0) -> Any:
 def make_responder(services: FakeServices, clock: ManualClock, sinks: list[str] | None = None,
                    outbox: Any = None, **extra: Any) -> Any:
     """A responder wired to the fake services through a configuration, on the manual clock."""
+    from shared.notify.config import parse_config
     from shared.responder import responder_from_env
-    from shared.routing import parse_config
     from shared.settings import Settings
     from shared.state import MemoryStore
 

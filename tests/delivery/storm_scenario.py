@@ -11,8 +11,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.delivery.http import ManualClock
 from shared.responder import DeliveryFailed
+from shared.sinks.http import ManualClock
 from tests.conftest import load_event
 from tests.delivery.conftest import BASE_FAILURE, FakeServices, make_responder
 

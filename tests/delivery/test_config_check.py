@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from functions.cli import EXIT_BAD_INPUT, EXIT_OK, main
-from shared.delivery.factory import REFUSAL, BrokenDestination, build_destinations
-from shared.routing import parse_config
+from shared.notify.config import parse_config
+from shared.sinks.base import BrokenDestination
+from shared.sinks.registry import REFUSAL, build_destinations
 
 SECRET = "T0000/B0000/XXXXsecretXXXX"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.dedup import Grouper, fingerprint
 from shared.models import Failure, Finding, Outcome
-from shared.routing import DedupConfig
+from shared.notify.config import DedupConfig
+from shared.notify.grouping import Grouper, fingerprint
 from shared.state import MemoryStore
 from tests.delivery.conftest import failure_event, outcome_of
 

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from functions.cli import EXIT_DELIVERY_FAILED, EXIT_OK, main
-from shared.delivery.http import ManualClock
+from shared.notify.config import parse_config
 from shared.responder import BUSY, responder_from_env
-from shared.routing import parse_config
 from shared.settings import Settings
+from shared.sinks.http import ManualClock
 from shared.state_sqlite import SqliteStore
 from tests.delivery.conftest import FakeServices, config_for, failure_event
 

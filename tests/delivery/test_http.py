@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from shared.delivery.http import (
+from shared.sinks.base import DeliveryError
+from shared.sinks.http import (
     Deadline,
     ManualClock,
     Pacer,
@@ -19,7 +20,6 @@ from shared.delivery.http import (
     deadline_scope,
     parse_retry_after,
 )
-from shared.sinks import DeliveryError
 from tests.delivery.conftest import FakeServices
 
 SECRET_PATH = "/slack/T000/B000/very-secret-token"

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from functions.cli import EXIT_DELIVERY_FAILED, respond
-from shared.delivery.http import ManualClock, Request, RetryPolicy, Sender
-from shared.sinks import DeliveryError
+from shared.sinks.base import DeliveryError
+from shared.sinks.http import ManualClock, Request, RetryPolicy, Sender
 from tests.delivery.conftest import FakeServices, failure_event, make_responder
 from tests.support.malformed import ALL_MALFORMED, Answer, MalformedServer, malformed_server
 

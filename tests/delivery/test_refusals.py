@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from shared.delivery.http import ManualClock
 from shared.responder import DeliveryFailed
+from shared.sinks.http import ManualClock
 from tests.delivery.conftest import FakeServices, failure_event, make_responder
 
 PREFIX = {"slack": "/slack/", "slack-api": "/slackapi/", "teams": "/teams"}

@@ -15,30 +15,32 @@ import pytest
 from slack_sdk.models.blocks import Block
 
 from shared.approval import APPLY_ACTION_ID, APPLY_BUTTON_TEXT, TeamsApprovalLink, teams_approval_url
-from shared.delivery.base import GroupInfo, Notice
-from shared.delivery.factory import approval_link
-from shared.delivery.github import GitHub
-from shared.delivery.http import ManualClock, Sender
-from shared.delivery.jira import Jira
-from shared.delivery.pagerduty import PagerDuty
-from shared.delivery.servicenow import ServiceNow, ServiceNowLimits
-from shared.delivery.slack import (
-    REMEDIATION_ACTIONS_BLOCK_ID,
-    REMEDIATION_BLOCK_ID,
-    SlackLimits,
-    SlackWebhook,
-    build_message,
-    remediation_blocks,
-)
-from shared.delivery.teams import TeamsLimits, TeamsWorkflow, build_payload, payload_size
-from shared.delivery.ticket import comment, document, plain
 from shared.models import Outcome, RemediationSummary
+from shared.notify.config import parse_config
+from shared.notify.notice import GroupInfo, Notice
+from shared.notify.ticket import comment, document, plain
 from shared.remediation.changes import RemediationRefused
 from shared.remediation.render import MAX_DIFF_LINES
 from shared.responder import responder_from_env
-from shared.routing import parse_config
 from shared.settings import Settings
+from shared.sinks.github.transport import GitHub
+from shared.sinks.http import ManualClock, Sender
+from shared.sinks.jira.transport import Jira
+from shared.sinks.pagerduty.transport import PagerDuty
+from shared.sinks.servicenow.render import ServiceNowLimits
+from shared.sinks.servicenow.transport import ServiceNow
+from shared.sinks.slack.render import (
+    REMEDIATION_ACTIONS_BLOCK_ID,
+    REMEDIATION_BLOCK_ID,
+    SlackLimits,
+    build_message,
+    remediation_blocks,
+)
+from shared.sinks.slack.transport import SlackWebhook
+from shared.sinks.teams.render import TeamsLimits, build_payload, payload_size
+from shared.sinks.teams.transport import TeamsWorkflow
 from shared.state import MemoryStore
+from shared.wiring import approval_link
 from tests.conftest import load_event
 from tests.delivery.conftest import HOSTILE, FakeServices, config_for, hostile_outcome
 from tests.delivery.test_teams import VALIDATOR, card_of, walk

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from functions.cli import main
-from shared.delivery.http import ManualClock
 from shared.responder import DeliveryFailed, responder_from_env
+from shared.sinks.http import ManualClock
 from tests.delivery.conftest import FakeServices, failure_event, make_responder, success_event
 
 ALL = ["slack", "slack-api", "teams", "jira", "servicenow", "pagerduty", "github"]

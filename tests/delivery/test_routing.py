@@ -13,18 +13,14 @@ import pytest
 import yaml
 
 from functions.cli import main
-from shared.delivery.factory import BrokenDestination, build_destinations
-from shared.delivery.slack import SlackWebhook
-from shared.routing import (
-    ConfigError,
-    EnvResolver,
-    Router,
-    config_from_settings,
-    load_config,
-    parse_config,
-    resolve_secret,
-)
+from shared.notify.config import config_from_settings, load_config, parse_config
+from shared.notify.router import Router
+from shared.notify.secrets import EnvResolver, resolve_secret
+from shared.notify.types import ConfigError
 from shared.settings import Settings
+from shared.sinks.base import BrokenDestination
+from shared.sinks.registry import build_destinations
+from shared.sinks.slack.transport import SlackWebhook
 from tests.conftest import load_event
 from tests.delivery.conftest import failure_event, outcome_of
 

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from slack_sdk.models.blocks import Block
 
-from shared.delivery.base import GroupInfo, Notice
-from shared.delivery.http import ManualClock, Sender
-from shared.delivery.slack import SlackApi, SlackLimits, SlackWebhook, build_message, escape
-from shared.sinks import DeliveryError
+from shared.notify.notice import GroupInfo, Notice
+from shared.sinks.base import DeliveryError
+from shared.sinks.http import ManualClock, Sender
+from shared.sinks.slack.render import SlackLimits, build_message, escape
+from shared.sinks.slack.transport import SlackApi, SlackWebhook
 from tests.delivery.conftest import HOSTILE, FakeServices, failure_event, hostile_outcome, outcome_of
 
 

@@ -11,10 +11,11 @@ from typing import Any
 import jsonschema
 import pytest
 
-from shared.delivery.base import GroupInfo, Notice
-from shared.delivery.http import ManualClock, Sender
-from shared.delivery.teams import TeamsLimits, TeamsWorkflow, build_payload, payload_size
-from shared.sinks import DeliveryError
+from shared.notify.notice import GroupInfo, Notice
+from shared.sinks.base import DeliveryError
+from shared.sinks.http import ManualClock, Sender
+from shared.sinks.teams.render import TeamsLimits, build_payload, payload_size
+from shared.sinks.teams.transport import TeamsWorkflow
 from tests.delivery.conftest import HOSTILE, FakeServices, failure_event, hostile_outcome, outcome_of
 
 

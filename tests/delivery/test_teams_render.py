@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.delivery.base import Notice
-from shared.delivery.teams import build_payload
+from shared.notify.notice import Notice
+from shared.sinks.teams.render import build_payload
 from tests.conftest import load_event
 from tests.delivery.conftest import outcome_of
 

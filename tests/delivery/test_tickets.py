@@ -8,14 +8,16 @@ import re
 
 import pytest
 
-from shared.delivery.base import GroupInfo, Notice
-from shared.delivery.github import GitHub, escape, fence
-from shared.delivery.http import ManualClock, Sender
-from shared.delivery.jira import Jira, adf
-from shared.delivery.pagerduty import PagerDuty
-from shared.delivery.servicenow import ServiceNow
-from shared.delivery.ticket import document
-from shared.sinks import DeliveryError
+from shared.notify.notice import GroupInfo, Notice
+from shared.notify.ticket import document
+from shared.sinks.base import DeliveryError
+from shared.sinks.github.render import escape, fence
+from shared.sinks.github.transport import GitHub
+from shared.sinks.http import ManualClock, Sender
+from shared.sinks.jira.render import adf
+from shared.sinks.jira.transport import Jira
+from shared.sinks.pagerduty.transport import PagerDuty
+from shared.sinks.servicenow.transport import ServiceNow
 from tests.delivery.conftest import FakeServices, failure_event, hostile_outcome, outcome_of
 
 

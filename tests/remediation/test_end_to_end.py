@@ -24,7 +24,7 @@ from shared.remediation.audit import AuditTrail
 from shared.remediation.config import RemediationConfig, load_remediation_config
 from shared.remediation.engine import RemediationEngine
 from shared.responder import Responder
-from shared.sinks import OutboxSink
+from shared.sinks.local.transport import OutboxSink
 from shared.state import MemoryStore
 from tests.conftest import load_event
 from tests.remediation.arm import FakeCredential, RoleAssignmentsApi, arm_server

@@ -13,7 +13,7 @@ from shared.models import Outcome
 from shared.remediation.audit import AUDIT_PREFIX
 from shared.remediation.changes import RemediationRefused
 from shared.remediation.render import remediation_lines
-from shared.render import render_text
+from shared.sinks.local.render import render_text
 from shared.state import MemoryStore
 from tests.remediation.conftest import (
     SEED000_NETWORK,

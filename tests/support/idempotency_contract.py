@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from shared.idempotency import DEFAULT_LEASE_SECONDS, Claim, Once
+from shared.notify.idempotency import DEFAULT_LEASE_SECONDS, Claim, Once
 from shared.state import StateStore
 
 #: Runs of one notice at the same time.

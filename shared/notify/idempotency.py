@@ -12,8 +12,7 @@ receipt. Whoever loses the claim does not post:
 A claim lives only for its *lease* (the store's TTL): a run that crashed mid-post leaves a claim
 that expires, after which the next attempt claims the key again and posts. The lease is the
 caller's deadline where there is one (a Lambda cannot outlive its timeout), else
-``DEFAULT_LEASE_SECONDS``. A post that fails gives its claim back at once.
-"""
+``DEFAULT_LEASE_SECONDS``. A post that fails gives its claim back at once."""
 
 from __future__ import annotations
 
@@ -25,20 +24,28 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from shared.delivery.http import current_deadline
+from shared.sinks.http import current_deadline
 from shared.state import Item, StateStore
 
 log = logging.getLogger("backup_responder.idempotency")
 
+
 #: How long a claim holds without a deadline (the CLI): longer than one notice can take to send
 #: (``RetryPolicy.budget_seconds`` is 60 s per request, a notice makes at most two, plus pacing).
 DEFAULT_LEASE_SECONDS = 300
+
+
 #: Added to a deadline's remaining time: the receipt is written after the post returns.
 LEASE_MARGIN_SECONDS = 5
+
+
 #: Tries to claim a key that expired or was given back between our ``add`` and ``get``.
 CLAIM_ATTEMPTS = 3
+
+
 #: The field that marks an item as a claim in progress, and the one that marks a receipt.
 _CLAIM, _DONE = "claim", "done"
+
 
 State = Literal["claimed", "done", "busy"]
 

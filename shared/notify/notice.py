@@ -1,21 +1,14 @@
-"""What destinations receive: a ``Notice`` (a failure, a storm update, a digest, a recovery), and
-what they return: a ``Receipt`` (the message's or ticket's id) that later notices refer to."""
+"""shared.notify.notice"""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Literal
 
 from shared.models import Outcome
 
 NoticeKind = Literal["failure", "repeat", "group", "digest", "recovered", "quiet-digest"]
-DestinationKind = Literal["chat", "ticket", "local"]
-#: A receipt: what the service answered that identifies the message or ticket (ts, key, number).
-Receipt = dict[str, str]
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -94,49 +87,6 @@ def recovered_title(notice: Notice) -> str:
         return f"Recovered: all {notice.group.resources:,} resources of '{notice.group.title}' succeeded again"
     job = f.job_type if f is not None and f.job_type else "backup"
     return f"Recovered: a later {job} job for {what} succeeded"
-
-
-class Destination(Protocol):
-    """A configured place to deliver to (one Slack channel, one Jira project...)."""
-
-    name: str
-    kind: DestinationKind
-    #: Whether storm updates go here while the storm lasts (chat), or only its digest (tickets).
-    group_updates: bool
-
-    def send(self, notice: Notice, previous: Receipt | None) -> Receipt:
-        """Deliver ``notice``. ``previous`` is the receipt of the message or ticket it refers to
-        (the storm's first message, the open ticket), or None. Raises ``DeliveryError``."""
-        ...
-
-    def preview(self, notice: Notice, previous: Receipt | None) -> dict[str, Any]:
-        """The request(s) ``send`` would make, without secrets: for dry runs and the outbox."""
-        ...
-
-
-def clean(text: str | None) -> str:
-    """Untrusted text without control characters (kept: tab, newline)."""
-    return _CONTROL.sub("", text or "")
-
-
-def truncate(text: str, limit: int, marker: str = "…") -> str:
-    """``text`` cut to at most ``limit`` characters, ending with ``marker`` when cut (never fails)."""
-    if limit <= 0:
-        return ""
-    if len(text) <= limit:
-        return text
-    if limit <= len(marker):
-        return text[:limit]
-    return text[: limit - len(marker)].rstrip() + marker
-
-
-def truncate_bytes(text: str, limit: int, marker: str = "…") -> str:
-    """``text`` cut to at most ``limit`` UTF-8 bytes (never in the middle of a character)."""
-    if len(text.encode()) <= limit:
-        return text
-    room = limit - len(marker.encode())
-    cut = text.encode()[: max(room, 0)].decode("utf-8", errors="ignore")
-    return cut.rstrip() + marker
 
 
 def resource_label(outcome: Outcome | None) -> str:

@@ -3,21 +3,15 @@ through the Web API (which can also thread and update a message in place).
 
 Untrusted text (error messages, resource names, tags) is escaped for mrkdwn (``&``, ``<``, ``>``)
 so that no one can mention ``<!channel>`` or disguise a link, and every limit below is enforced by
-truncating gracefully: a message is always sent, with a meaningful fallback ``text``.
-"""
+truncating gracefully: a message is always sent, with a meaningful fallback ``text``."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import math
 import re
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -29,36 +23,40 @@ from slack_sdk.models.blocks import (
     PlainTextObject,
     SectionBlock,
 )
-from slack_sdk.webhook import WebhookClient
 
 from shared.approval import slack_apply_button
-from shared.delivery.base import (
-    DestinationKind,
-    GroupInfo,
-    Notice,
-    Receipt,
-    clean,
-    truncate,
-)
-from shared.delivery.http import Response, Sender, Verdict, default_verdict
 from shared.models import Outcome, RemediationSummary
+from shared.notify.facts import CLOUD_NAMES, links, what_failed
+from shared.notify.notice import GroupInfo, Notice
 from shared.remediation.render import diff_lines, headline
-from shared.render import CLOUD_NAMES, links, what_failed
-from shared.sinks import DeliveryError
+from shared.sinks.base import clean, truncate
 
 # slack_sdk logs request URLs (a webhook URL is a secret) at debug level and errors with their text:
 # its loggers here say nothing; the Sender reports failures without URLs.
 _SDK_LOG = logging.getLogger("backup_responder.slack_sdk")
+
+
 _SDK_LOG.setLevel(logging.CRITICAL + 1)
+
+
 _SDK_LOG.propagate = False
+
 
 SEVERITY_EMOJI = {"critical": ":red_circle:", "high": ":large_orange_circle:", "medium": ":large_yellow_circle:",
                   "low": ":white_circle:"}
+
+
 REMEDIATION_EMOJI = {"applied": ":white_check_mark:", "planned": ":memo:", "refused": ":no_entry_sign:",
                      "failed": ":x:", "suppressed": ":no_entry_sign:", "notified": ":information_source:"}
+
+
 #: The block ids of the remediation part of a message (the "Apply fix" button's block among them).
 REMEDIATION_BLOCK_ID = "remediation"
+
+
 REMEDIATION_ACTIONS_BLOCK_ID = "remediation_actions"
+
+
 NEEDS_PERSON = ":warning: *A person must look at this: automation stopped here.*"
 
 
@@ -364,141 +362,3 @@ def _digest_reply(notice: Notice) -> dict[str, Any]:
     line = (f"{'*Storm summary*: ' if notice.kind == 'digest' else ''}*{group.events:,}* failures on "
             f"*{group.resources:,}* resources so far ({escape(group.window())}): {_sample_text(group)}")
     return {"text": text, "blocks": [b.to_dict() for b in _text_sections("", line)]}
-
-
-def _key(secret: str) -> str:
-    """A stable, non-secret name for a webhook (for pacing)."""
-    return hashlib.sha256(secret.encode()).hexdigest()[:12]
-
-
-class SlackWebhook:
-    """An incoming webhook (one channel). It cannot update a message: a storm posts its count at
-    most once per update interval, then a digest."""
-
-    kind: DestinationKind = "chat"
-    group_updates = True
-    limits = SlackLimits
-
-    def __init__(self, name: str, url: str, sender: Sender) -> None:
-        self.name = name
-        self._url = url
-        self.sender = sender
-        self.sender.interval = max(self.sender.interval, SlackLimits.SECONDS_PER_MESSAGE)
-        self.pace_key = "slack-webhook:" + _key(url)
-
-    #: What counts as delivered (``config check`` prints it).
-    SUCCESS = "HTTP 200 with the body ok"
-
-    @staticmethod
-    def verdict(response: Response, now: float) -> Verdict:
-        """Incoming webhooks answer 200 ``ok``; errors are 4xx with a word (``invalid_payload``,
-        ``channel_not_found``, ``channel_is_archived``, ``no_service``...), and a 200 or other 2xx
-        with any other body is a refusal too. slack_sdk does not raise on them."""
-        if response.status == 200 and response.text().strip() == "ok":
-            return "ok", None
-        if 200 <= response.status < 300:
-            return "fail", None
-        return default_verdict(response, now)
-
-    def payload(self, notice: Notice) -> dict[str, Any]:
-        message = build_message(notice)
-        return {**message, "unfurl_links": False, "unfurl_media": False}
-
-    def preview(self, notice: Notice, previous: Receipt | None) -> dict[str, Any]:
-        return {"method": "POST", "url": "<slack incoming webhook>", "json": self.payload(notice)}
-
-    def send(self, notice: Notice, previous: Receipt | None) -> Receipt:
-        body = self.payload(notice)
-
-        def attempt(timeout: float) -> Response:
-            client = WebhookClient(self._url, timeout=math.ceil(timeout), retry_handlers=[], logger=_SDK_LOG)
-            resp = client.send_dict(body)
-            return Response(resp.status_code, dict(resp.headers or {}), (resp.body or "").encode())
-
-        response = self.sender.call("POST webhook", attempt, self.pace_key, self.verdict)
-        return {"status": str(response.status)}
-
-
-RETRYABLE_API_ERRORS = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable",
-                                  "request_timeout"})
-
-
-class SlackApi:
-    """The Web API with a bot token (``chat:write``): posts, threads, and updates the storm's first
-    message in place (``storm_mode: update``) or replies in its thread (``storm_mode: thread``)."""
-
-    kind: DestinationKind = "chat"
-    group_updates = True
-    limits = SlackLimits
-    DEFAULT_BASE_URL = "https://slack.com/api/"
-
-    def __init__(self, name: str, token: str, channel: str, sender: Sender,
-                 storm_mode: Literal["update", "thread"] = "update", base_url: str | None = None) -> None:
-        self.name = name
-        self._token = token
-        self.channel = channel
-        self.sender = sender
-        self.sender.interval = max(self.sender.interval, SlackLimits.SECONDS_PER_MESSAGE)
-        self.storm_mode = storm_mode
-        self.base_url = base_url or self.DEFAULT_BASE_URL
-        self.pace_key = "slack:" + channel
-
-    #: What counts as delivered (``config check`` prints it).
-    SUCCESS = 'HTTP 200 with {"ok": true}'
-
-    @staticmethod
-    def verdict(response: Response, now: float) -> Verdict:
-        """The Web API answers 200 ``{"ok": true, ...}``; ``{"ok": false, "error": ...}`` is a
-        refusal (retried for the errors Slack names as transient), and so is any other 2xx."""
-        if 200 <= response.status < 300:
-            data = response.json()
-            if response.status == 200 and isinstance(data, dict) and data.get("ok") is True:
-                return "ok", None
-            error = data.get("error") if isinstance(data, dict) else None
-            return ("retry", None) if error in RETRYABLE_API_ERRORS else ("fail", None)
-        return default_verdict(response, now)
-
-    def _call(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
-        def attempt(timeout: float) -> Response:
-            client = WebClient(token=self._token, base_url=self.base_url, timeout=math.ceil(timeout),
-                               retry_handlers=[], logger=_SDK_LOG)
-            try:
-                resp = client.api_call(method, json=args)
-            except SlackApiError as exc:
-                resp = exc.response
-            except ValueError as exc:  # a body that is not JSON (a proxy's 502 page)
-                return Response(502, {}, str(type(exc).__name__).encode())
-            return Response(resp.status_code, dict(resp.headers or {}), json.dumps(resp.data).encode())
-
-        response = self.sender.call(method, attempt, self.pace_key, self.verdict)
-        data = response.json()
-        return data if isinstance(data, dict) else {}
-
-    def requests(self, notice: Notice, previous: Receipt | None) -> list[tuple[str, dict[str, Any]]]:
-        """The Web API calls for a notice: (method, arguments)."""
-        ts = (previous or {}).get("ts")
-        channel = (previous or {}).get("channel") or self.channel
-        base = {"channel": channel, "unfurl_links": False, "unfurl_media": False}
-        if notice.kind in ("group", "digest") and ts:
-            update = ("chat.update", {"channel": channel, "ts": ts, **build_message(notice)})
-            reply = ("chat.postMessage", {**base, "thread_ts": ts, **_digest_reply(notice)})
-            if notice.kind == "digest":
-                return [update, reply]
-            return [update] if self.storm_mode == "update" else [reply]
-        if notice.kind in ("recovered", "repeat") and ts:
-            return [("chat.postMessage", {**base, "thread_ts": ts, **build_message(notice)})]
-        return [("chat.postMessage", {**base, **build_message(notice)})]
-
-    def preview(self, notice: Notice, previous: Receipt | None) -> dict[str, Any]:
-        return {"calls": [{"method": m, "json": a} for m, a in self.requests(notice, previous)]}
-
-    def send(self, notice: Notice, previous: Receipt | None) -> Receipt:
-        receipt: Receipt = dict(previous or {})
-        for method, args in self.requests(notice, previous):
-            data = self._call(method, args)
-            if method == "chat.postMessage" and "thread_ts" not in args:
-                if not data.get("ts"):
-                    raise DeliveryError(f"slack {method}: no ts in the answer", retryable=False)
-                receipt = {"channel": str(data.get("channel") or self.channel), "ts": str(data["ts"])}
-        return receipt or {"channel": self.channel}
-

@@ -2,67 +2,35 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import random
 from collections.abc import Sequence
-from typing import Any
-from urllib.parse import urlsplit
 
 from shared.approval import TeamsApprovalLink
-from shared.delivery.base import Destination, DestinationKind, Notice, Receipt
-from shared.delivery.github import GitHub
-from shared.delivery.http import SYSTEM_CLOCK, Clock, Pacer, RetryPolicy, Sender, Transport, urllib_transport
-from shared.delivery.jira import Jira
-from shared.delivery.pagerduty import PagerDuty
-from shared.delivery.servicenow import ServiceNow
-from shared.delivery.slack import SlackApi, SlackWebhook
-from shared.delivery.teams import TeamsWorkflow
-from shared.routing import (
-    ConfigError,
-    GitHubSink,
-    JiraSink,
-    OutboxSinkConfig,
-    PagerDutySink,
-    ResponderConfig,
-    RetryConfig,
-    SecretResolver,
-    ServiceNowSink,
-    SlackSink,
-    TeamsSink,
-    is_reference,
-    resolve_secret,
-)
-from shared.settings import Settings
-from shared.sinks import DeliveryError
+from shared.notify.config import ResponderConfig
+from shared.notify.secrets import SecretResolver, is_reference, resolve_secret
+from shared.notify.types import ConfigError, RetryConfig
+from shared.sinks.base import BrokenDestination, Destination, DestinationKind, check_url
+from shared.sinks.github.config import GitHubSink
+from shared.sinks.github.transport import GitHub
+from shared.sinks.http import SYSTEM_CLOCK, Clock, Pacer, RetryPolicy, Sender, Transport, urllib_transport
+from shared.sinks.jira.config import JiraSink
+from shared.sinks.jira.transport import Jira
+from shared.sinks.local.config import OutboxSinkConfig
+from shared.sinks.pagerduty.config import PagerDutySink
+from shared.sinks.pagerduty.transport import PagerDuty
+from shared.sinks.servicenow.config import ServiceNowSink
+from shared.sinks.servicenow.transport import ServiceNow
+from shared.sinks.slack.config import SlackSink
+from shared.sinks.slack.transport import SlackApi, SlackWebhook
+from shared.sinks.teams.config import TeamsSink
+from shared.sinks.teams.transport import TeamsWorkflow
 
 log = logging.getLogger("backup_responder.delivery")
 
+
 #: One pacer per process for the real clock, so responders built per invocation share it.
 DEFAULT_PACER = Pacer(SYSTEM_CLOCK)
-
-
-def check_url(url: str, what: str) -> str:
-    """https, or http to this machine only (local tests and emulators); a URL that does not parse
-    (a bad port, white space or control characters) is refused without being quoted."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
-    except ValueError:
-        raise ConfigError(f"{what} is not a valid URL") from None
-    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
-        raise ConfigError(f"{what} is not a valid URL (it contains white space or control characters)")
-    if parts.scheme == "https" and host:
-        return url
-    if parts.scheme == "http":
-        try:
-            local = host == "localhost" or ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            local = False
-        if local:
-            return url
-    raise ConfigError(f"{what} must be an https URL")
 
 
 def _urls(sink: object) -> list[tuple[str, str]]:
@@ -88,6 +56,8 @@ def url_problems(config: ResponderConfig) -> list[str]:
 
 #: What each kind of destination counts as delivered, for ``config check``.
 TICKET_SUCCESS = "a 2xx that carries the ticket's id (issue key, sys_id, number, dedup_key)"
+
+
 #: What any other answer means, on every entry point.
 REFUSAL = ("any other answer, a 2xx included (Slack's channel_not_found, invalid_payload, a Teams body that "
            "reports an error), is a refusal: nothing is marked delivered and the event is kept (respond: "
@@ -113,39 +83,6 @@ def describe_answers(config: ResponderConfig) -> list[str]:
     if not lines:
         return []
     return ["what counts as delivered:", *lines, f"  {REFUSAL}"]
-
-
-class BrokenDestination:
-    """A sink whose set-up failed (a secret that does not resolve, a bad URL): each delivery to it
-    fails (retryably: the secret may appear) while the other sinks still deliver."""
-
-    group_updates = False
-
-    def __init__(self, name: str, kind: DestinationKind, reason: str) -> None:
-        self.name = name
-        self.kind = kind
-        self.reason = reason
-
-    def send(self, notice: Notice, previous: Receipt | None) -> Receipt:
-        raise DeliveryError(f"{self.name} is not usable: {self.reason}", retryable=True)
-
-    def preview(self, notice: Notice, previous: Receipt | None) -> dict[str, Any]:
-        return {"error": f"not usable: {self.reason}"}
-
-
-def approval_link(settings: Settings, resolvers: Sequence[SecretResolver] = ()) -> TeamsApprovalLink | None:
-    """The Teams "Apply fix" link settings (``RESPONDER_APPROVAL_BASE_URL``, ``RESPONDER_APPROVAL_SECRET``),
-    or None when they are not both set or not usable (then cards carry no "Apply fix"; the reason is
-    logged, never the secret)."""
-    if not settings.approval_base_url or settings.approval_secret is None:
-        return None
-    try:
-        url = check_url(settings.approval_base_url, "RESPONDER_APPROVAL_BASE_URL")
-        secret = resolve_secret(settings.approval_secret.get_secret_value(), resolvers)
-    except ConfigError as exc:
-        log.warning('Teams cards get no "Apply fix": %s', exc)
-        return None
-    return TeamsApprovalLink(url, secret) if secret else None
 
 
 def _policy(config: ResponderConfig, own: RetryConfig | None) -> RetryPolicy:

@@ -16,8 +16,7 @@ Every destination sends through a ``Sender``. It
 - never puts a URL, a header or a token into an error message or a log line (webhook URLs are
   secrets): requests carry a ``label`` such as ``POST /rest/api/3/issue`` for that.
 
-The clock is injectable (``ManualClock``) so that tests of 429 handling do not sleep.
-"""
+The clock is injectable (``ManualClock``) so that tests of 429 handling do not sleep."""
 
 from __future__ import annotations
 
@@ -37,16 +36,23 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from shared.redact import error_text, redact
-from shared.sinks import DeliveryError
+from shared.sinks.base import DeliveryError
 
 log = logging.getLogger("backup_responder.delivery")
 
+
 #: Time kept back from the caller's deadline to record receipts and return cleanly.
 DEADLINE_MARGIN_SECONDS = 1.5
+
+
 #: An attempt is not started with less time than this left (a request needs a round trip).
 MIN_ATTEMPT_SECONDS = 0.5
+
+
 #: The longest error body kept in an error message (bodies can echo the request).
 ERROR_BODY_CHARS = 200
+
+
 USER_AGENT = "backup-responder/0.1 (+https://github.com/)"
 
 
@@ -208,7 +214,10 @@ def urllib_transport(request: Request, timeout: float) -> Response:
 
 
 Verdict = tuple[Literal["ok", "retry", "fail"], float | None]
+
+
 """What to do with a response: ("ok", None), ("retry", seconds or None for backoff), ("fail", None)."""
+
 
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 

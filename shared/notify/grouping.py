@@ -14,8 +14,7 @@
 
 Only ``get``, ``put``, ``add``, ``increment`` and ``delete`` are used, on the keys ``shared.keys``
 names, so DynamoDB, Table storage, SQLite and memory stores all work, and concurrent invocations
-agree through ``add`` and ``increment``.
-"""
+agree through ``add`` and ``increment``."""
 
 from __future__ import annotations
 
@@ -26,27 +25,34 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from shared import keys
-from shared.delivery.base import GroupInfo, resource_label
 from shared.models import UNCLASSIFIED, Outcome
-from shared.routing import DedupConfig
+from shared.notify import keys
+from shared.notify.config import DedupConfig
+from shared.notify.notice import GroupInfo, resource_label
 from shared.state import StateStore
 from shared.text import normalise_message
 
 log = logging.getLogger("backup_responder.dedup")
 
+
 #: How long an event's decision and receipts are kept: longer than the platforms' retries
 #: (Lambda async: up to 6 hours; Azure Functions retries; a DLQ redrive within a week).
 EVENT_TTL = 7 * 86400
+
+
 #: An event whose first handling started this long ago without finishing is taken over.
 TAKEOVER_SECONDS = 120
+
+
 #: Closed groups handled per flush (a bounded loop).
 FLUSH_LIMIT = 200
+
+
 #: Fingerprints remembered per resource for recovery.
 MAX_OPEN_PER_RESOURCE = 50
 
-Role = Literal["leader", "member", "duplicate", "unfingerprinted"]
 
+Role = Literal["leader", "member", "duplicate", "unfingerprinted"]
 
 
 #: The outcome a storm group keeps for its digest must fit one Table storage property (32K UTF-16

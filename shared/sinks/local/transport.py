@@ -1,5 +1,4 @@
-"""Where rendered outcomes go. Every sink has a name and a ``deliver``; a failure raises
-``DeliveryError`` so the caller can keep the event (retry, dead-letter queue)."""
+"""shared.sinks.local.transport"""
 
 from __future__ import annotations
 
@@ -8,36 +7,13 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TextIO
+from typing import Any, TextIO
 
 from shared.models import Outcome
-from shared.render import message_document, render_text
-
-if TYPE_CHECKING:
-    from shared.delivery.base import Notice
-
-
-class DeliveryError(Exception):
-    """A sink could not deliver; ``retryable`` says whether trying again may help."""
-
-    def __init__(self, message: str, retryable: bool = True) -> None:
-        super().__init__(message)
-        self.retryable = retryable
-
-
-class Sink(Protocol):
-    name: str
-
-    def deliver(self, outcome: Outcome) -> str:
-        """Deliver the outcome; return a short receipt (a path, a message id)."""
-        ...
-
-
-def outcome_key(outcome: Outcome) -> str:
-    """A stable name for one event's outcome: the same event always gets the same file."""
-    f = outcome.failure
-    basis = "|".join(str(p) for p in (f.cloud, f.event_id, f.job_id, f.state, outcome.finding.cause))
-    return hashlib.sha256(basis.encode()).hexdigest()[:16]
+from shared.notify.keys import outcome_key
+from shared.notify.notice import Notice
+from shared.sinks.base import DeliveryError
+from shared.sinks.local.render import message_document, render_text
 
 
 class OutboxSink:

@@ -6,12 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from shared.delivery.base import Notice, clean, display_time, resource_label
 from shared.models import RemediationSummary
+from shared.notify.facts import links, what_failed
+from shared.notify.notice import Notice, display_time, resource_label
 from shared.remediation.render import diff_lines, headline
-from shared.render import links, what_failed
+from shared.sinks.base import clean
 
 PartKind = Literal["heading", "text", "steps", "code", "facts", "links"]
+
 
 #: How a snippet kind is named for code highlighting.
 LANGUAGES = {"json": "json", "shell": "bash", "bash": "bash", "cli": "bash", "sql": "sql", "powershell": "powershell",

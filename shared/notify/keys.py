@@ -3,12 +3,20 @@
 Keys are plain strings in one ``StateStore`` (DynamoDB, Table storage, SQLite or memory), so two
 features can only collide if this module lets them. The spellings are those earlier releases
 wrote, so a store written by them is still read correctly. (Auto-remediation keeps its own prefixes,
-``remediation:`` ..., in ``shared.remediation``; the Azure endpoint claims ``azure-alert:`` keys.)
-"""
+``remediation:`` ..., in ``shared.remediation``; the Azure endpoint claims ``azure-alert:`` keys.)"""
 
 from __future__ import annotations
 
-# --- one event ---------------------------------------------------------------------------------
+import hashlib
+
+from shared.models import Outcome
+
+
+def outcome_key(outcome: Outcome) -> str:
+    """A stable name for one event's outcome: the same event always gets the same file."""
+    f = outcome.failure
+    basis = "|".join(str(p) for p in (f.cloud, f.event_id, f.job_id, f.state, outcome.finding.cause))
+    return hashlib.sha256(basis.encode()).hexdigest()[:16]
 
 
 def event(event_key: str) -> str:
@@ -35,9 +43,6 @@ def silenced(label: str) -> str:
     return f"silenced:{label}"
 
 
-# --- fingerprints and resources ----------------------------------------------------------------
-
-
 def fingerprint(fp: str) -> str:
     """The dedup window of one fingerprint."""
     return f"fp:{fp}"
@@ -55,9 +60,6 @@ def open_groups(fp: str) -> str:
 def resource(res: str) -> str:
     """The fingerprints still failing on one resource (for recoveries)."""
     return f"res:{res}"
-
-
-# --- storms ------------------------------------------------------------------------------------
 
 
 def storm(cloud: str, cause: str, route: str) -> str:
@@ -80,6 +82,8 @@ def group_meta(group_id: str) -> str:
 
 #: The number of groups ever opened (the counter behind ``groups_entry``).
 GROUPS = "groups"
+
+
 #: The first group whose digest may still be due.
 GROUPS_CURSOR = "groups:cursor"
 
@@ -118,9 +122,6 @@ def digest_receipt(group_id: str, sink: str) -> str:
 def digest_local(group_id: str) -> str:
     """The event key under which a digest's local copies are recorded."""
     return f"digest-{group_id}"
-
-
-# --- quiet hours -------------------------------------------------------------------------------
 
 
 def quiet(sink: str, period: str) -> str:

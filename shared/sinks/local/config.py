@@ -1,0 +1,15 @@
+"""shared.sinks.local.config"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from shared.sinks.base import SinkSettings
+
+
+class OutboxSinkConfig(SinkSettings):
+    """Writes every message (and the payloads the other sinks got) as JSON into a folder."""
+
+    type: Literal["outbox"]
+    path: Path

@@ -1,0 +1,16 @@
+"""shared.sinks.teams.config"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from shared.notify.types import Secret
+from shared.sinks.base import SinkSettings
+
+
+class TeamsSink(SinkSettings):
+    type: Literal["teams"]
+    webhook_url: Secret
+
+    def secrets(self) -> dict[str, str | None]:
+        return {"webhook_url": self.webhook_url}
