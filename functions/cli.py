@@ -32,14 +32,14 @@ from shared.redact import quiet_sdk_loggers, redact
 from shared.remediation.changes import Remediator
 from shared.remediation.config import ApprovalConfig, RemediationConfig
 from shared.remediation.engine import RemediationEngine, engine_from_settings
-from shared.responder import DeliveryFailed, Responder, responder_from_env
+from shared.responder import DeliveryFailed, Responder
 from shared.settings import Settings, SettingsError, default_state_path
-from shared.sinks.base import Sink
-from shared.sinks.local.transport import ConsoleSink
-from shared.sinks.registry import describe_answers, url_problems
+from shared.sinks import describe_answers, url_problems
+from shared.sinks.local.transport import ConsoleSink, LocalSink
 from shared.state import MemoryStore, StateStore
 from shared.state_sqlite import SqliteStore
 from shared.untrusted import decode_at, decode_text, printable
+from shared.wiring import build_responder
 
 EXIT_OK, EXIT_DELIVERY_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -175,12 +175,12 @@ def respond(items: Sequence[Any] | Iterator[Any], responder: Responder, out: Tex
     return status
 
 
-def _responder(settings: Settings, language: str | None, dry_run: bool, local: list[Sink],
+def _responder(settings: Settings, language: str | None, dry_run: bool, local: list[LocalSink],
                config: ResponderConfig | None = None) -> Responder:
     if language:
         settings = settings.model_copy(update={"language": language})
-    responder = responder_from_env(settings, state=_state(settings, dry_run), dry_run=dry_run, config=config)
-    responder.sinks = [*local, *responder.sinks]
+    responder = build_responder(settings, state=_state(settings, dry_run), dry_run=dry_run, config=config,
+                                local=local)
     if language:
         responder.pipeline.language = language
     return responder
@@ -204,7 +204,7 @@ def remediation_engine(settings: Settings, remediation: RemediationConfig, state
 
 def cmd_respond(args: argparse.Namespace, out: TextIO) -> int:
     settings = Settings.from_env()
-    local: list[Sink] = [ConsoleSink(out)] if args.dry_run or not settings.outbox else []
+    local: list[LocalSink] = [ConsoleSink(out)] if args.dry_run or not settings.outbox else []
     if args.dry_run:  # nothing is written either
         settings = settings.model_copy(update={"outbox": None})
     responder = _responder(settings, args.language, args.dry_run, local)

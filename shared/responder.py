@@ -11,38 +11,33 @@ nor a run at the same time posts again where it already succeeded. When any sink
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.decode import Decoder
 from shared.models import Outcome
 from shared.notify import keys
-from shared.notify.config import ResponderConfig, config_from_settings
+from shared.notify.compose import compose
+from shared.notify.config import ResponderConfig
 from shared.notify.grouping import EVENT_TTL, Admission, ClosedGroup, Grouper
 from shared.notify.idempotency import Claim, Once
 from shared.notify.keys import outcome_key
-from shared.notify.notice import GroupInfo, Notice, NoticeKind
+from shared.notify.message import Message
+from shared.notify.notice import GroupInfo, Notice
 from shared.notify.router import RouteDecision, Router, period_key
-from shared.notify.secrets import SecretResolver
-from shared.pipeline import Delivery, Enricher, Pipeline
-from shared.plan import plan_for
+from shared.pipeline import Delivery, Pipeline
 from shared.redact import error_text, redact
-from shared.remediation.changes import Remediator
-from shared.remediation.engine import RemediationEngine, engine_from_settings
-from shared.settings import Settings
-from shared.sinks.base import DeliveryError, Destination, Receipt, Sink
-from shared.sinks.configs import CHAT_TYPES
-from shared.sinks.http import SYSTEM_CLOCK, Clock, Deadline, Transport, deadline_scope, urllib_transport
-from shared.sinks.local.config import OutboxSinkConfig
-from shared.sinks.local.transport import OutboxSink
-from shared.sinks.registry import build_destinations
+from shared.remediation.engine import RemediationEngine
+from shared.sinks import CHAT_TYPES
+from shared.sinks.base import DeliveryError, Destination, Receipt
+from shared.sinks.http import SYSTEM_CLOCK, Clock, Deadline, deadline_scope
+from shared.sinks.local.transport import LocalSink
 from shared.state import MemoryStore, StateStore
-from shared.wiring import approval_link
+from shared.vocab import NoticeKind
 
 log = logging.getLogger("backup_responder")
 #: A storm's digest is tried at this many flushes at most (its failures were delivered already).
@@ -89,13 +84,13 @@ class Report:
 class Responder:
     pipeline: Pipeline
     #: Local sinks that get every message (the outbox, the console).
-    sinks: Sequence[Sink]
+    sinks: Sequence[LocalSink]
     state: StateStore = field(default_factory=MemoryStore)
     config: ResponderConfig = field(default_factory=ResponderConfig)
-    #: The configured sinks by name (see ``shared.delivery.factory``).
+    #: The configured sinks by name (``shared.sinks.build_destinations``).
     destinations: Mapping[str, Destination] = field(default_factory=dict)
-    #: Seconds since the epoch (storm windows, TTL decisions).
-    clock: Callable[[], float] = time.time
+    #: Wall-clock time (storm windows, TTL decisions) and the deadline's clock: the senders' clock.
+    clock: Clock = SYSTEM_CLOCK
     #: Render and record, but post nothing: every destination's payload goes to the local sinks.
     dry_run: bool = False
     #: Send closed storms' digests and quiet hours' summaries at the start of each event.
@@ -109,9 +104,9 @@ class Responder:
     once: Once = field(init=False)
 
     def __post_init__(self) -> None:
-        self.grouper = Grouper(self.state, self.config.dedup, self.clock)
-        self.once = Once(self.state, self.clock)
-        self.router = Router(self.config, lambda: datetime.fromtimestamp(self.clock(), UTC))
+        self.grouper = Grouper(self.state, self.config.dedup, self.clock.time)
+        self.once = Once(self.state, self.clock.time)
+        self.router = Router(self.config, lambda: datetime.fromtimestamp(self.clock.time(), UTC))
 
     # --- entry -------------------------------------------------------------------------------------
 
@@ -142,15 +137,7 @@ class Responder:
     def _deadline(self, deadline: Deadline | float | None) -> Deadline | None:
         if deadline is None or isinstance(deadline, Deadline):
             return deadline
-        clock = self._sender_clock()
-        return Deadline.within(float(deadline), clock)
-
-    def _sender_clock(self) -> Clock:
-        for destination in self.destinations.values():
-            sender = getattr(destination, "sender", None)
-            if sender is not None:
-                return sender.clock  # type: ignore[no-any-return]
-        return SYSTEM_CLOCK
+        return Deadline.within(float(deadline), self.clock)
 
     # --- failures ----------------------------------------------------------------------------------
 
@@ -178,7 +165,7 @@ class Responder:
             report.skipped = "grouped into the storm's message"
         local = plans[0][1] if plans else None
         if local is None and admission.role in ("leader", "unfingerprinted"):
-            local = Notice("repeat" if admission.earlier_groups else "failure", outcome,
+            local = Notice(NoticeKind.REPEAT if admission.earlier_groups else NoticeKind.FAILURE, outcome,
                            fingerprint=admission.fingerprint, count=admission.count)
         self._deliver(report, event_key, plans, local)
         return report
@@ -188,7 +175,7 @@ class Responder:
         if admission.role == "duplicate":
             return
         for sink, period in decision.held.items():
-            if self.state.add(keys.held(event_key, sink), {"at": self.clock()}, EVENT_TTL):
+            if self.state.add(keys.held(event_key, sink), {"at": self.clock.time()}, EVENT_TTL):
                 self.state.increment(keys.quiet(sink, period), "c:" + outcome.finding.cause, 1,
                                      self.config.dedup.ticket_ttl)
 
@@ -202,19 +189,19 @@ class Responder:
             if destination is None:
                 continue
             if admission.role in ("leader", "unfingerprinted"):
-                kind: NoticeKind = "repeat" if admission.earlier_groups else "failure"
+                kind: NoticeKind = NoticeKind.REPEAT if admission.earlier_groups else NoticeKind.FAILURE
                 notice = Notice(kind, outcome, fingerprint=fp, count=admission.count)
                 earlier = admission.earlier_groups[-1] if admission.earlier_groups else None
                 plans.append((sink, notice, earlier if destination.kind == "ticket" else None))
             elif admission.role in ("member", "duplicate") and group:
                 if destination.kind == "ticket" and admission.earlier_groups and admission.role == "member":
-                    notice = Notice("repeat", outcome, fingerprint=fp, count=admission.count)
+                    notice = Notice(NoticeKind.REPEAT, outcome, fingerprint=fp, count=admission.count)
                     plans.append((sink, notice, admission.earlier_groups[-1]))
                 elif destination.group_updates and self.grouper.grouped(group) and \
                         self.grouper.claim_update(group, sink, event_key):
                     info = self.grouper.group_info(group)
                     leader = self.grouper.group_outcome(group) or outcome
-                    plans.append((sink, Notice("group", leader, info, fingerprint=fp), group))
+                    plans.append((sink, Notice(NoticeKind.GROUP, leader, info, fingerprint=fp), group))
         return plans
 
     # --- recoveries --------------------------------------------------------------------------------
@@ -235,14 +222,14 @@ class Responder:
             whole = info is not None and info.resources > 1
             if whole and recovery.still_failing > 0:
                 continue  # a storm resolves when its last resource recovers
-            notice = Notice("recovered", outcome, info if whole else None, fingerprint=recovery.fingerprint)
+            notice = Notice(NoticeKind.RECOVERED, outcome, info if whole else None, fingerprint=recovery.fingerprint)
             for sink in meta.get("sinks", []):
                 if sink in self.destinations:
                     plans.append((sink, notice, self._newest_group_with_receipt(sink, recovery.groups)))
         if not plans and not any(r.still_failing == 0 for r in recoveries):
             report.skipped = "recovered; the storm it belongs to still has failing resources"
             return report
-        local = plans[0][1] if plans else Notice("recovered", outcome, fingerprint=recoveries[0].fingerprint)
+        local = plans[0][1] if plans else Notice(NoticeKind.RECOVERED, outcome, fingerprint=recoveries[0].fingerprint)
         self._deliver(report, event_key, plans, local)
         return report
 
@@ -254,14 +241,12 @@ class Responder:
 
     # --- delivery ----------------------------------------------------------------------------------
 
-    def _localise(self, notice: Notice, sink: str) -> Notice:
-        language = getattr(self.config.sinks.get(sink), "language", None)
-        outcome = notice.outcome
-        if not language or outcome is None or outcome.plan is None or outcome.plan.language == language:
-            return notice
-        plan = plan_for(outcome.failure, outcome.finding, self.pipeline.classifier.catalog, language)
-        return Notice(notice.kind, outcome.model_copy(update={"plan": plan}), notice.group, notice.fingerprint,
-                      notice.count, notice.summary, notice.period)
+    def _message(self, notice: Notice, sink: str | None, previous: Receipt | None = None) -> Message:
+        """The notice in words, in the sink's language (else the configuration's, else English)."""
+        language = getattr(self.config.sinks.get(sink or ""), "language", None) or self.pipeline.language
+        if previous and (link := previous.get("url")) and notice.first_link is None:
+            notice = dataclasses.replace(notice, first_link=link)
+        return compose(notice, self.pipeline.classifier.catalog, language)
 
     def _post(self, sink: str, key: str, send: Callable[[], Receipt], ttl: int | None) -> Claim | Delivery:
         """Claim ``key``, send, record the receipt (``shared.idempotency``). A failure is a
@@ -283,7 +268,6 @@ class Responder:
         seen_refs: set[tuple[str, str]] = set()
         for sink, notice, group in plans:
             destination = self.destinations[sink]
-            notice = self._localise(notice, sink)
             previous = self.state.get(keys.reference(sink, group)) if group else None
             if notice.kind == "recovered":
                 if destination.kind == "ticket" and not previous:
@@ -294,8 +278,9 @@ class Responder:
                 seen_refs.add(identity)
             report.notices.append(f"{sink}:{notice.kind}")
             receipt_key = keys.receipt(event_key, sink, notice.fingerprint, notice.kind)
+            message = self._message(notice, sink, previous)
             try:
-                payloads[sink] = destination.preview(notice, previous)
+                payloads[sink] = destination.preview(message, previous)
             except Exception as exc:  # a preview is a copy for people: never fatal
                 payloads[sink] = {"error": f"{type(exc).__name__}"}
             if self.once.receipt(receipt_key) is not None:
@@ -304,7 +289,7 @@ class Responder:
             if self.dry_run:
                 report.deliveries.append(Delivery(sink, True, "dry run: not sent"))
                 continue
-            posted = self._post(sink, receipt_key, functools.partial(destination.send, notice, previous), EVENT_TTL)
+            posted = self._post(sink, receipt_key, functools.partial(destination.send, message, previous), EVENT_TTL)
             if isinstance(posted, Delivery):
                 report.deliveries.append(posted)
                 continue
@@ -325,19 +310,14 @@ class Responder:
     def _write_local(self, report: Report, event_key: str, notice: Notice, payloads: dict[str, Any]) -> None:
         """Local copies (the outbox, the console): written by every run that handles the event (a
         file of the same name is replaced), recorded so a retry does not write them again."""
+        message = self._message(notice, None)
         for sink in self.sinks:
             receipt_key = keys.local_receipt(event_key, sink.name, notice.kind)
             if self.once.receipt(receipt_key) is not None:
                 report.deliveries.append(Delivery(sink.name, True, "already delivered"))
                 continue
             try:
-                writer = getattr(sink, "write", None)
-                if writer is not None:
-                    detail = str(writer(notice, payloads))
-                elif notice.kind in ("failure", "repeat", "recovered") and notice.outcome is not None:
-                    detail = sink.deliver(report.outcome if notice.kind == "recovered" else notice.outcome)
-                else:
-                    continue
+                detail = sink.write(notice, message, payloads)
             except DeliveryError as exc:
                 report.deliveries.append(Delivery(sink.name, False, str(exc), exc.retryable))
                 continue
@@ -363,11 +343,11 @@ class Responder:
         if info.events <= 1:
             self.grouper.mark_digested(closed)
             return []
-        if not self.state.add(keys.digest_lock(info.id), {"at": self.clock()}, 120):
+        if not self.state.add(keys.digest_lock(info.id), {"at": self.clock.time()}, 120):
             return []
         deliveries: list[Delivery] = []
-        notice = Notice("digest", closed.outcome, info)
-        now = datetime.fromtimestamp(self.clock(), UTC)
+        notice = Notice(NoticeKind.DIGEST, closed.outcome, info)
+        now = datetime.fromtimestamp(self.clock.time(), UTC)
         payloads: dict[str, Any] = {}
         busy = False
         try:
@@ -380,10 +360,11 @@ class Responder:
                     continue  # the quiet hours' summary counts these
                 receipt_key = keys.digest_receipt(info.id, sink)
                 previous = self.state.get(keys.reference(sink, info.id))
-                payloads[sink] = destination.preview(notice, previous)
+                message = self._message(notice, sink, previous)
+                payloads[sink] = destination.preview(message, previous)
                 if self.dry_run or self.once.receipt(receipt_key) is not None:
                     continue
-                posted = self._post(sink, receipt_key, functools.partial(destination.send, notice, previous),
+                posted = self._post(sink, receipt_key, functools.partial(destination.send, message, previous),
                                     self.config.dedup.ticket_ttl)
                 if isinstance(posted, Delivery):
                     deliveries.append(posted)
@@ -414,7 +395,7 @@ class Responder:
         """One summary per sink and ended quiet period, claimed before it is posted (as storm
         digests are), so flushes running at the same time post it once."""
         deliveries: list[Delivery] = []
-        now = datetime.fromtimestamp(self.clock(), UTC)
+        now = datetime.fromtimestamp(self.clock.time(), UTC)
         for quiet in self.config.quiet_hours:
             ended = quiet.last_ended(now)
             if ended is None:
@@ -429,9 +410,9 @@ class Responder:
                     continue
                 summary = sorted(((k[2:], int(v)) for k, v in held.items() if k.startswith("c:")),
                                  key=lambda item: (-item[1], item[0]))
-                notice = Notice("quiet-digest", None, summary=summary, period=period)
-                posted = self._post(sink, done_key, functools.partial(destination.send, notice, None),
-                                    self.config.dedup.ticket_ttl)
+                notice = Notice(NoticeKind.QUIET_DIGEST, None, summary=summary, period=period)
+                send = functools.partial(destination.send, self._message(notice, sink), None)
+                posted = self._post(sink, done_key, send, self.config.dedup.ticket_ttl)
                 if isinstance(posted, Delivery):
                     deliveries.append(posted)
                 elif posted.state == "claimed":
@@ -453,33 +434,3 @@ def _describe(receipt: Mapping[str, str] | None) -> str:
         if receipt.get(name):
             return f"{name} {receipt[name]}"
     return "sent"
-
-
-def responder_from_env(settings: Settings | None = None, enrichers: Sequence[Enricher] = (),
-                       decoder: Decoder | None = None, state: StateStore | None = None, *,
-                       resolvers: Sequence[SecretResolver] = (), clock: Clock = SYSTEM_CLOCK,
-                       transport: Transport = urllib_transport, dry_run: bool = False,
-                       config: ResponderConfig | None = None,
-                       remediators: Sequence[Remediator] | None = None) -> Responder:
-    """The responder the settings describe: ``RESPONDER_CONFIG``'s routes and sinks, or else
-    ``SLACK_WEBHOOK_URL`` / ``TEAMS_WEBHOOK_URL``; ``RESPONDER_OUTBOX`` gets a copy of everything.
-    ``resolvers`` add secret reference schemes (``ssm:``...); ``ConfigError`` for a bad file.
-
-    ``remediators`` (the cloud adapters): auto-remediation runs with the configuration's
-    ``remediation`` section (read once, with the rest of the file) when ``RESPONDER_AUTO_REMEDIATE``
-    and that section leave it on or in dry-run. Teams cards offer "Apply fix" when
-    ``RESPONDER_APPROVAL_BASE_URL`` and ``RESPONDER_APPROVAL_SECRET`` are set."""
-    settings = settings or Settings.from_env()
-    config = config or config_from_settings(settings)
-    sinks: list[Sink] = []
-    if settings.outbox:
-        sinks.append(OutboxSink(settings.outbox))
-    sinks += [OutboxSink(s.path) for s in config.sinks.values() if isinstance(s, OutboxSinkConfig)]
-    destinations = build_destinations(config, resolvers, clock, transport, approval=approval_link(settings, resolvers))
-    pipeline = Pipeline(enrichers=enrichers, decoder=decoder, language=config.language or settings.language)
-    state = state or MemoryStore()
-    engine = None
-    if remediators is not None and config.remediation.effective_mode(settings.auto_remediate) != "off":
-        engine = engine_from_settings(settings, state, remediators, config=config.remediation)
-    return Responder(pipeline, sinks, state, config=config, destinations=destinations,
-                     clock=clock.time, dry_run=dry_run, remediation=engine)

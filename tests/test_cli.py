@@ -120,7 +120,7 @@ def test_respond_dry_run_prints_and_writes_nothing(tmp_path: Path, monkeypatch: 
     monkeypatch.chdir(tmp_path)
     out = io.StringIO()
     assert main(["respond", "--dry-run", str(all_events()[0])], out) == 0
-    assert "cause:" in out.getvalue()
+    assert "cause aws.job.stopped-by-user" in out.getvalue()
     assert not (tmp_path / "outbox").exists()
 
 

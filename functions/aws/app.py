@@ -43,20 +43,21 @@ from functions.aws.accounts import CLIENT_CONFIG, AccountClients
 from functions.aws.decoder import StsDecoder
 from functions.aws.enrich import BackupEnricher
 from functions.aws.observe import NAMESPACE, logger, metrics, tracer
-from functions.aws.remediate import remediation_clients, remediation_engine
+from functions.aws.remediate import AwsRemediator, remediation_clients
 from functions.aws.secrets import ParameterSecrets
 from functions.aws.state import KEY_ATTR, TTL_ATTR, DynamoStore
 from shared.decode import Decoder
 from shared.models import Failure
+from shared.notify.config import ResponderConfig, config_from_settings
 from shared.parse import EventError
 from shared.parse.aws import arn_parts
 from shared.pipeline import Enricher
 from shared.redact import error_text, quiet_sdk_loggers
-from shared.remediation.engine import RemediationEngine
-from shared.responder import DeliveryFailed, Report, Responder, failures, responder_from_env
+from shared.responder import DeliveryFailed, Report, Responder, failures
 from shared.settings import Settings
 from shared.state import MemoryStore, StateStore
 from shared.untrusted import check_event
+from shared.wiring import build_responder
 
 #: The same failure is one job id in one state: a second delivery of it is a duplicate.
 IDEMPOTENCY_KEY = "[detail.backupJobId || detail.copyJobId || detail.restoreJobId, detail.state || detail.status]"
@@ -166,6 +167,7 @@ class App:
         self._clients: AccountClients | None = None
         self._remediation_clients: AccountClients | None = None
         self._state: StateStore | None = None
+        self._config: ResponderConfig | None = None
         self._idempotency = IdempotencyConfig(event_key_jmespath=IDEMPOTENCY_KEY,
                                               expires_after_seconds=IDEMPOTENCY_SECONDS,
                                               response_hook=self._duplicate)
@@ -187,27 +189,28 @@ class App:
                                                             self.session)
         return self._remediation_clients
 
-    def remediation(self, settings: Settings, context: LambdaContext | None) -> RemediationEngine | None:
-        """The remediation engine, or None when ``RESPONDER_AUTO_REMEDIATE`` is ``off``: then nothing
-        is read, changed or audited, and no remediation client is created."""
-        if settings.auto_remediate == "off":
-            return None
-        return remediation_engine(settings, self.state(), self.remediation_clients(context))
-
     def state(self) -> StateStore:
         if self._state is None:
             self._state = (DynamoStore(self.table, self.session.client("dynamodb", config=CLIENT_CONFIG))
                            if self.table else MemoryStore())
         return self._state
 
+    def config(self, settings: Settings) -> ResponderConfig:
+        """``RESPONDER_CONFIG`` (or the simple settings), read once per container."""
+        if self._config is None:
+            self._config = config_from_settings(settings)
+        return self._config
+
     def responder(self, context: LambdaContext | None) -> Responder:
+        """The responder for one invocation: the configuration read once, the secrets resolved now (the
+        Powertools cache picks up a rotation), the remediation clients created only when it is on."""
         clients = self.clients(context)
         settings = Settings.from_env(self.env)
-        responder = responder_from_env(settings, enrichers=[_TracedEnricher(BackupEnricher(clients))],
-                                       decoder=_TracedDecoder(StsDecoder(clients)), state=self.state(),
-                                       resolvers=self.secrets.resolvers())
-        responder.remediation = self.remediation(settings, context)
-        return responder
+        return build_responder(settings, config=self.config(settings),
+                               enrichers=[_TracedEnricher(BackupEnricher(clients))],
+                               decoder=_TracedDecoder(StsDecoder(clients)), state=self.state(),
+                               resolvers=self.secrets.resolvers(),
+                               remediators=lambda: [AwsRemediator(self.remediation_clients(context))])
 
     def handle(self, event: Any, context: LambdaContext) -> dict[str, Any]:
         logger.set_correlation_id(correlation_id(event))

@@ -7,7 +7,7 @@ holds either the value itself or a reference:
 - ``secretsmanager:name``: a Secrets Manager secret's string (``secretsmanager:name#field`` takes
   one field of a JSON secret).
 
-``ParameterSecrets.resolvers()`` gives the core (``responder_from_env(resolvers=...)``) one
+``ParameterSecrets.resolvers()`` gives the core (``build_responder(resolvers=...)``) one
 resolver per scheme (``shared.routing.SecretResolver``); the core resolves every secret through
 them. Values are cached for ``SECRET_CACHE_SECONDS`` by Powertools, so a warm function does not call SSM
 or Secrets Manager on every event and a rotated secret is picked up within that time. A reference
@@ -114,5 +114,5 @@ class ParameterSecrets:
         return value
 
     def resolvers(self) -> list[SchemeResolver]:
-        """The ``ssm`` and ``secretsmanager`` schemes, for ``responder_from_env(resolvers=...)``."""
+        """The ``ssm`` and ``secretsmanager`` schemes, for ``build_responder(resolvers=...)``."""
         return [SchemeResolver(SSM_PREFIX[:-1], self), SchemeResolver(SECRETS_MANAGER_PREFIX[:-1], self)]

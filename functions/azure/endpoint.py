@@ -232,16 +232,16 @@ def build_endpoint(env: Mapping[str, str] | None = None, enrichers: Sequence[Enr
                    validator: SecureWebhookValidator | None = None,
                    credential: TokenCredential | None = None) -> AlertEndpoint:
     """The endpoint the app settings describe: Table storage state, Azure enrichment with the
-    app's managed identity, the sinks of ``shared.responder.responder_from_env``, the remediation
+    app's managed identity, the sinks of ``shared.wiring.build_responder``, the remediation
     engine of ``RESPONDER_AUTO_REMEDIATE`` and ``RESPONDER_CONFIG`` (``functions.azure.remediate``),
     and the Secure Webhook check when it is configured. Tests pass their own parts; ``credential``
     replaces the managed identity for the Resource Manager calls (enrichment and remediation)."""
     from functions.azure.auth import SecureWebhookConfig
     from functions.azure.enrich import AzureBackupEnricher
-    from functions.azure.remediate import remediation_engine
+    from functions.azure.remediate import azure_remediators
     from functions.azure.state import TableStore
-    from shared.responder import responder_from_env
     from shared.settings import Settings
+    from shared.wiring import build_responder
 
     env = os.environ if env is None else env
     quiet_sdk_loggers(env)  # azure-core logs request URLs and headers at DEBUG
@@ -253,8 +253,6 @@ def build_endpoint(env: Mapping[str, str] | None = None, enrichers: Sequence[Enr
     if validator is None:
         config = SecureWebhookConfig.from_env(env)
         validator = SecureWebhookValidator(config) if config is not None else None
-    responder = responder_from_env(settings, enrichers=enrichers, state=store)
-    # Off (the default): an engine without a remediator, so no fix is ever planned or applied and
-    # Resource Manager is never asked; the message stays the plain notification.
-    responder.remediation = remediation_engine(settings, store, credential, env)
+    responder = build_responder(settings, enrichers=enrichers, state=store,
+                                remediators=lambda: azure_remediators(credential, env))
     return AlertEndpoint(responder=responder, state=store, validator=validator)

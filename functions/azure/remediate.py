@@ -300,19 +300,24 @@ class AzureRemediator:
                 "principal_type": "ServicePrincipal", "name": assignment_name(ra.scope, role, ra.principal_id)}
 
 
-def remediation_engine(settings: Settings, state: StateStore, credential: TokenCredential | None = None,
-                       env: Mapping[str, str] | None = None) -> RemediationEngine:
-    """The engine for the Function App: the settings' switch and configuration, the Azure remediator
-    with the Function App's managed identity (``DefaultAzureCredential``) unless one is given, on
-    ``RESPONDER_ARM_ENDPOINT`` (another cloud's Resource Manager; default the public cloud's).
-
-    With the switch ``off`` the engine has no remediator and no credential at all: nothing can call
-    Resource Manager, whatever the configuration file allows."""
-    if settings.auto_remediate == "off":
-        return engine_from_settings(settings, state, [])
+def azure_remediators(credential: TokenCredential | None = None,
+                      env: Mapping[str, str] | None = None) -> list[AzureRemediator]:
+    """The Azure remediator for the Function App, with its managed identity (``DefaultAzureCredential``)
+    unless a credential is given, on ``RESPONDER_ARM_ENDPOINT`` (another cloud's Resource Manager;
+    default the public cloud's). Made only when auto-remediation is not off: with the switch off,
+    nothing here exists and nothing can call Resource Manager."""
     env = os.environ if env is None else env
     if credential is None:
         from azure.identity import DefaultAzureCredential
         credential = DefaultAzureCredential(exclude_interactive_browser_credential=True)
     endpoint = (env.get(ENV_ARM_ENDPOINT) or "").strip() or ARM_ENDPOINT
-    return engine_from_settings(settings, state, [AzureRemediator(credential, endpoint)])
+    return [AzureRemediator(credential, endpoint)]
+
+
+def remediation_engine(settings: Settings, state: StateStore, credential: TokenCredential | None = None,
+                       env: Mapping[str, str] | None = None) -> RemediationEngine:
+    """The engine that applies an approved fix ("Apply fix"): the settings' switch and configuration,
+    the Azure remediator; with the switch ``off``, none (nothing can call Resource Manager)."""
+    if settings.auto_remediate == "off":
+        return engine_from_settings(settings, state, [])
+    return engine_from_settings(settings, state, azure_remediators(credential, env))

@@ -25,7 +25,7 @@ from shared.models import Outcome
 from shared.notify.types import SINK_NAME, ConfigError, Duration, Listed, RetryConfig, _listed
 from shared.remediation.config import RemediationConfig
 from shared.settings import Settings
-from shared.sinks.configs import CHAT_TYPES, SinkConfig
+from shared.sinks import CHAT_TYPES, SinkConfig
 
 Severity = Literal["critical", "high", "medium", "low"]
 

@@ -1,5 +1,5 @@
 """What every sink shares: its settings' base model, the ``Destination`` protocol (it receives a
-``Notice`` and returns a ``Receipt``: the message's or ticket's id that later notices refer to),
+``Message`` and returns a ``Receipt``: the message's or ticket's id that later notices refer to),
 ``DeliveryError`` (a failure the caller keeps the event for: retry, dead-letter queue), and the
 checks every sink's text and URLs pass."""
 
@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.models import Outcome
-from shared.notify.notice import Notice
+from shared.notify.message import Message
 from shared.notify.types import ConfigError, RetryConfig
 
 
@@ -22,12 +21,18 @@ class SinkSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    type: str
+
     #: Message language where the catalog has it (en, ko, ja).
     language: str | None = None
     retry: RetryConfig | None = None
 
     def secrets(self) -> dict[str, str | None]:
         return {}
+
+    def delivered_on(self) -> str | None:
+        """The answer that counts as delivered (``config check`` prints it); None: written locally."""
+        return "a 2xx that carries the ticket's id (issue key, sys_id, number, dedup_key)"
 
     def __repr_args__(self) -> Any:
         hidden = set(self.secrets())
@@ -53,12 +58,12 @@ class Destination(Protocol):
     #: Whether storm updates go here while the storm lasts (chat), or only its digest (tickets).
     group_updates: bool
 
-    def send(self, notice: Notice, previous: Receipt | None) -> Receipt:
-        """Deliver ``notice``. ``previous`` is the receipt of the message or ticket it refers to
+    def send(self, message: Message, previous: Receipt | None) -> Receipt:
+        """Deliver ``message``. ``previous`` is the receipt of the message or ticket it refers to
         (the storm's first message, the open ticket), or None. Raises ``DeliveryError``."""
         ...
 
-    def preview(self, notice: Notice, previous: Receipt | None) -> dict[str, Any]:
+    def preview(self, message: Message, previous: Receipt | None) -> dict[str, Any]:
         """The request(s) ``send`` would make, without secrets: for dry runs and the outbox."""
         ...
 
@@ -88,24 +93,12 @@ def truncate_bytes(text: str, limit: int, marker: str = "…") -> str:
     return cut.rstrip() + marker
 
 
-if TYPE_CHECKING:
-    from shared.notify.notice import Notice
-
-
 class DeliveryError(Exception):
     """A sink could not deliver; ``retryable`` says whether trying again may help."""
 
     def __init__(self, message: str, retryable: bool = True) -> None:
         super().__init__(message)
         self.retryable = retryable
-
-
-class Sink(Protocol):
-    name: str
-
-    def deliver(self, outcome: Outcome) -> str:
-        """Deliver the outcome; return a short receipt (a path, a message id)."""
-        ...
 
 
 def check_url(url: str, what: str) -> str:
@@ -142,8 +135,8 @@ class BrokenDestination:
         self.kind = kind
         self.reason = reason
 
-    def send(self, notice: Notice, previous: Receipt | None) -> Receipt:
+    def send(self, message: Message, previous: Receipt | None) -> Receipt:
         raise DeliveryError(f"{self.name} is not usable: {self.reason}", retryable=True)
 
-    def preview(self, notice: Notice, previous: Receipt | None) -> dict[str, Any]:
+    def preview(self, message: Message, previous: Receipt | None) -> dict[str, Any]:
         return {"error": f"not usable: {self.reason}"}

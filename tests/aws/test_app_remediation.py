@@ -23,15 +23,16 @@ from typing import Any
 import boto3
 import pytest
 
-from functions.aws import app as app_module
+import shared.wiring as wiring
 from functions.aws import handler
 from functions.aws.app import DEADLINE_SAFETY_SECONDS, App, deadline_of
 from functions.aws.state import KEY_PREFIX
 from shared.remediation.audit import AUDIT_PREFIX
 from shared.remediation.engine import RemediationEngine
-from shared.responder import DeliveryFailed, responder_from_env
+from shared.responder import DeliveryFailed
 from shared.settings import Settings
 from shared.sinks.http import ManualClock
+from shared.wiring import build_responder
 from tests.aws.conftest import (
     HOME_ACCOUNT,
     REGION,
@@ -93,14 +94,14 @@ def container(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[W
     calls = CallLog(session)
     monkeypatch.setattr(handler, "app", App(session=session))
     slept: list[float] = []
-    real_engine: Callable[..., RemediationEngine] = app_module.remediation_engine
+    real_engine: Callable[..., RemediationEngine] = wiring.engine_from_settings
 
     def engine_without_sleeping(*args: Any, **kwargs: Any) -> RemediationEngine:
         engine = real_engine(*args, **kwargs)
         engine.sleep = slept.append
         return engine
 
-    monkeypatch.setattr(app_module, "remediation_engine", engine_without_sleeping)
+    monkeypatch.setattr(wiring, "engine_from_settings", engine_without_sleeping)
     yield world, calls, slept
 
 
@@ -218,7 +219,7 @@ def test_the_remaining_time_counts_from_the_start_of_the_event(webhook: tuple[We
 
     def handle(deadline: float) -> DeliveryFailed | None:
         clock = ManualClock()
-        responder = responder_from_env(Settings.from_env({"SLACK_WEBHOOK_URL": url}),
+        responder = build_responder(Settings.from_env({"SLACK_WEBHOOK_URL": url}),
                                        decoder=StaticDecoder(SEED004_DECODED), clock=clock)
         allow = config(allow=[{"cause": "aws.iam.pass-role", "restart_job": True}],
                        limits={"restart_delay_seconds": 10})

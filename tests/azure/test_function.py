@@ -18,12 +18,15 @@ from functions.azure.endpoint import LEASE_SECONDS, AlertEndpoint, build_endpoin
 from functions.azure.state import TableStore
 from shared.models import Outcome
 from shared.notify.config import parse_config
+from shared.notify.message import Message
+from shared.notify.notice import Notice
 from shared.pipeline import Delivery, Pipeline
-from shared.responder import Responder, responder_from_env
+from shared.responder import Responder
 from shared.settings import Settings
 from shared.sinks.base import DeliveryError
 from shared.sinks.http import ManualClock
 from shared.untrusted import MAX_ERROR_CHARS
+from shared.wiring import build_responder
 from tests.azure.conftest import (
     AUDIENCE_CLIENT_ID,
     AUDIENCE_URI,
@@ -51,7 +54,10 @@ class RecordingSink:
         self.failures = failures
         self.retryable = retryable
 
-    def deliver(self, outcome: Outcome) -> str:
+    def write(self, notice: Notice, message: Message, payloads: object = None) -> str:
+        if notice.outcome is None or notice.kind not in ("failure", "repeat", "recovered"):
+            return "skipped"
+        outcome = notice.outcome
         if self.failures:
             self.failures -= 1
             raise DeliveryError("chat service answered 503", retryable=self.retryable)
@@ -250,7 +256,7 @@ def test_a_malformed_or_refusing_answer_is_503_and_the_retry_posts_once(answer: 
         teams.queue.extend([answer] if refusal else [answer, answer])  # a refusal is not retried in vain
         config = parse_config({"sinks": {"teams": {"type": "teams", "webhook_url": teams.url + "/workflows/sig"}},
                                "retry": {"max_attempts": 2}})
-        responder = responder_from_env(Settings(), state=table_store, clock=ManualClock(), config=config)
+        responder = build_responder(Settings(), state=table_store, clock=ManualClock(), config=config)
         blueprint.use_endpoint(AlertEndpoint(responder, table_store))
         try:
             response = backup_alert_function()(http_request(load_event(MSI)))
@@ -344,9 +350,8 @@ def test_build_endpoint_from_app_settings(azurite: Azurite, tenant: Tenant, tmp_
            "RESPONDER_AZURE_ENRICH": "off", "RESPONDER_OUTBOX": str(tmp_path)}
     plain = build_endpoint(env)
     assert plain.validator is None
-    # Auto-remediation is off by default: an engine without any remediator (no credential, no ARM).
-    assert plain.responder.remediation is not None and plain.responder.remediation.mode == "off"
-    assert list(plain.responder.remediation.remediators) == []
+    # Auto-remediation is off by default: no engine, no remediator, no credential, no ARM.
+    assert plain.responder.remediation is None
     assert list(plain.responder.pipeline.enrichers) == []
     secured = build_endpoint({**env, "RESPONDER_WEBHOOK_TENANT_ID": TENANT,
                               "RESPONDER_WEBHOOK_AUDIENCE": AUDIENCE_URI,

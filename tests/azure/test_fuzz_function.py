@@ -16,7 +16,8 @@ from functions.azure import blueprint
 from functions.azure.auth import SecureWebhookConfig, SecureWebhookValidator
 from functions.azure.endpoint import AlertEndpoint
 from functions.azure.state import TableStore
-from shared.models import Outcome
+from shared.notify.message import Message
+from shared.notify.notice import Notice
 from shared.pipeline import Pipeline
 from shared.responder import Responder
 from shared.sinks.local.transport import ConsoleSink
@@ -35,7 +36,7 @@ class Discard(ConsoleSink):
 
     name = "discard"
 
-    def deliver(self, outcome: Outcome) -> str:
+    def write(self, notice: Notice, message: Message, payloads: object = None) -> str:
         return "discarded"
 
 

@@ -417,12 +417,12 @@ def make_responder(services: FakeServices, clock: ManualClock, sinks: list[str] 
                    outbox: Any = None, **extra: Any) -> Any:
     """A responder wired to the fake services through a configuration, on the manual clock."""
     from shared.notify.config import parse_config
-    from shared.responder import responder_from_env
     from shared.settings import Settings
     from shared.state import MemoryStore
+    from shared.wiring import build_responder
 
     raw = config_for(services, **extra)
     if sinks is not None:
         raw["sinks"] = {name: raw["sinks"][name] for name in sinks}
     settings = Settings(outbox=outbox)
-    return responder_from_env(settings, state=MemoryStore(clock.time), clock=clock, config=parse_config(raw))
+    return build_responder(settings, state=MemoryStore(clock.time), clock=clock, config=parse_config(raw))

@@ -12,8 +12,8 @@ import pytest
 
 from functions.cli import EXIT_BAD_INPUT, EXIT_OK, main
 from shared.notify.config import parse_config
+from shared.sinks import REFUSAL, build_destinations
 from shared.sinks.base import BrokenDestination
-from shared.sinks.registry import REFUSAL, build_destinations
 
 SECRET = "T0000/B0000/XXXXsecretXXXX"
 

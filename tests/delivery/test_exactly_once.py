@@ -14,10 +14,11 @@ import pytest
 
 from functions.cli import EXIT_DELIVERY_FAILED, EXIT_OK, main
 from shared.notify.config import parse_config
-from shared.responder import BUSY, responder_from_env
+from shared.responder import BUSY
 from shared.settings import Settings
 from shared.sinks.http import ManualClock
 from shared.state_sqlite import SqliteStore
+from shared.wiring import build_responder
 from tests.delivery.conftest import FakeServices, config_for, failure_event
 
 #: Runs of the same event at the same time, and flushes at the same time.
@@ -69,7 +70,7 @@ def test_eight_concurrent_flushes_post_one_quiet_hours_summary(services: FakeSer
     path = tmp_path / "state.sqlite"
 
     def responder() -> Any:  # one per flush, each with its own connection, as separate processes
-        return responder_from_env(Settings(), state=SqliteStore(path, clock.time), clock=clock, config=config)
+        return build_responder(Settings(), state=SqliteStore(path, clock.time), clock=clock, config=config)
 
     first = responder()
     for n in range(3):
@@ -97,7 +98,7 @@ def test_eight_concurrent_flushes_post_one_storm_digest(services: FakeServices, 
     path = tmp_path / "state.sqlite"
 
     def responder() -> Any:
-        return responder_from_env(Settings(), state=SqliteStore(path, clock.time), clock=clock, config=config)
+        return build_responder(Settings(), state=SqliteStore(path, clock.time), clock=clock, config=config)
 
     first = responder()
     first.flush_on_handle = False

@@ -18,11 +18,10 @@ from shared.approval import APPLY_ACTION_ID, APPLY_BUTTON_TEXT, TeamsApprovalLin
 from shared.models import Outcome, RemediationSummary
 from shared.notify.config import parse_config
 from shared.notify.notice import GroupInfo, Notice
-from shared.notify.ticket import comment, document, plain
 from shared.remediation.changes import RemediationRefused
 from shared.remediation.render import MAX_DIFF_LINES
-from shared.responder import responder_from_env
 from shared.settings import Settings
+from shared.sinks.document import pieces, plain
 from shared.sinks.github.transport import GitHub
 from shared.sinks.http import ManualClock, Sender
 from shared.sinks.jira.transport import Jira
@@ -34,18 +33,18 @@ from shared.sinks.slack.render import (
     REMEDIATION_BLOCK_ID,
     SlackLimits,
     build_message,
-    remediation_blocks,
 )
 from shared.sinks.slack.transport import SlackWebhook
 from shared.sinks.teams.render import TeamsLimits, build_payload, payload_size
 from shared.sinks.teams.transport import TeamsWorkflow
 from shared.state import MemoryStore
-from shared.wiring import approval_link
+from shared.wiring import approval_link, build_responder
 from tests.conftest import load_event
 from tests.delivery.conftest import HOSTILE, FakeServices, config_for, hostile_outcome
-from tests.delivery.test_teams import VALIDATOR, card_of, walk
+from tests.delivery.test_teams import card_errors, card_of, walk
 from tests.remediation.conftest import SEED004, SEED004_DECODED, config, engine, outcome_of, pipeline
 from tests.remediation.fakes import FakeRemediator
+from tests.support.messages import say
 
 APPLIED = ("Applied: added iam:PassRole on role AmazonSSMRoleForInstancesQuickSetup to role "
            "AWSBackupDefaultServiceRole")
@@ -95,11 +94,11 @@ def block(message: dict[str, Any], block_id: str) -> dict[str, Any]:
 
 def test_slack_says_what_was_applied() -> None:
     outcome = decided("applied")
-    message = build_message(Notice("failure", outcome))
+    message = build_message(say(Notice("failure", outcome)))
     section = block(message, REMEDIATION_BLOCK_ID)["text"]["text"]
     assert APPLIED in section and "A person must look" not in section
     assert APPLIED in message["text"]  # the notification and screen readers say it too
-    code = next(t for t in slack_texts(message) if t.startswith("*Change*"))
+    code = next(t for t in slack_texts(message) if t.startswith("*The change (auto-remediation)*"))
     assert code.count("```") == 2 and '+      "Action": "iam:PassRole",' in code
     assert any(outcome.remediation.audit_id in t for t in slack_texts(message))  # type: ignore[union-attr, operator]
     assert not any(b.get("block_id") == REMEDIATION_ACTIONS_BLOCK_ID for b in message["blocks"])
@@ -110,10 +109,10 @@ def test_slack_says_what_was_applied() -> None:
 
 def test_slack_dry_run_shows_the_diff_and_the_apply_button() -> None:
     outcome = decided("planned")
-    message = build_message(Notice("failure", outcome))
+    message = build_message(say(Notice("failure", outcome)))
     assert PLANNED in block(message, REMEDIATION_BLOCK_ID)["text"]["text"]
     assert PLANNED in message["text"]
-    code = next(t for t in slack_texts(message) if t.startswith("*Change*"))
+    code = next(t for t in slack_texts(message) if t.startswith("*The change (auto-remediation)*"))
     assert "+      &quot;" not in code and '"Resource": "arn:aws:iam::111122223333:role/AmazonSSMRoleForInstancesQuickSetup"' \
         in code
     (button,) = block(message, REMEDIATION_ACTIONS_BLOCK_ID)["elements"]
@@ -128,29 +127,29 @@ def test_slack_planned_fix_without_approvers_has_no_button() -> None:
     outcome = decided("planned")
     outcome = outcome.model_copy(update={"remediation": outcome.remediation.model_copy(  # type: ignore[union-attr]
         update={"approval_id": None})})
-    message = build_message(Notice("failure", outcome))
+    message = build_message(say(Notice("failure", outcome)))
     assert PLANNED in message["text"]
     assert not any(b.get("block_id") == REMEDIATION_ACTIONS_BLOCK_ID for b in message["blocks"])
 
 
 def test_slack_refusal_gives_the_reason_and_warns() -> None:
-    message = build_message(Notice("failure", decided("refused")))
+    message = build_message(say(Notice("failure", decided("refused"))))
     section = block(message, REMEDIATION_BLOCK_ID)["text"]["text"]
     assert f"Not applied because {REFUSAL}" in section
     assert "A person must look at this: automation stopped here." in section
     assert "Not applied because" in message["text"] and "A person must look at this." in message["text"]
-    assert not any(t.startswith("*Change*") for t in slack_texts(message))  # nothing was planned: no diff
+    assert not any(t.startswith("*The change (auto-remediation)*") for t in slack_texts(message))  # nothing was planned: no diff
 
 
 @pytest.mark.parametrize("action", ["refused", "planned"])
 def test_slack_hostile_decision_cannot_mention_or_link(action: str) -> None:
-    message = build_message(Notice("failure", hostile_decision(action)))
+    message = build_message(say(Notice("failure", hostile_decision(action))))
     for text in slack_texts(message):
         assert "<!channel>" not in text and "<!here>" not in text and "<!everyone>" not in text
         assert "<https://evil" not in text and "|Click to fix>" not in text
     section = block(message, REMEDIATION_BLOCK_ID)["text"]["text"]
     assert "&lt;!channel&gt;" in section  # shown, harmless
-    code = [t for t in slack_texts(message) if t.startswith("*Change*")]
+    code = [t for t in slack_texts(message) if t.startswith("*The change (auto-remediation)*")]
     if action == "planned":
         assert "&lt;!everyone&gt;" in code[0] and code[0].count("```") == 2  # the fence in HOSTILE cannot close it
 
@@ -162,9 +161,9 @@ def test_slack_limits_hold_with_a_long_diff_and_a_huge_failure() -> None:
         update={"diff": "\n".join(lines), "notes": [f"note {i} " + "n" * 4000 for i in range(15)],
                 "change": "add " + "<x> " * 1500})
     big = hostile_outcome(steps=120, message_size=20_000).model_copy(update={"remediation": summary})
-    message = build_message(Notice("failure", big))
+    message = build_message(say(Notice("failure", big)))
     section = block(message, REMEDIATION_BLOCK_ID)["text"]["text"]
-    assert section.endswith("An approver can make this change with *Apply fix* below.")  # the hint survives the cut
+    assert 'An approver can make this change with "Apply fix".' in section  # the hint survives the cut
     assert len(message["blocks"]) <= SlackLimits.MAX_BLOCKS
     for b in message["blocks"]:
         if b["type"] == "section":
@@ -172,16 +171,17 @@ def test_slack_limits_hold_with_a_long_diff_and_a_huge_failure() -> None:
         if b["type"] == "context":
             assert len(b["elements"]) <= SlackLimits.MAX_CONTEXT_ELEMENTS
         Block.parse(b).validate_json()  # type: ignore[union-attr]
-    code = next(t for t in slack_texts(message) if t.startswith("*Change*"))
+    code = next(t for t in slack_texts(message) if t.startswith("*The change (auto-remediation)*"))
     assert "cut here: the audit record has all of it" in code and code.endswith("```")
     assert block(message, REMEDIATION_ACTIONS_BLOCK_ID)  # the button survives the cut
     assert len(message["text"]) <= SlackLimits.MAX_TEXT
 
 
 def test_a_diff_cut_inside_one_long_line_never_leaves_half_an_entity() -> None:
-    summary = decided("planned").remediation.model_copy(update={"diff": "+" + "a" * 2936 + "<" * 40})  # type: ignore[union-attr]
-    code = next(b for b in remediation_blocks(summary) if b.to_dict().get("text", {}).get("text", "").startswith(
-        "*Change*")).to_dict()["text"]["text"]
+    planned = decided("planned")
+    summary = planned.remediation.model_copy(update={"diff": "+" + "a" * 2936 + "<" * 40})  # type: ignore[union-attr]
+    message = build_message(say(Notice("failure", planned.model_copy(update={"remediation": summary}))))
+    code = next(t for t in slack_texts(message) if t.startswith("*The change (auto-remediation)*"))
     assert len(code) <= SlackLimits.MAX_SECTION_TEXT and "cut here" in code
     body = code.split("```\n", 1)[1]
     assert re.search(r"(a|&lt;)\n… \(cut", body) is not None  # whole characters only before the note
@@ -190,14 +190,14 @@ def test_a_diff_cut_inside_one_long_line_never_leaves_half_an_entity() -> None:
 def test_storm_messages_carry_the_decision_and_digests_do_not() -> None:
     outcome = decided("applied")
     group = GroupInfo("g1", "aws", outcome.finding.cause, outcome.finding.title, "restore", 5, 5, ["a"], 0, 600)
-    assert APPLIED in json.dumps(build_message(Notice("group", outcome, group)))
-    assert APPLIED not in json.dumps(build_message(Notice("digest", outcome, group)))
-    assert APPLIED not in json.dumps(build_message(Notice("recovered", outcome)))
+    assert APPLIED in json.dumps(build_message(say(Notice("group", outcome, group))))
+    assert APPLIED not in json.dumps(build_message(say(Notice("digest", outcome, group))))
+    assert APPLIED not in json.dumps(build_message(say(Notice("recovered", outcome))))
 
 
 def test_slack_webhook_accepts_the_message(services: FakeServices, clock: ManualClock) -> None:
     hook = SlackWebhook("slack", services.url + "/slack/T0/B0/x", Sender("slack", clock=clock, rng=random.Random(1)))
-    hook.send(Notice("failure", hostile_decision("planned")), None)
+    hook.send(say(Notice("failure", hostile_decision("planned"))), None)
     raw = services.to("/slack")[-1].body.decode()
     assert services.to("/slack")[-1].status == 200
     assert "<!channel>" not in raw and "<!everyone>" not in raw and "appr-1" in raw
@@ -210,14 +210,13 @@ def runs(card: dict[str, Any]) -> str:
 
 def valid(payload: dict[str, Any]) -> dict[str, Any]:
     card = card_of(payload)
-    errors = sorted(VALIDATOR.iter_errors(card), key=lambda e: list(e.path))
-    assert not errors, [f"{list(e.path)}: {e.message}" for e in errors[:5]]
+    assert not card_errors(card)
     assert payload_size(payload) <= TeamsLimits.MAX_PAYLOAD_BYTES - TeamsLimits.SAFETY_BYTES
     return card
 
 
 def test_teams_says_what_was_applied() -> None:
-    card = valid(build_payload(Notice("failure", decided("applied")), LINK))
+    card = valid(build_payload(say(Notice("failure", decided("applied"))), LINK))
     assert APPLIED in runs(card)
     assert any(n.get("fontType") == "Monospace" and '"Action": "iam:PassRole"' in n["text"] for n in walk(card))
     assert all(a["title"] != APPLY_BUTTON_TEXT for a in card["actions"])  # nothing waits for approval
@@ -225,7 +224,7 @@ def test_teams_says_what_was_applied() -> None:
 
 def test_teams_dry_run_has_the_diff_and_a_signed_apply_link() -> None:
     outcome = decided("planned")
-    card = valid(build_payload(Notice("failure", outcome), LINK))
+    card = valid(build_payload(say(Notice("failure", outcome)), LINK))
     assert PLANNED in runs(card)
     diff = next(n for n in walk(card) if n.get("fontType") == "Monospace" and "iam:PassRole" in n["text"])
     assert diff["type"] == "TextRun"  # never Markdown
@@ -239,13 +238,13 @@ def test_teams_dry_run_has_the_diff_and_a_signed_apply_link() -> None:
 
 
 def test_teams_without_the_approval_settings_offers_no_apply() -> None:
-    card = valid(build_payload(Notice("failure", decided("planned"))))
+    card = valid(build_payload(say(Notice("failure", decided("planned")))))
     assert PLANNED in runs(card)
     assert all(a["title"] != APPLY_BUTTON_TEXT for a in card["actions"])
 
 
 def test_teams_refusal_gives_the_reason_and_warns() -> None:
-    card = valid(build_payload(Notice("failure", decided("refused")), LINK))
+    card = valid(build_payload(say(Notice("failure", decided("refused"))), LINK))
     assert f"Not applied because {REFUSAL}" in runs(card)
     warning = next(n for n in walk(card) if n.get("type") == "TextBlock" and "A person must look" in n["text"])
     assert warning["color"] == "Attention"
@@ -253,13 +252,13 @@ def test_teams_refusal_gives_the_reason_and_warns() -> None:
 
 @pytest.mark.parametrize("action", ["refused", "planned"])
 def test_teams_hostile_decision_stays_text(action: str) -> None:
-    card = valid(build_payload(Notice("failure", hostile_decision(action)), LINK))
+    card = valid(build_payload(say(Notice("failure", hostile_decision(action))), LINK))
     for node in walk(card):
         if node.get("type") == "TextBlock":
             assert "evil" not in node["text"] and "<at>" not in node["text"] and "<!" not in node["text"]
     text_runs = [n["text"] for n in walk(card) if n.get("type") == "TextRun"]
     assert any(HOSTILE in t and t.startswith(("Not applied", "Dry run")) for t in text_runs)  # the headline
-    assert "msteams" not in json.dumps(card)
+    assert card["msteams"] == {"width": "Full"}  # no mention entities
 
 
 def test_teams_card_with_a_long_diff_and_a_huge_failure_stays_valid_and_small() -> None:
@@ -267,14 +266,14 @@ def test_teams_card_with_a_long_diff_and_a_huge_failure_stays_valid_and_small() 
     summary = outcome.remediation.model_copy(  # type: ignore[union-attr]
         update={"diff": "\n".join(f"+  {'x' * 400}" for _ in range(MAX_DIFF_LINES)), "notes": ["n" * 3000] * 10})
     huge = hostile_outcome(steps=200, message_size=60_000).model_copy(update={"remediation": summary})
-    card = valid(build_payload(Notice("failure", huge), LINK))
+    card = valid(build_payload(say(Notice("failure", huge)), LINK))
     assert "Dry run: would add" in runs(card)  # the decision survives the cuts
     assert card["actions"][0]["title"] == APPLY_BUTTON_TEXT
 
 
 def test_teams_workflow_posts_the_apply_link(services: FakeServices, clock: ManualClock) -> None:
     teams = TeamsWorkflow("teams", services.url + "/teams/w/sig", Sender("teams", clock=clock), LINK)
-    assert teams.send(Notice("failure", decided("planned")), None) == {"status": "202"}
+    assert teams.send(say(Notice("failure", decided("planned"))), None) == {"status": "202"}
     body = services.to("/teams")[-1].json()
     assert card_of(body)["actions"][0]["title"] == APPLY_BUTTON_TEXT
 
@@ -316,14 +315,14 @@ def test_jira_description_has_the_headline_and_the_audit_id(services: FakeServic
                                                             kind: str, headline: str) -> None:
     outcome = decided(kind)
     jira = Jira("jira", services.url + "/jira", "OPS", _sender(clock), email="ops@example.com", api_token="jira-token")
-    receipt = jira.send(Notice("failure", outcome), None)
+    receipt = jira.send(say(Notice("failure", outcome)), None)
     description = services.issues[receipt["key"]]["fields"]["description"]
     text = adf_text(description)
     assert headline in text and f"Audit record: {outcome.remediation.audit_id}" in text  # type: ignore[union-attr]
     diff_blocks = [n for n in description["content"] if n["type"] == "codeBlock" and n.get("attrs") == {"language": "diff"}]
     assert bool(diff_blocks) == (kind != "refused")  # the change, when there is one
     assert ("A person must look at this" in text) == (kind == "refused")
-    jira.send(Notice("repeat", outcome, count=2), receipt)  # a recurrence comments with the decision
+    jira.send(say(Notice("repeat", outcome, count=2)), receipt)  # a recurrence comments with the decision
     assert headline in adf_text(services.issues[receipt["key"]]["comments"][-1])
 
 
@@ -333,17 +332,17 @@ def ticket_text(services: FakeServices, clock: ManualClock, sink: str, outcome: 
     if sink == "jira":
         jira = Jira("jira", services.url + "/jira", "OPS", _sender(clock), email="ops@example.com",
                     api_token="jira-token")
-        return adf_text(services.issues[jira.send(notice, None)["key"]]["fields"]["description"])
+        return adf_text(services.issues[jira.send(say(notice), None)["key"]]["fields"]["description"])
     if sink == "servicenow":
         sn = ServiceNow("sn", services.url + "/sn", _sender(clock), username="svc-backup", password="sn-password")
-        return str(services.issues[sn.send(notice, None)["sys_id"]]["description"])
+        return str(services.issues[sn.send(say(notice), None)["sys_id"]]["description"])
     if sink == "pagerduty":
         PagerDuty("pd", "R0UTINGKEY0000000000000000000000", _sender(clock), services.url + "/pd/v2/enqueue").send(
-            notice, None)
+            say(notice), None)
         details = services.to("/pd")[-1].json()["payload"]["custom_details"]["auto_remediation"]
         return "\n".join(str(v) for v in details.values())
     gh = GitHub("gh", "acme/backup-ops", "ghp-test-token", _sender(clock), api_url=services.url + "/gh")
-    return str(services.issues[f"gh:{gh.send(notice, None)['number']}"]["body"])
+    return str(services.issues[f"gh:{gh.send(say(notice), None)['number']}"]["body"])
 
 
 @pytest.mark.parametrize("sink", ["jira", "servicenow", "pagerduty", "github"])
@@ -367,25 +366,25 @@ def test_servicenow_keeps_the_headline_and_audit_id_within_its_limit(services: F
     outcome = decided("applied")
     huge = hostile_outcome(steps=30, message_size=20_000).model_copy(update={"remediation": outcome.remediation})
     sn = ServiceNow("sn", services.url + "/sn", _sender(clock), username="svc-backup", password="sn-password")
-    receipt = sn.send(Notice("failure", huge), None)
+    receipt = sn.send(say(Notice("failure", huge)), None)
     record = services.issues[receipt["sys_id"]]
     assert len(record["description"]) <= ServiceNowLimits.MAX_DESCRIPTION
     assert APPLIED in record["description"]
     assert f"Audit record: {outcome.remediation.audit_id}" in record["description"]  # type: ignore[union-attr]
-    sn.send(Notice("repeat", outcome, count=3), receipt)
+    sn.send(say(Notice("repeat", outcome, count=3)), receipt)
     assert APPLIED in record["work_notes_log"][-1]
 
 
 def test_pagerduty_custom_details_carry_the_decision(services: FakeServices, clock: ManualClock) -> None:
     outcome = decided("planned")
     pd = PagerDuty("pd", "R0UTINGKEY0000000000000000000000", _sender(clock), services.url + "/pd/v2/enqueue")
-    pd.send(Notice("failure", outcome, fingerprint="fp-1"), None)
+    pd.send(say(Notice("failure", outcome, fingerprint="fp-1")), None)
     details = services.to("/pd")[-1].json()["payload"]["custom_details"]["auto_remediation"]
     assert details["decision"] == PLANNED and details["action"] == "planned" and details["mode"] == "dry-run"
     assert details["audit_id"] == outcome.remediation.audit_id  # type: ignore[union-attr]
     assert "iam:PassRole" in details["diff"] and "Apply fix" in details["approval"]
     refused = PagerDuty("pd", "R0UTINGKEY0000000000000000000000", _sender(clock), services.url + "/pd/v2/enqueue")
-    refused.send(Notice("failure", decided("refused"), fingerprint="fp-2"), None)
+    refused.send(say(Notice("failure", decided("refused"), fingerprint="fp-2")), None)
     details = services.to("/pd")[-1].json()["payload"]["custom_details"]["auto_remediation"]
     assert details["decision"] == f"Not applied because {REFUSAL}" and details["needs_person"]
 
@@ -394,11 +393,11 @@ def test_github_issue_has_the_decision_and_hostile_text_stays_inert(services: Fa
                                                                    clock: ManualClock) -> None:
     gh = GitHub("gh", "acme/backup-ops", "ghp-test-token", _sender(clock), api_url=services.url + "/gh")
     applied = decided("applied")
-    issue = services.issues[f"gh:{gh.send(Notice('failure', applied), None)['number']}"]
+    issue = services.issues[f"gh:{gh.send(say(Notice('failure', applied)), None)['number']}"]
     assert "Applied: added iam:PassRole on role AmazonSSMRoleForInstancesQuickSetup" in issue["body"]
     assert f"Audit record: {applied.remediation.audit_id}" in issue["body"]  # type: ignore[union-attr]
     assert "```diff\n" in issue["body"]
-    hostile = services.issues[f"gh:{gh.send(Notice('failure', hostile_decision('refused')), None)['number']}"]
+    hostile = services.issues[f"gh:{gh.send(say(Notice('failure', hostile_decision('refused'))), None)['number']}"]
     outside_code = re.sub(r"(?ms)^(`{3,})[^\n]*\n.*?\n\1$", "", hostile["body"])
     assert "the policy of" in outside_code  # the reason is there...
     assert re.search(r"@(?!\u200b)", outside_code) is None  # ...without a mention
@@ -408,15 +407,15 @@ def test_github_issue_has_the_decision_and_hostile_text_stays_inert(services: Fa
 
 def test_ticket_text_puts_the_decision_first_and_the_diff_after_the_fix() -> None:
     outcome = decided("planned")
-    text = plain(document(Notice("failure", outcome)))
+    text = plain(pieces(say(Notice("failure", outcome))))
     assert text.index(PLANNED) < text.index("WHAT FAILED") < text.index("FIX") < text.index("+      \"Action\"")
-    assert PLANNED in plain(comment(Notice("repeat", outcome, count=2)))
-    assert PLANNED not in plain(document(Notice("digest", outcome)))
+    assert PLANNED in plain(pieces(say(Notice("repeat", outcome, count=2)), compact=True))
+    assert PLANNED not in plain(pieces(say(Notice("digest", outcome))))
 
 
 # ------------------------------------------------------------------------------------------ wired
 def test_the_responder_runs_the_engine_and_every_sink_says_so(services: FakeServices, clock: ManualClock) -> None:
-    """``responder_from_env(remediators=...)``: the engine gets the configuration's remediation section
+    """``build_responder(remediators=...)``: the engine gets the configuration's remediation section
     (no second read of the file), and Slack, Teams, Jira, PagerDuty and GitHub all get the decision."""
     raw = config_for(services, remediation={"allow": [{"cause": "aws.iam.pass-role"}],
                                             "approval": {"slack_users": ["U0123ABCD"]}})
@@ -425,7 +424,7 @@ def test_the_responder_runs_the_engine_and_every_sink_says_so(services: FakeServ
     settings = Settings(auto_remediate="dry-run", approval_base_url="https://func.example/api",
                         approval_secret="link-secret-for-tests")  # type: ignore[arg-type]
     fake = FakeRemediator()
-    responder = responder_from_env(settings, state=MemoryStore(clock.time), clock=clock, config=cfg,
+    responder = build_responder(settings, state=MemoryStore(clock.time), clock=clock, config=cfg,
                                    remediators=[fake])
     assert responder.remediation is not None and responder.remediation.config is cfg.remediation
     responder.pipeline = pipeline(decoded=SEED004_DECODED)  # stands in for STS DecodeAuthorizationMessage
@@ -447,9 +446,9 @@ def test_the_responder_runs_the_engine_and_every_sink_says_so(services: FakeServ
 
 def test_without_remediators_or_with_the_switch_off_nothing_runs() -> None:
     cfg = parse_config({"remediation": {"allow": [{"cause": "aws.iam.pass-role"}]}})
-    assert responder_from_env(Settings(auto_remediate="on"), config=cfg).remediation is None
-    assert responder_from_env(Settings(auto_remediate="off"), config=cfg, remediators=[FakeRemediator()]).remediation \
+    assert build_responder(Settings(auto_remediate="on"), config=cfg).remediation is None
+    assert build_responder(Settings(auto_remediate="off"), config=cfg, remediators=[FakeRemediator()]).remediation \
         is None
     capped = parse_config({"remediation": {"mode": "off", "allow": [{"cause": "aws.iam.pass-role"}]}})
-    assert responder_from_env(Settings(auto_remediate="on"), config=capped, remediators=[FakeRemediator()]).remediation \
+    assert build_responder(Settings(auto_remediate="on"), config=capped, remediators=[FakeRemediator()]).remediation \
         is None

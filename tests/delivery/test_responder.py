@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from functions.cli import main
-from shared.responder import DeliveryFailed, responder_from_env
+from shared.responder import DeliveryFailed
 from shared.sinks.http import ManualClock
+from shared.wiring import build_responder
 from tests.delivery.conftest import FakeServices, failure_event, make_responder, success_event
 
 ALL = ["slack", "slack-api", "teams", "jira", "servicenow", "pagerduty", "github"]
@@ -175,7 +176,7 @@ def test_secrets_stay_out_of_the_outbox_and_the_logs(services: FakeServices, clo
 def test_simple_webhook_settings_deliver(services: FakeServices, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SLACK_WEBHOOK_URL", services.url + "/slack/T/B/secret-hook")
     monkeypatch.setenv("TEAMS_WEBHOOK_URL", services.url + "/teams/workflows/secret-sig")
-    responder = responder_from_env()
+    responder = build_responder()
     report = responder.handle(failure_event(1))
     assert {d.sink for d in report.deliveries} == {"slack", "teams"}
     assert posts(services, "/slack/") == 1 and posts(services, "/teams") == 1

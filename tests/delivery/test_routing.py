@@ -18,8 +18,8 @@ from shared.notify.router import Router
 from shared.notify.secrets import EnvResolver, resolve_secret
 from shared.notify.types import ConfigError
 from shared.settings import Settings
+from shared.sinks import build_destinations
 from shared.sinks.base import BrokenDestination
-from shared.sinks.registry import build_destinations
 from shared.sinks.slack.transport import SlackWebhook
 from tests.conftest import load_event
 from tests.delivery.conftest import failure_event, outcome_of

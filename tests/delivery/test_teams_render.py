@@ -18,6 +18,7 @@ from shared.notify.notice import Notice
 from shared.sinks.teams.render import build_payload
 from tests.conftest import load_event
 from tests.delivery.conftest import outcome_of
+from tests.support.messages import say
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("render_card.cjs")
@@ -61,7 +62,7 @@ def png_size(path: Path) -> tuple[int, int]:
 def test_card_renders_title_and_steps_in_chromium(renderer: None, tmp_path: Path) -> None:
     outcome = outcome_of(load_event("aws/seed003-copy-source-kms-key-access.json"))
     assert outcome.plan is not None
-    card = build_payload(Notice("failure", outcome))["attachments"][0]["content"]
+    card = build_payload(say(Notice("failure", outcome)))["attachments"][0]["content"]
     png = tmp_path / "teams-card.png"
     result = render(card, png)
     text = str(result["text"])
@@ -79,7 +80,7 @@ def test_card_renders_title_and_steps_in_chromium(renderer: None, tmp_path: Path
 def test_hostile_text_renders_as_text(renderer: None, tmp_path: Path) -> None:
     outcome = outcome_of(load_event("aws/seed003-copy-source-kms-key-access.json"))
     failure = outcome.failure.model_copy(update={"message": "[click](https://evil.example) **x** <b>y</b>"})
-    card = build_payload(Notice("failure", outcome.model_copy(update={"failure": failure})))["attachments"][0]["content"]
+    card = build_payload(say(Notice("failure", outcome.model_copy(update={"failure": failure}))))["attachments"][0]["content"]
     result = render(card, tmp_path / "hostile.png")
     assert "[click](https://evil.example) **x** <b>y</b>" in str(result["text"])
 
@@ -95,11 +96,11 @@ def test_card_with_a_remediation_decision_renders_it(renderer: None, tmp_path: P
         "444455556666 to the key policy of arn:aws:kms:us-west-2:111122223333:key/k-1",
         diff='--- key (before)\n+++ key (after)\n@@ -1,2 +1,3 @@\n+    "Sid": "Allow use of the key", **x**',
         approval_id="appr-1", audit_id="audit-1", notes=["checked in AWS Organizations"])
-    card = build_payload(Notice("failure", outcome.model_copy(update={"remediation": summary})),
+    card = build_payload(say(Notice("failure", outcome.model_copy(update={"remediation": summary}))),
                          TeamsApprovalLink("https://func.example/api", "s"))["attachments"][0]["content"]
     result = render(card, tmp_path / "remediation.png")
     text = str(result["text"])
     assert "Dry run: would add the use and grant statements for account 444455556666" in text
     assert '"Sid": "Allow use of the key", **x**' in text  # the diff as text, never Markdown
-    assert "Apply fix" in text and "Audit record audit-1" in text
+    assert "Apply fix" in text and "Audit record: audit-1" in text
     assert result["warnings"] == []

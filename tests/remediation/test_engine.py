@@ -13,7 +13,6 @@ from shared.models import Outcome
 from shared.remediation.audit import AUDIT_PREFIX
 from shared.remediation.changes import RemediationRefused
 from shared.remediation.render import remediation_lines
-from shared.sinks.local.render import render_text
 from shared.state import MemoryStore
 from tests.remediation.conftest import (
     SEED000_NETWORK,
@@ -27,6 +26,7 @@ from tests.remediation.conftest import (
     outcome_of,
 )
 from tests.remediation.fakes import FakeRemediator, pass_role_change
+from tests.support.messages import text_of
 
 ALLOW_PASS_ROLE = config(allow=[{"cause": "aws.iam.pass-role", "restart_job": True}],
                          approval={"slack_users": ["U1"]})
@@ -66,7 +66,7 @@ def test_dry_run_plans_and_shows_the_diff_without_applying() -> None:
     assert summary is not None and summary.action == "planned" and fake.planned and not fake.applied
     assert fake.restarts == []
     assert summary.diff and '+      "Action": "iam:PassRole",' in summary.diff
-    text = render_text(result)
+    text = text_of(result)
     assert ("Dry run: would add iam:PassRole on role AmazonSSMRoleForInstancesQuickSetup to role "
             "AWSBackupDefaultServiceRole") in text
     assert '"Resource": "arn:aws:iam::111122223333:role/AmazonSSMRoleForInstancesQuickSetup"' in text
@@ -112,7 +112,7 @@ def test_a_verification_that_fails_calls_a_person() -> None:
     result = engine(ALLOW_PASS_ROLE, "on", [fake]).run(seed004())
     assert result.remediation is not None and result.remediation.action == "failed"
     assert result.remediation.needs_person and fake.restarts == []
-    assert "A person must look at this" in render_text(result)
+    assert "A person must look at this" in text_of(result)
 
 
 def test_a_provider_error_is_a_failed_decision_with_its_code_only() -> None:
@@ -132,7 +132,7 @@ def test_a_refusal_from_the_remediator_is_reported() -> None:
     fake = FakeRemediator(plan_error=RemediationRefused("the role to pass is not known"))
     result = engine(ALLOW_PASS_ROLE, "on", [fake]).run(seed004())
     assert result.remediation is not None and result.remediation.action == "refused"
-    assert "Not applied because the role to pass is not known" in render_text(result)
+    assert "Not applied because the role to pass is not known" in text_of(result)
 
 
 def test_an_unexpected_error_never_stops_the_message() -> None:
@@ -207,7 +207,7 @@ def test_a_risky_change_is_not_applied_automatically_and_an_approver_may_apply_i
     assert summary is not None and summary.action == "planned" and summary.approval_id
     assert not fake.applied and not fake.restarts
     assert summary.needs_person and RISK in (summary.reason or "")
-    text = render_text(outcome)
+    text = text_of(outcome)
     assert "not applied automatically" in text and RISK in text
     approved = eng.approve(summary.approval_id, "slack:U1")
     assert approved is not None and approved.action == "applied" and len(fake.applied) == 1

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import re
 
-from shared.notify.ticket import Part
 from shared.sinks.base import clean
+from shared.sinks.document import Piece
 
 
 class GitHubLimits:
@@ -37,7 +37,7 @@ def fence(text: str, language: str = "") -> str:
     return f"{marks}{language}\n{clean(text)}\n{marks}"
 
 
-def markdown(parts: list[Part]) -> str:
+def markdown(parts: list[Piece]) -> str:
     out: list[str] = []
     for part in parts:
         if part.kind == "heading":
@@ -47,7 +47,9 @@ def markdown(parts: list[Part]) -> str:
         elif part.kind == "code":
             out.append(fence(part.text, part.language))
         elif part.kind == "steps":
-            out.append("\n".join(f"{i}. {escape(item)}" for i, item in enumerate(part.items, 1)))
+            out.append("\n".join(f"{i}. {escape(item)}" for i, item in enumerate(part.items, part.start)))
+        elif part.kind == "items":
+            out.append("\n".join(f"- {escape(item)}" for item in part.items))
         elif part.kind == "facts":
             out.append("\n".join(f"- **{escape(name)}**: {escape(value)}" for name, value in part.pairs))
         elif part.kind == "links":

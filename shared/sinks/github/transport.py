@@ -1,14 +1,20 @@
-"""shared.sinks.github.transport"""
+"""GitHub Issues: an issue per failure (REST API), a comment when it recurs, and a comment and close
+when a later job succeeds."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shared.notify.notice import Notice
-from shared.notify.ticket import comment, document, summary_line
+from shared.notify.message import Message
 from shared.sinks.base import DeliveryError, DestinationKind, Receipt, truncate
+from shared.sinks.document import pieces
+from shared.sinks.github.config import GitHubSink
 from shared.sinks.github.render import GitHubLimits, markdown
 from shared.sinks.http import Request, Response, Sender, Verdict, default_verdict, parse_retry_after
+from shared.vocab import NoticeKind
+
+if TYPE_CHECKING:
+    from shared.sinks import BuildContext
 
 
 class GitHub:
@@ -46,34 +52,35 @@ class GitHub:
                 return "retry", None
         return default_verdict(response, now)
 
-    def requests(self, notice: Notice, previous: Receipt | None) -> list[tuple[str, str, Any]]:
+    def requests(self, message: Message, previous: Receipt | None) -> list[tuple[str, str, Any]]:
         number = (previous or {}).get("number")
         base = f"/repos/{self.repo}/issues"
-        if notice.kind == "quiet-digest":
+        if message.kind == NoticeKind.QUIET_DIGEST:
             return []
         if number is None:
-            if notice.kind == "recovered":
+            if message.kind == NoticeKind.RECOVERED:
                 return []
-            body: dict[str, Any] = {"title": truncate(summary_line(notice), GitHubLimits.MAX_TITLE),
-                                    "body": truncate(markdown(document(notice)), GitHubLimits.MAX_BODY),
+            body: dict[str, Any] = {"title": truncate(message.subject, GitHubLimits.MAX_TITLE),
+                                    "body": truncate(markdown(pieces(message)), GitHubLimits.MAX_BODY),
                                     "labels": self.labels}
             if self.assignees:
                 body["assignees"] = self.assignees
             return [("POST", base, body)]
         calls: list[tuple[str, str, Any]] = [
-            ("POST", f"{base}/{number}/comments", {"body": truncate(markdown(comment(notice)), GitHubLimits.MAX_BODY)})]
-        if notice.kind == "recovered":
+            ("POST", f"{base}/{number}/comments",
+             {"body": truncate(markdown(pieces(message, compact=True)), GitHubLimits.MAX_BODY)})]
+        if message.kind == NoticeKind.RECOVERED:
             calls.append(("PATCH", f"{base}/{number}", {"state": "closed", "state_reason": "completed"}))
         return calls
 
-    def preview(self, notice: Notice, previous: Receipt | None) -> dict[str, Any]:
-        return {"calls": [{"method": m, "path": p, "json": b} for m, p, b in self.requests(notice, previous)]}
+    def preview(self, message: Message, previous: Receipt | None) -> dict[str, Any]:
+        return {"calls": [{"method": m, "path": p, "json": b} for m, p, b in self.requests(message, previous)]}
 
-    def send(self, notice: Notice, previous: Receipt | None) -> Receipt:
+    def send(self, message: Message, previous: Receipt | None) -> Receipt:
         receipt: Receipt = dict(previous or {})
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/vnd.github+json",
                    "X-GitHub-Api-Version": GitHubLimits.API_VERSION}
-        for method, path, body in self.requests(notice, previous):
+        for method, path, body in self.requests(message, previous):
             label = f"{method} /repos/{{repo}}/issues" + ("/{n}" if path.count("/") > 4 else "")
             request = Request(method, self.api_url + path, label, body, headers)
             data = self.sender.send(request, self.pace_key, self.verdict).json() or {}
@@ -84,3 +91,9 @@ class GitHub:
             elif method == "PATCH":
                 receipt["resolved"] = "true"
         return receipt
+
+
+def build(name: str, settings: GitHubSink, context: BuildContext) -> GitHub:
+    return GitHub(name, settings.repo, context.secret(settings.token, "token"),
+                  context.sender(f"github {name}", settings.retry), settings.labels, settings.assignees,
+                  context.url(settings.api_url, "api_url") if settings.api_url else None)

@@ -1,13 +1,11 @@
-"""Jira Cloud: REST API v3, issues with an Atlassian Document Format (ADF) description; a recurring
-failure comments on its open issue; a recovery comments and moves the issue through the configured
-transition (e.g. "Done")."""
+"""Jira: a ``Message`` as an Atlassian Document Format (ADF) document."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from shared.notify.ticket import Part
 from shared.sinks.base import truncate
+from shared.sinks.document import Piece
 
 
 class JiraLimits:
@@ -29,7 +27,7 @@ def _text(value: str, **marks: Any) -> dict[str, Any]:
     return node
 
 
-def adf(parts: list[Part], budget: int = JiraLimits.MAX_TEXT) -> dict[str, Any]:
+def adf(parts: list[Piece], budget: int = JiraLimits.MAX_TEXT) -> dict[str, Any]:
     """An ADF document; every text node non-empty (ADF rejects empty text), the whole within
     ``budget`` characters of text."""
     content: list[dict[str, Any]] = []
@@ -53,10 +51,13 @@ def adf(parts: list[Part], budget: int = JiraLimits.MAX_TEXT) -> dict[str, Any]:
             if part.language:
                 node["attrs"] = {"language": part.language}
             content.append(node)
-        elif part.kind == "steps" and part.items:
-            content.append({"type": "orderedList", "content": [
+        elif part.kind in ("steps", "items") and part.items:
+            node = {"type": "orderedList" if part.kind == "steps" else "bulletList", "content": [
                 {"type": "listItem", "content": [{"type": "paragraph", "content": [_text(take(item) or "-")]}]}
-                for item in part.items if item.strip()]})
+                for item in part.items if item.strip()]}
+            if part.kind == "steps" and part.start > 1:
+                node["attrs"] = {"order": part.start}
+            content.append(node)
         elif part.kind == "facts" and part.pairs:
             content.append({"type": "bulletList", "content": [
                 {"type": "listItem", "content": [{"type": "paragraph", "content": [

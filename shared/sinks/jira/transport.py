@@ -1,15 +1,21 @@
-"""shared.sinks.jira.transport"""
+"""Jira Cloud: REST API v3. A failure opens an issue; a recurring failure or a storm digest comments
+on the open issue; a recovery comments and moves the issue through the configured transition."""
 
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shared.notify.notice import Notice
-from shared.notify.ticket import comment, document, summary_line
+from shared.notify.message import Message
 from shared.sinks.base import DeliveryError, DestinationKind, Receipt, truncate
+from shared.sinks.document import pieces
 from shared.sinks.http import Request, Sender
+from shared.sinks.jira.config import JiraSink
 from shared.sinks.jira.render import PRIORITIES, JiraLimits, adf
+from shared.vocab import NoticeKind
+
+if TYPE_CHECKING:
+    from shared.sinks import BuildContext
 
 
 class Jira:
@@ -44,38 +50,40 @@ class Jira:
         request = Request(method, self.base_url + path, f"{method} {path.split('?')[0]}", body, self._headers())
         return self.sender.send(request, self.pace_key).json()
 
-    def create_body(self, notice: Notice) -> dict[str, Any]:
+    def create_body(self, message: Message) -> dict[str, Any]:
         fields: dict[str, Any] = {
             "project": {"key": self.project},
             "issuetype": {"name": self.issue_type},
-            "summary": truncate(summary_line(notice), JiraLimits.MAX_SUMMARY),
-            "description": adf(document(notice)),
+            "summary": truncate(message.subject, JiraLimits.MAX_SUMMARY),
+            "description": adf(pieces(message)),
             "labels": [label.replace(" ", "-") for label in self.labels],
         }
-        if notice.outcome is not None:
-            cause_label = "cause-" + notice.outcome.finding.cause.replace(" ", "-")
+        if message.cause:
+            cause_label = "cause-" + message.cause.replace(" ", "-")
             fields["labels"] = [*fields["labels"], cause_label[:255]]
             if self.set_priority:
-                fields["priority"] = {"name": PRIORITIES.get(notice.outcome.finding.severity, "Medium")}
+                fields["priority"] = {"name": PRIORITIES.get(message.severity, "Medium")}
         fields.update(self.extra_fields)
         return {"fields": fields}
 
-    def requests(self, notice: Notice, previous: Receipt | None) -> list[tuple[str, str, Any]]:
-        """(method, path, body) for a notice; the transition is looked up when sending."""
+    def requests(self, message: Message, previous: Receipt | None) -> list[tuple[str, str, Any]]:
+        """(method, path, body) for a message; the transition is looked up when sending."""
         key = (previous or {}).get("key")
-        if notice.kind == "quiet-digest":
+        if message.kind == NoticeKind.QUIET_DIGEST:
             return []
         if key is None:
-            return [] if notice.kind == "recovered" else [("POST", "/rest/api/3/issue", self.create_body(notice))]
+            if message.kind == NoticeKind.RECOVERED:
+                return []
+            return [("POST", "/rest/api/3/issue", self.create_body(message))]
         calls: list[tuple[str, str, Any]] = [
-            ("POST", f"/rest/api/3/issue/{key}/comment", {"body": adf(comment(notice))})]
-        if notice.kind == "recovered" and self.resolve_transition:
+            ("POST", f"/rest/api/3/issue/{key}/comment", {"body": adf(pieces(message, compact=True))})]
+        if message.kind == NoticeKind.RECOVERED and self.resolve_transition:
             calls.append(("POST", f"/rest/api/3/issue/{key}/transitions", {"transition": {
                 "name": self.resolve_transition}}))
         return calls
 
-    def preview(self, notice: Notice, previous: Receipt | None) -> dict[str, Any]:
-        return {"calls": [{"method": m, "path": p, "json": b} for m, p, b in self.requests(notice, previous)]}
+    def preview(self, message: Message, previous: Receipt | None) -> dict[str, Any]:
+        return {"calls": [{"method": m, "path": p, "json": b} for m, p, b in self.requests(message, previous)]}
 
     def _transition(self, key: str) -> None:
         data = self._request("GET", f"/rest/api/3/issue/{key}/transitions")
@@ -87,9 +95,9 @@ class Jira:
                 return
         # The workflow has no such transition (or the issue is already there): the comment says it.
 
-    def send(self, notice: Notice, previous: Receipt | None) -> Receipt:
+    def send(self, message: Message, previous: Receipt | None) -> Receipt:
         receipt: Receipt = dict(previous or {})
-        for method, path, body in self.requests(notice, previous):
+        for method, path, body in self.requests(message, previous):
             if path.endswith("/transitions"):
                 self._transition(receipt["key"])
                 receipt["resolved"] = "true"
@@ -101,3 +109,11 @@ class Jira:
                 receipt = {"key": str(data["key"]), "id": str(data.get("id", "")),
                            "url": f"{self.base_url}/browse/{data['key']}"}
         return receipt
+
+
+def build(name: str, settings: JiraSink, context: BuildContext) -> Jira:
+    sender = context.sender(f"jira {name}", settings.retry)
+    return Jira(name, context.url(settings.url, "url"), settings.project, sender,
+                email=settings.email, api_token=context.secret(settings.api_token, "api_token"),
+                issue_type=settings.issue_type, labels=settings.labels, resolve_transition=settings.resolve_transition,
+                set_priority=settings.set_priority, extra_fields=settings.fields)

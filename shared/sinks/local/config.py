@@ -13,3 +13,6 @@ class OutboxSinkConfig(SinkSettings):
 
     type: Literal["outbox"]
     path: Path
+
+    def delivered_on(self) -> None:
+        return None

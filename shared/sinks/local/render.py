@@ -1,57 +1,76 @@
-"""shared.sinks.local.render"""
+"""The console's text and the outbox's JSON document of a ``Message``.
+
+Nothing is wrapped: a paragraph is one line (the terminal folds it where it must), and code
+(commands, policies, the provider's message) is printed as it is, so that a word, an ARN or a
+command is never broken and what is pasted runs."""
 
 from __future__ import annotations
 
-import textwrap
+import dataclasses
 from typing import Any
 
 from shared.models import Outcome
-from shared.notify.facts import what_failed
-from shared.remediation.render import remediation_lines
+from shared.notify.message import Message, Section
+from shared.sinks.base import clean
+from shared.vocab import NoticeKind
+
+INDENT = "  "
 
 
-def render_text(outcome: Outcome, width: int = 100) -> str:
+def _wrap(text: str, first: str = INDENT, rest: str = INDENT) -> list[str]:
+    """A paragraph as one line; its own line breaks are kept, each indented."""
+    lines = clean(text).splitlines() or [""]
+    return [first + lines[0], *(rest + line for line in lines[1:])]
+
+
+def _code(text: str, indent: str = INDENT * 2) -> list[str]:
+    return [indent + line for line in clean(text).splitlines()]
+
+
+def _section(section: Section) -> list[str]:
+    lines = ["", f"{section.heading}:"] if section.heading else [""]
+    if section.text:
+        lines += _wrap(section.text)
+    for number, step in enumerate(section.steps, 1):
+        lines += _wrap(step.text, f"{INDENT}{number}. ", INDENT + " " * (len(str(number)) + 2))
+        if step.command:
+            lines += _code(step.command, INDENT * 3)
+    for item in section.items:
+        lines += _wrap(item, f"{INDENT}- ", INDENT * 2)
+    for label, command in section.pairs:
+        lines += [f"{INDENT}{label}:", *_code(command)]
+    if section.code:
+        lines += _code(section.code)
+    return lines
+
+
+def render_text(message: Message, compact: bool = False) -> str:
     """A readable message for a terminal: what failed, why, how to fix it."""
-    finding, plan, failure = outcome.finding, outcome.plan, outcome.failure
-    lines = [f"[{finding.severity.upper()}] {finding.title}",
-             f"cause: {finding.cause}   rule: {finding.rule or '-'}   confidence: {finding.confidence:.2f}"]
-    lines += [f"  {label:<12} {value}" for label, value in what_failed(outcome)]
-    if failure.message:
-        lines.append("  Message      " + textwrap.shorten(failure.message, 600, placeholder=" ..."))
-    if failure.decoded is not None:
-        d = failure.decoded
-        lines.append(f"  Decoded      {d.action} on {d.resource} denied for {d.principal_arn}"
-                     + (" (explicit deny)" if d.explicit_deny else ""))
-    lines += remediation_lines(outcome)  # "Applied: …", "Dry run: would …", "Not applied: … because …"
-    if plan is not None:
-        lines += ["", "Why:", *textwrap.wrap(plan.explanation, width, initial_indent="  ",
-                                            subsequent_indent="  ")]
-        lines += ["", "Fix:"]
-        for number, step in enumerate(plan.steps, 1):
-            lines += textwrap.wrap(step, width, initial_indent=f"  {number}. ", subsequent_indent="     ")
-        for snippet in plan.snippets:
-            lines += ["", f"  {snippet.title} ({snippet.kind}):",
-                      *("    " + line for line in snippet.body.splitlines())]
-        for ra in plan.role_assignments:
-            lines.append(f"  Role: {ra.role} ({ra.role_definition_id}) for {ra.principal_id} on {ra.scope}")
-        if plan.missing:
-            lines += ["", "Not known from the event, fill in: " + ", ".join("{" + m + "}" for m in plan.missing)]
-            lines += [f"  {{{name}}}: {how}" for name, how in plan.lookups.items()]
-        if plan.auto_fix == "none" and plan.manual_reason:
-            lines.append("  Needs a person: " + plan.manual_reason)
-        if plan.docs:
-            lines += ["", "Docs:", *(f"  {url}" for url in plan.docs)]
-    elif failure.failed:
-        lines += ["", "No catalog rule matches this failure yet; the raw message is kept above."]
+    lines = [f"[{message.severity.upper()}] {clean(message.title)}"]
+    if message.context:
+        lines.append(INDENT + " · ".join(message.context))
+    width = max((len(label) for label, _ in message.facts), default=0) + 2
+    lines += [f"{INDENT}{label:<{width}}{clean(value)}" for label, value in message.facts]
+    decision = message.decision
+    if decision is not None and (not compact or message.kind == NoticeKind.REPEAT):
+        lines += ["", *_wrap(decision.headline), *(line for text in decision.lines for line in _wrap(text))]
+    for section in message.body(compact):
+        lines += _section(section)
+    if message.links:
+        lines += ["", *(f"{INDENT}{link.label}: {link.url}" for link in message.links)]
     return "\n".join(lines)
 
 
-def message_document(outcome: Outcome) -> dict[str, Any]:
-    """The neutral JSON document of an outcome (what the outbox writes)."""
-    return {
-        "classification": outcome.summary(),
-        "failure": outcome.failure.model_dump(mode="json", exclude={"encoded_message"}),
-        "plan": outcome.plan.model_dump(mode="json") if outcome.plan else None,
-        "remediation": outcome.remediation.model_dump(mode="json") if outcome.remediation else None,
-        "text": render_text(outcome),
-    }
+def message_document(message: Message, outcome: Outcome | None) -> dict[str, Any]:
+    """The neutral JSON document the outbox keeps: the classification, the failure, the plan, what
+    auto-remediation decided, the composed message and its text."""
+    document: dict[str, Any] = {"message": dataclasses.asdict(message), "text": render_text(message)}
+    if outcome is not None:
+        document = {
+            "classification": outcome.summary(),
+            "failure": outcome.failure.model_dump(mode="json", exclude={"encoded_message"}),
+            "plan": outcome.plan.model_dump(mode="json") if outcome.plan else None,
+            "remediation": outcome.remediation.model_dump(mode="json") if outcome.remediation else None,
+            **document,
+        }
+    return document

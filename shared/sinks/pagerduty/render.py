@@ -1,14 +1,15 @@
-"""PagerDuty: Events API v2. A failure triggers an alert whose ``dedup_key`` is the failure's
-fingerprint (or its storm's), so PagerDuty folds repeats into the open alert; a recovery sends
-``resolve`` with the same key."""
+"""PagerDuty: a ``Message`` as an Events API v2 event. Its ``custom_details`` are plain JSON values
+(never markup), the long ones last, so that an event cut to the size limit keeps what matters."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from shared.models import RemediationSummary
-from shared.remediation.render import diff_lines, headline
+from shared.notify.message import Decision, Message
 from shared.sinks.base import clean, truncate
+from shared.sinks.document import pieces, plain
+from shared.vocab import NoticeKind
 
 
 class PagerDutyLimits:
@@ -27,18 +28,65 @@ class PagerDutyLimits:
 SEVERITIES = {"critical": "critical", "high": "error", "medium": "warning", "low": "info"}
 
 
-def remediation_details(summary: RemediationSummary | None) -> dict[str, Any] | None:
-    """What auto-remediation decided, for ``custom_details`` (plain JSON values, never markup)."""
-    if summary is None or (head := headline(summary)) is None:
+def remediation_details(decision: Decision | None) -> dict[str, Any] | None:
+    """What auto-remediation decided, for ``custom_details``."""
+    if decision is None:
         return None
-    details: dict[str, Any] = {"decision": truncate(clean(head), 2000), "action": summary.action,
-                               "mode": summary.mode, "audit_id": summary.audit_id}
-    if summary.needs_person:
-        details["needs_person"] = "A person must look at this: automation stopped here."
-    if summary.action == "planned" and summary.approval_id:
+    details: dict[str, Any] = {"decision": truncate(clean(decision.headline), 2000), "action": decision.action,
+                               "mode": decision.mode, "audit_id": decision.audit_id}
+    if decision.needs_person:
+        details["needs_person"] = decision.lines[0]
+    if decision.approval_id:
         details["approval"] = 'An approver can make this change with "Apply fix" in chat.'
-    if summary.notes:
-        details["notes"] = [truncate(clean(note), 1000) for note in summary.notes[:10]]
-    if diff := diff_lines(summary):
-        details["diff"] = truncate(clean("\n".join(diff)), 4000)
+    if decision.notes:
+        details["notes"] = [truncate(clean(note), 1000) for note in decision.notes[:10]]
+    if decision.diff:
+        details["diff"] = truncate(clean(decision.diff), 4000)
     return details
+
+
+def dedup_key(message: Message, previous: dict[str, str] | None) -> str:
+    key = (previous or {}).get("dedup_key") or message.fingerprint
+    if not key and message.storm_id:
+        key = "storm-" + message.storm_id
+    return truncate(key or message.resource or "backup-responder", PagerDutyLimits.MAX_DEDUP_KEY, marker="")
+
+
+def event(message: Message, previous: dict[str, str] | None, routing_key: str) -> dict[str, Any] | None:
+    """The event for a message: ``trigger`` (a failure, a repeat, a storm's digest), ``resolve``
+    (a recovery of an alert this sink opened), or None (nothing to say to PagerDuty)."""
+    key = dedup_key(message, previous)
+    if message.kind == NoticeKind.RECOVERED:
+        return {"routing_key": routing_key, "event_action": "resolve", "dedup_key": key} if previous else None
+    if message.kind == NoticeKind.QUIET_DIGEST:
+        return None
+    details: dict[str, Any] = dict(message.facts)
+    if message.cause:
+        details["context"] = list(message.context)
+    if (remediation := remediation_details(message.decision)) is not None:
+        details["auto_remediation"] = remediation  # before the long fields: kept when the event is cut
+    if message.kind == NoticeKind.REPEAT:
+        details["times_seen"] = message.times_seen
+    # The whole message as text, in the order a person reads it: the error, the steps with their
+    # commands, the lookups, the roles (the long part: cut first).
+    details["details"] = truncate(clean(plain(pieces(message, links=False, footer=False))), 60_000)
+    payload: dict[str, Any] = {
+        "summary": truncate(clean(" ".join(message.title.split())), PagerDutyLimits.MAX_SUMMARY),
+        "source": truncate(message.resource or "backup-responder", 255),
+        "severity": SEVERITIES.get(message.severity, "warning"),
+        "component": "backup",
+        "custom_details": details,
+    }
+    if message.cause:
+        payload["group"] = truncate(message.account, 255)
+        payload["class"] = message.cause
+    if message.time:
+        payload["timestamp"] = message.time
+    result: dict[str, Any] = {"routing_key": routing_key, "event_action": "trigger", "dedup_key": key,
+                              "payload": payload, "client": "backup-responder"}
+    if message.links:
+        shown = message.links[: PagerDutyLimits.MAX_LINKS]
+        result["links"] = [{"href": link.url, "text": link.label} for link in shown]
+    while len(json.dumps(result).encode()) > PagerDutyLimits.MAX_EVENT_BYTES and details:
+        details.pop(next(reversed(details)))
+    return result

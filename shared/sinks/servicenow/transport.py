@@ -1,15 +1,21 @@
-"""shared.sinks.servicenow.transport"""
+"""ServiceNow: incidents through the Table API (``/api/now/table/incident``); a recurring failure adds
+work notes to the open incident; a recovery resolves it (state 6 with a close code and notes)."""
 
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shared.notify.notice import Notice
-from shared.notify.ticket import comment, document, plain, summary_line
+from shared.notify.message import Message
 from shared.sinks.base import DeliveryError, DestinationKind, Receipt, truncate
+from shared.sinks.document import pieces, plain
 from shared.sinks.http import Request, Sender
+from shared.sinks.servicenow.config import ServiceNowSink
 from shared.sinks.servicenow.render import IMPACT, URGENCY, ServiceNowLimits, escape
+from shared.vocab import NoticeKind
+
+if TYPE_CHECKING:
+    from shared.sinks import BuildContext
 
 
 class ServiceNow:
@@ -37,16 +43,16 @@ class ServiceNow:
         self.extra_fields = extra_fields or {}
         self.pace_key = "servicenow:" + self.base_url
 
-    def create_body(self, notice: Notice) -> dict[str, Any]:
+    def create_body(self, message: Message) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "short_description": truncate(escape(summary_line(notice)), ServiceNowLimits.MAX_SHORT_DESCRIPTION),
-            "description": truncate(escape(plain(document(notice))), ServiceNowLimits.MAX_DESCRIPTION),
+            "short_description": truncate(escape(message.subject), ServiceNowLimits.MAX_SHORT_DESCRIPTION),
+            "description": truncate(escape(plain(pieces(message))), ServiceNowLimits.MAX_DESCRIPTION),
             "correlation_display": "backup-responder",
         }
-        if notice.fingerprint:
-            body["correlation_id"] = notice.fingerprint[: ServiceNowLimits.MAX_CORRELATION_ID]
-        if notice.outcome is not None:
-            severity = notice.outcome.finding.severity
+        if message.fingerprint:
+            body["correlation_id"] = message.fingerprint[: ServiceNowLimits.MAX_CORRELATION_ID]
+        if message.cause:
+            severity = message.severity
             body["urgency"] = URGENCY.get(severity, "2")
             body["impact"] = IMPACT.get(severity, "3")
         for field, value in (("assignment_group", self.assignment_group), ("caller_id", self.caller_id),
@@ -56,26 +62,26 @@ class ServiceNow:
         body.update(self.extra_fields)
         return body
 
-    def requests(self, notice: Notice, previous: Receipt | None) -> list[tuple[str, str, Any]]:
+    def requests(self, message: Message, previous: Receipt | None) -> list[tuple[str, str, Any]]:
         sys_id = (previous or {}).get("sys_id")
-        if notice.kind == "quiet-digest":
+        if message.kind == NoticeKind.QUIET_DIGEST:
             return []
         if sys_id is None:
-            if notice.kind == "recovered":
+            if message.kind == NoticeKind.RECOVERED:
                 return []
-            return [("POST", self.TABLE + "?sysparm_fields=sys_id,number", self.create_body(notice))]
-        notes = truncate(escape(plain(comment(notice))), ServiceNowLimits.MAX_WORK_NOTES)
-        if notice.kind == "recovered":
+            return [("POST", self.TABLE + "?sysparm_fields=sys_id,number", self.create_body(message))]
+        notes = truncate(escape(plain(pieces(message, compact=True))), ServiceNowLimits.MAX_WORK_NOTES)
+        if message.kind == NoticeKind.RECOVERED:
             return [("PATCH", f"{self.TABLE}/{sys_id}", {**self.resolve_fields, "close_notes": notes,
                                                          "work_notes": notes})]
         return [("PATCH", f"{self.TABLE}/{sys_id}", {"work_notes": notes})]
 
-    def preview(self, notice: Notice, previous: Receipt | None) -> dict[str, Any]:
-        return {"calls": [{"method": m, "path": p, "json": b} for m, p, b in self.requests(notice, previous)]}
+    def preview(self, message: Message, previous: Receipt | None) -> dict[str, Any]:
+        return {"calls": [{"method": m, "path": p, "json": b} for m, p, b in self.requests(message, previous)]}
 
-    def send(self, notice: Notice, previous: Receipt | None) -> Receipt:
+    def send(self, message: Message, previous: Receipt | None) -> Receipt:
         receipt: Receipt = dict(previous or {})
-        for method, path, body in self.requests(notice, previous):
+        for method, path, body in self.requests(message, previous):
             request = Request(method, self.base_url + path, f"{method} {path.split('?')[0]}", body,
                               {"Authorization": self._auth, "Accept": "application/json"})
             data = self.sender.send(request, self.pace_key).json()
@@ -85,6 +91,15 @@ class ServiceNow:
                     raise DeliveryError("servicenow: no sys_id in the answer", retryable=False)
                 receipt = {"sys_id": str(result["sys_id"]), "number": str(result.get("number", "")),
                            "url": f"{self.base_url}/nav_to.do?uri=incident.do?sys_id={result['sys_id']}"}
-            elif notice.kind == "recovered":
+            elif message.kind == NoticeKind.RECOVERED:
                 receipt["resolved"] = "true"
         return receipt
+
+
+def build(name: str, settings: ServiceNowSink, context: BuildContext) -> ServiceNow:
+    return ServiceNow(name, context.url(settings.instance_url, "instance_url"),
+                      context.sender(f"servicenow {name}", settings.retry), username=settings.username,
+                      password=context.secret(settings.password, "password") if settings.password else None,
+                      token=context.secret(settings.token, "token") if settings.token else None,
+                      assignment_group=settings.assignment_group, caller_id=settings.caller_id,
+                      category=settings.category, resolve_fields=settings.resolve_fields, extra_fields=settings.fields)

@@ -31,3 +31,6 @@ class SlackSink(SinkSettings):
 
     def secrets(self) -> dict[str, str | None]:
         return {"webhook_url": self.webhook_url} if self.webhook_url else {"token": self.token}
+
+    def delivered_on(self) -> str:
+        return "HTTP 200 with the body ok" if self.webhook_url else 'HTTP 200 with {"ok": true}'

@@ -1,25 +1,35 @@
-"""shared.sinks.slack.transport"""
+"""Slack's transports: an incoming webhook, or the Web API with a bot token (which also threads and
+updates a message in place). Both send what ``render.build_message`` makes of a ``Message``."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import math
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
-from shared.notify.notice import Notice
+from shared.notify.message import Message
 from shared.sinks.base import DeliveryError, DestinationKind, Receipt
 from shared.sinks.http import Response, Sender, Verdict, default_verdict
-from shared.sinks.slack.render import _SDK_LOG, SlackLimits, _digest_reply, build_message
+from shared.sinks.slack.config import SlackSink
+from shared.sinks.slack.render import _SDK_LOG, SlackLimits, build_message
+from shared.vocab import NoticeKind
+
+#: What a webhook posts in full; the rest (storm counts, digests, recoveries) is short.
+FULL = frozenset({NoticeKind.FAILURE, NoticeKind.REPEAT})
 
 
 def _key(secret: str) -> str:
     """A stable, non-secret name for a webhook (for pacing)."""
     return hashlib.sha256(secret.encode()).hexdigest()[:12]
+
+
+if TYPE_CHECKING:
+    from shared.sinks import BuildContext
 
 
 class SlackWebhook:
@@ -37,8 +47,6 @@ class SlackWebhook:
         self.sender.interval = max(self.sender.interval, SlackLimits.SECONDS_PER_MESSAGE)
         self.pace_key = "slack-webhook:" + _key(url)
 
-    #: What counts as delivered (``config check`` prints it).
-    SUCCESS = "HTTP 200 with the body ok"
 
     @staticmethod
     def verdict(response: Response, now: float) -> Verdict:
@@ -51,15 +59,15 @@ class SlackWebhook:
             return "fail", None
         return default_verdict(response, now)
 
-    def payload(self, notice: Notice) -> dict[str, Any]:
-        message = build_message(notice)
-        return {**message, "unfurl_links": False, "unfurl_media": False}
+    def payload(self, message: Message) -> dict[str, Any]:
+        return {**build_message(message, compact=message.kind not in FULL), "unfurl_links": False,
+                "unfurl_media": False}
 
-    def preview(self, notice: Notice, previous: Receipt | None) -> dict[str, Any]:
-        return {"method": "POST", "url": "<slack incoming webhook>", "json": self.payload(notice)}
+    def preview(self, message: Message, previous: Receipt | None) -> dict[str, Any]:
+        return {"method": "POST", "url": "<slack incoming webhook>", "json": self.payload(message)}
 
-    def send(self, notice: Notice, previous: Receipt | None) -> Receipt:
-        body = self.payload(notice)
+    def send(self, message: Message, previous: Receipt | None) -> Receipt:
+        body = self.payload(message)
 
         def attempt(timeout: float) -> Response:
             client = WebhookClient(self._url, timeout=math.ceil(timeout), retry_handlers=[], logger=_SDK_LOG)
@@ -94,8 +102,6 @@ class SlackApi:
         self.base_url = base_url or self.DEFAULT_BASE_URL
         self.pace_key = "slack:" + channel
 
-    #: What counts as delivered (``config check`` prints it).
-    SUCCESS = 'HTTP 200 with {"ok": true}'
 
     @staticmethod
     def verdict(response: Response, now: float) -> Verdict:
@@ -125,30 +131,40 @@ class SlackApi:
         data = response.json()
         return data if isinstance(data, dict) else {}
 
-    def requests(self, notice: Notice, previous: Receipt | None) -> list[tuple[str, dict[str, Any]]]:
-        """The Web API calls for a notice: (method, arguments)."""
+    def requests(self, message: Message, previous: Receipt | None) -> list[tuple[str, dict[str, Any]]]:
+        """The Web API calls for a message: (method, arguments)."""
         ts = (previous or {}).get("ts")
         channel = (previous or {}).get("channel") or self.channel
         base = {"channel": channel, "unfurl_links": False, "unfurl_media": False}
-        if notice.kind in ("group", "digest") and ts:
-            update = ("chat.update", {"channel": channel, "ts": ts, **build_message(notice)})
-            reply = ("chat.postMessage", {**base, "thread_ts": ts, **_digest_reply(notice)})
-            if notice.kind == "digest":
+        if message.kind in (NoticeKind.GROUP, NoticeKind.DIGEST) and ts:
+            # The first message, edited: the storm's count on top of the whole message.
+            update = ("chat.update", {"channel": channel, "ts": ts, **build_message(message)})
+            reply = ("chat.postMessage", {**base, "thread_ts": ts, **build_message(message, compact=True)})
+            if message.kind == NoticeKind.DIGEST:
                 return [update, reply]
             return [update] if self.storm_mode == "update" else [reply]
-        if notice.kind in ("recovered", "repeat") and ts:
-            return [("chat.postMessage", {**base, "thread_ts": ts, **build_message(notice)})]
-        return [("chat.postMessage", {**base, **build_message(notice)})]
+        if message.kind in (NoticeKind.RECOVERED, NoticeKind.REPEAT) and ts:
+            return [("chat.postMessage", {**base, "thread_ts": ts, **build_message(message, compact=True)})]
+        return [("chat.postMessage", {**base, **build_message(message, compact=message.kind not in FULL)})]
 
-    def preview(self, notice: Notice, previous: Receipt | None) -> dict[str, Any]:
-        return {"calls": [{"method": m, "json": a} for m, a in self.requests(notice, previous)]}
+    def preview(self, message: Message, previous: Receipt | None) -> dict[str, Any]:
+        return {"calls": [{"method": m, "json": a} for m, a in self.requests(message, previous)]}
 
-    def send(self, notice: Notice, previous: Receipt | None) -> Receipt:
+    def send(self, message: Message, previous: Receipt | None) -> Receipt:
         receipt: Receipt = dict(previous or {})
-        for method, args in self.requests(notice, previous):
+        for method, args in self.requests(message, previous):
             data = self._call(method, args)
             if method == "chat.postMessage" and "thread_ts" not in args:
                 if not data.get("ts"):
                     raise DeliveryError(f"slack {method}: no ts in the answer", retryable=False)
                 receipt = {"channel": str(data.get("channel") or self.channel), "ts": str(data["ts"])}
         return receipt or {"channel": self.channel}
+
+
+def build(name: str, settings: SlackSink, context: BuildContext) -> SlackWebhook | SlackApi:
+    sender = context.sender(f"slack {name}", settings.retry)
+    if settings.webhook_url:
+        url = context.url(context.secret(settings.webhook_url, "webhook_url"), "webhook_url")
+        return SlackWebhook(name, url, sender)
+    return SlackApi(name, context.secret(settings.token, "token"), settings.channel or "", sender, settings.storm_mode,
+                    context.url(settings.api_url, "api_url") if settings.api_url else None)

@@ -14,3 +14,6 @@ class TeamsSink(SinkSettings):
 
     def secrets(self) -> dict[str, str | None]:
         return {"webhook_url": self.webhook_url}
+
+    def delivered_on(self) -> str:
+        return "HTTP 202 Accepted (or 200) whose body reports no error"

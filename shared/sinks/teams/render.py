@@ -1,5 +1,5 @@
-"""Microsoft Teams: an Adaptive Card (version 1.5) posted to a Workflows webhook ("Post to a channel
-when a webhook request is received"), as ``{"type": "message", "attachments": [...]}``.
+"""Microsoft Teams: a ``Message`` as an Adaptive Card (version 1.5), posted to a Workflows webhook
+("Post to a channel when a webhook request is received") as ``{"type": "message", "attachments": [...]}``.
 
 Untrusted text goes into ``TextRun``s of ``RichTextBlock``s, which Adaptive Cards never read as
 Markdown: an error message cannot make a link or a mention. The request stays under Teams' 28 KB
@@ -12,21 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.approval import TeamsApprovalLink
-from shared.models import Outcome, RemediationSummary
-from shared.notify.facts import links, what_failed
-from shared.notify.notice import Notice
-from shared.remediation.render import diff_lines, headline
+from shared.notify.message import Decision, Message, Part, Section
 from shared.sinks.base import clean, truncate
+from shared.vocab import NoticeKind
 
 CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
-
-
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
-
-
 SEVERITY_STYLE = {"critical": "attention", "high": "attention", "medium": "warning", "low": "default"}
-
-
 #: The container style of the auto-remediation part, by decision.
 REMEDIATION_STYLE = {"applied": "good", "planned": "accent", "refused": "warning", "failed": "attention",
                      "suppressed": "default", "notified": "default"}
@@ -43,8 +35,9 @@ class TeamsLimits:
     SAFETY_BYTES = 1024
     #: Teams renders Adaptive Cards up to version 1.5 (learn.microsoft.com/.../cards/cards-reference).
     CARD_VERSION = "1.5"
-    #: Teams' host config allows at most 6 actions on a card ("maxActions": 6).
-    MAX_ACTIONS = 6
+    #: Actions on a card: Teams' host config allows 6 ("maxActions": 6), the Adaptive Cards renderers'
+    #: default host config 5; the card keeps to both.
+    MAX_ACTIONS = 5
     #: "If more than four requests are made in a second, the client connection is throttled."
     SECONDS_PER_MESSAGE = 0.25
 
@@ -89,81 +82,67 @@ def label(text: str, **props: Any) -> dict[str, Any]:
     return {"type": "TextBlock", "text": text, "weight": "Bolder", "wrap": True, "spacing": "Medium", **props}
 
 
-def _fact_rows(outcome: Outcome) -> list[dict[str, Any]]:
+def _fact_rows(message: Message) -> list[dict[str, Any]]:
     return [{"type": "ColumnSet", "spacing": "None", "columns": [
         {"type": "Column", "width": "110px", "items": [rich(run(name, weight="Bolder"))]},
         {"type": "Column", "width": "stretch", "items": [rich(run(value))]},
-    ]} for name, value in what_failed(outcome)]
+    ]} for name, value in message.facts]
 
 
-def _details(outcome: Outcome, budget: _Budget) -> list[dict[str, Any]]:
-    failure, plan = outcome.failure, outcome.plan
+def _code_block(text: str) -> dict[str, Any]:
+    return {"type": "Container", "style": "emphasis", "items": [
+        rich(run(_keep_indent(text), fontType="Monospace", size="Small"))]}
+
+
+#: How much of each part a budget allows: (characters per text, characters per code block).
+def _limits(section: Section, budget: _Budget) -> tuple[int, int]:
+    return {Part.MESSAGE: (budget.message, budget.message), Part.WHY: (budget.explanation, 0),
+            Part.CODE: (budget.step, budget.snippet), Part.CHANGE: (budget.step, budget.diff)}.get(
+        section.part, (budget.step, budget.snippet))
+
+
+def _section(section: Section, budget: _Budget) -> list[dict[str, Any]]:
+    text_limit, code_limit = _limits(section, budget)
     items: list[dict[str, Any]] = []
-    if failure.message and budget.message:
-        items += [label("Error message"),
-                  rich(run(truncate(failure.message, budget.message), fontType="Monospace"))]
-    if failure.decoded is not None:
-        d = failure.decoded
-        items += [label("Decoded authorization failure"),
-                  rich(run(f"{d.action} on {d.resource} denied for {d.principal_arn}"
-                           + (" (explicit deny)" if d.explicit_deny else "")))]
-    if plan is None:
-        if failure.failed:
-            items.append(rich(run("No catalog rule matches this failure yet; the raw message is above.",
-                                  italic=True)))
-        return items
-    if budget.explanation:
-        items += [label("Why"), rich(run(truncate(plan.explanation, budget.explanation)))]
-    if plan.steps:
-        items.append(label("Fix"))
-        shown = plan.steps[: budget.steps] if budget.step else []
-        for number, step in enumerate(shown, 1):
-            items.append(rich(run(f"{number}. ", weight="Bolder"), run(truncate(step, budget.step)), spacing="Small"))
-        if len(plan.steps) > len(shown):
-            items.append(rich(run(f"{len(plan.steps) - len(shown)} more steps: see the ticket.", italic=True)))
-    for snippet in plan.snippets[: budget.snippets] if budget.snippet else []:
-        items += [rich(run(f"{snippet.title} ({snippet.kind})", weight="Bolder"), spacing="Medium"),
-                  {"type": "Container", "style": "emphasis", "items": [
-                      rich(run(_keep_indent(truncate(snippet.body, budget.snippet)), fontType="Monospace",
-                               size="Small"))]}]
-    if len(plan.snippets) > (budget.snippets if budget.snippet else 0):
-        items.append(rich(run("The policy, command or SQL is in the ticket and the outbox copy.", italic=True)))
-    for ra in plan.role_assignments:
-        items.append(rich(run("Role: ", weight="Bolder"),
-                          run(f"{ra.role} ({ra.role_definition_id}) for {ra.principal_id} on {ra.scope}")))
-    if plan.missing:
-        items.append(rich(run("Not known from the event, fill in: " + ", ".join("{" + m + "}" for m in plan.missing),
-                              isSubtle=True)))
-    if plan.auto_fix == "none" and plan.manual_reason:
-        items.append(rich(run("Needs a person: ", weight="Bolder"), run(plan.manual_reason)))
-    return items
+    if section.heading:
+        items.append(label(section.heading))
+    if section.text and (text_limit or section.part not in (Part.WHY,)):
+        items.append(rich(run(truncate(section.text, text_limit or 300), isSubtle=section.part == Part.LOOKUPS)))
+    shown = section.steps[: budget.steps] if budget.step else ()
+    for number, step in enumerate(shown, 1):
+        items.append(rich(run(f"{number}. ", weight="Bolder"), run(truncate(step.text, budget.step)), spacing="Small"))
+        if step.command:
+            items.append(_code_block(step.command))  # a command is shown whole or not at all
+    if len(section.steps) > len(shown):
+        items.append(rich(run(f"+{len(section.steps) - len(shown)}: see the ticket.", italic=True)))
+    for entry in section.items[: budget.notes if section.part == Part.CHANGE else None]:
+        items.append(rich(run(entry), spacing="Small"))
+    for name, command in section.pairs:
+        items += [rich(run(name, weight="Bolder"), spacing="Small"), _code_block(command)]
+    if section.code:
+        if section.whole:
+            items.append(_code_block(section.code if len(section.code) <= max(code_limit, 1) or not section.short
+                                     else section.short))
+        elif code_limit:
+            items.append(_code_block(truncate(section.code, code_limit)))
+        elif section.part == Part.CODE:
+            items.append(rich(run("…", isSubtle=True)))
+    return items if len(items) > (1 if section.heading else 0) else []
 
 
-def remediation_items(summary: RemediationSummary | None, budget: _Budget | None = None) -> list[dict[str, Any]]:
-    """What auto-remediation decided, as one container: the headline and the diff (monospace) in
-    ``TextRun``s (never Markdown: reasons and diffs carry resource names), a warning when a person must
-    look, the notes and the audit id. Empty when remediation did not run or has nothing to say."""
-    if summary is None or (head := headline(summary)) is None:
+def remediation_items(decision: Decision | None) -> list[dict[str, Any]]:
+    """What auto-remediation decided, as one container: the headline in ``TextRun``s (never
+    Markdown: reasons carry resource names), a warning when a person must look, the audit id."""
+    if decision is None:
         return []
-    budget = budget or BUDGETS[0]
-    items: list[dict[str, Any]] = [
-        {"type": "TextBlock", "text": "Auto-remediation", "weight": "Bolder", "wrap": True},
-        rich(run(head, weight="Bolder"), spacing="Small"),
-    ]
-    if summary.needs_person:
-        items.append({"type": "TextBlock", "text": "⚠ A person must look at this: automation stopped here.",
-                      "color": "Attention", "weight": "Bolder", "wrap": True, "spacing": "Small"})
-    diff = "\n".join(diff_lines(summary))
-    if diff and budget.diff:
-        items.append({"type": "Container", "style": "emphasis", "spacing": "Small", "items": [
-            rich(run(_keep_indent(truncate(diff, budget.diff)), fontType="Monospace", size="Small"))]})
-    notes = summary.notes[: budget.notes]
-    items += [rich(run("Note: ", weight="Bolder", isSubtle=True), run(note, isSubtle=True), spacing="Small")
-              for note in notes]
-    if summary.audit_id:
-        items.append(rich(run(f"Audit record {summary.audit_id} · mode {summary.mode}", isSubtle=True,
-                              size="Small"), spacing="Small"))
-    return [{"type": "Container", "style": REMEDIATION_STYLE.get(summary.action, "default"), "spacing": "Medium",
+    items: list[dict[str, Any]] = [rich(run(decision.headline, weight="Bolder"), spacing="Small")]
+    for i, line in enumerate(decision.lines):
+        if decision.needs_person and i == 0:
+            items.append({"type": "TextBlock", "text": "⚠ " + line, "color": "Attention", "weight": "Bolder",
+                          "wrap": True, "spacing": "Small"})
+        else:
+            items.append(rich(run(line, isSubtle=True, size="Small"), spacing="Small"))
+    return [{"type": "Container", "style": REMEDIATION_STYLE.get(decision.action, "default"), "spacing": "Medium",
              "items": items}]
 
 
@@ -172,72 +151,41 @@ def _keep_indent(text: str) -> str:
     return "\n".join("\u00a0" * (len(line) - len(line.lstrip(" "))) + line.lstrip(" ") for line in text.split("\n"))
 
 
-def _shows_remediation(notice: Notice) -> bool:
-    """The cards that carry the failure's details also say what auto-remediation decided."""
-    return notice.kind in ("failure", "repeat", "group")
-
-
-def build_card(notice: Notice, budget: _Budget | None = None,
-               approval: TeamsApprovalLink | None = None) -> dict[str, Any]:
-    """The Adaptive Card for a notice; with ``approval``, a fix waiting for approval gets "Apply fix"."""
+def build_card(message: Message, budget: _Budget | None = None, approval: TeamsApprovalLink | None = None,
+               compact: bool = False) -> dict[str, Any]:
+    """The Adaptive Card for a message, using the full width of the channel; with ``approval``, a
+    fix waiting for approval gets "Apply fix"."""
     budget = budget or BUDGETS[0]
-    outcome = notice.outcome
-    severity = outcome.finding.severity if outcome else "medium"
-    style = "good" if notice.kind == "recovered" else SEVERITY_STYLE.get(severity, "warning")
-    title = notice.title()
-    if notice.kind == "repeat":
-        title = f"Again ({notice.count:,} times): {title}"
-    header_items: list[dict[str, Any]] = [rich(run(title, size="Large", weight="Bolder"))]
-    if outcome is not None:
-        finding = outcome.finding
-        subtitle = f"{severity.upper()} · cause {finding.cause}"
-        if finding.rule:
-            subtitle += f" · rule {finding.rule} · confidence {finding.confidence:.2f}"
-        header_items.append(rich(run(subtitle, isSubtle=True, size="Small"), spacing="Small"))
+    style = "good" if message.kind == NoticeKind.RECOVERED else SEVERITY_STYLE.get(message.severity, "warning")
+    header_items: list[dict[str, Any]] = [rich(run(message.title, size="Large", weight="Bolder"))]
+    if message.context:
+        header_items.append(rich(run(" · ".join(message.context), isSubtle=True, size="Small"), spacing="Small"))
     body: list[dict[str, Any]] = [{"type": "Container", "style": style, "bleed": True, "items": header_items}]
-
-    group = notice.group
-    if notice.kind in ("group", "digest") and group is not None:
-        sample = group.sample[: budget.sample]
-        more = group.resources - len(sample)
-        lines = [run(f"{group.events:,} failures on {group.resources:,} resources, {group.window()}. ",
-                     weight="Bolder")]
-        if sample:
-            lines.append(run("Resources: " + ", ".join(sample) + (f" and {more:,} more" if more > 0 else "")))
-        if notice.kind == "digest":
-            lines.insert(0, run("Storm summary (the window has closed): ", weight="Bolder"))
-        body.append(rich(*lines))
-
-    if notice.kind == "quiet-digest":
-        body.append(label("Held back during quiet hours"))
-        body += [rich(run(f"{cause}: ", weight="Bolder"), run(f"{count:,}"), spacing="None")
-                 for cause, count in notice.summary]
-    elif outcome is not None:
-        body += _fact_rows(outcome)
-        if _shows_remediation(notice):
-            body += remediation_items(outcome.remediation, budget)
-        if notice.kind not in ("digest", "recovered"):
-            body += _details(outcome, budget)
-
+    if not compact:
+        body += _fact_rows(message)
+    if not compact or message.kind == NoticeKind.REPEAT:
+        body += remediation_items(message.decision)
+    for section in message.body(compact):
+        body += _section(section, budget)
     card: dict[str, Any] = {
         "$schema": SCHEMA,
         "type": "AdaptiveCard",
         "version": TeamsLimits.CARD_VERSION,
-        "fallbackText": truncate(title, 500),  # may be read as Markdown: the catalog's title only
+        "fallbackText": truncate(message.title, 500),  # may be read as Markdown: the title only
+        "msteams": {"width": "Full"},
         "body": body,
     }
-    summary = outcome.remediation if outcome is not None and _shows_remediation(notice) else None
-    actions = [{"type": "Action.OpenUrl", "title": name, "url": url}
-               for name, url in (links(outcome, docs=1) if outcome else [])]
-    if approval is not None and summary is not None and summary.action == "planned" and summary.approval_id:
-        actions.insert(0, approval.action(summary.approval_id))  # first: never cut by the action limit
+    actions = [{"type": "Action.OpenUrl", "title": link.label, "url": link.url} for link in message.links]
+    decision = message.decision
+    if approval is not None and decision is not None and decision.approval_id:
+        actions.insert(0, approval.action(decision.approval_id))  # first: never cut by the action limit
     actions = actions[: TeamsLimits.MAX_ACTIONS]
     if actions:
         card["actions"] = actions
     return card
 
 
-def message(card: dict[str, Any]) -> dict[str, Any]:
+def envelope(card: dict[str, Any]) -> dict[str, Any]:
     """The Workflows webhook body around a card."""
     return {"type": "message", "attachments": [{"contentType": CONTENT_TYPE, "contentUrl": None, "content": card}]}
 
@@ -246,19 +194,19 @@ def payload_size(payload: dict[str, Any]) -> int:
     return len(json.dumps(payload, ensure_ascii=False).encode())
 
 
-def build_payload(notice: Notice, approval: TeamsApprovalLink | None = None) -> dict[str, Any]:
+def build_payload(message: Message, approval: TeamsApprovalLink | None = None, compact: bool = False) -> dict[str, Any]:
     """The webhook body, under the size limit: less detail until it fits, never an error."""
     limit = TeamsLimits.MAX_PAYLOAD_BYTES - TeamsLimits.SAFETY_BYTES
     payload: dict[str, Any] = {}
     for budget in BUDGETS:
-        payload = message(build_card(notice, budget, approval))
+        payload = envelope(build_card(message, budget, approval, compact))
         if payload_size(payload) <= limit:
             return payload
     # Still too big (thousands of facts?): keep the title, the first facts and the buttons.
-    card = build_card(notice, BUDGETS[-1], approval)
-    while payload_size(message(card)) > limit and len(card["body"]) > 1:
+    card = build_card(message, BUDGETS[-1], approval, compact)
+    while payload_size(envelope(card)) > limit and len(card["body"]) > 1:
         card["body"].pop()
     card["body"][0]["items"] = card["body"][0]["items"][:1]
     inlines = card["body"][0]["items"][0]["inlines"]
     inlines[0]["text"] = truncate(inlines[0]["text"], 300)
-    return message(card)
+    return envelope(card)

@@ -1,17 +1,22 @@
-"""shared.sinks.teams.transport"""
+"""Teams' transport: a Workflows webhook, and what its answers mean."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.approval import TeamsApprovalLink
-from shared.notify.notice import Notice
+from shared.notify.message import Message
 from shared.sinks.base import DestinationKind, Receipt
 from shared.sinks.http import RETRYABLE_STATUS, Request, Response, Sender, Verdict, default_verdict
+from shared.sinks.teams.config import TeamsSink
 from shared.sinks.teams.render import TeamsLimits, build_payload
+from shared.vocab import NoticeKind
+
+#: What is posted in full; the rest (storm counts, digests, recoveries) is a short card.
+FULL = frozenset({NoticeKind.FAILURE, NoticeKind.REPEAT})
 
 #: The statuses a Workflows webhook answers when it took the message: 202 Accepted ("Post to a
 #: channel when a webhook request is received"), 200 from the retired Office 365 connectors.
@@ -40,6 +45,10 @@ def body_error(response: Response) -> str | None:
     return text[:500] if _ERROR_WORDS.search(text) else None
 
 
+if TYPE_CHECKING:
+    from shared.sinks import BuildContext
+
+
 class TeamsWorkflow:
     """A Teams Workflows webhook. It answers 202 Accepted (only 200 and 202 count as delivered);
     it cannot update a card, so a storm posts its count at most once per update interval, then a
@@ -58,8 +67,6 @@ class TeamsWorkflow:
         #: "Apply fix" on planned fixes (RESPONDER_APPROVAL_BASE_URL and RESPONDER_APPROVAL_SECRET).
         self.approval = approval
 
-    #: What counts as delivered (``config check`` prints it).
-    SUCCESS = "HTTP 202 Accepted (or 200) whose body reports no error"
 
     @staticmethod
     def verdict(response: Response, now: float) -> Verdict:
@@ -79,10 +86,18 @@ class TeamsWorkflow:
             return "fail", None
         return default_verdict(response, now)
 
-    def preview(self, notice: Notice, previous: Receipt | None) -> dict[str, Any]:
-        return {"method": "POST", "url": "<teams workflows webhook>", "json": build_payload(notice, self.approval)}
+    def payload(self, message: Message) -> dict[str, Any]:
+        return build_payload(message, self.approval, compact=message.kind not in FULL)
 
-    def send(self, notice: Notice, previous: Receipt | None) -> Receipt:
-        request = Request("POST", self._url, "POST workflows webhook", build_payload(notice, self.approval))
+    def preview(self, message: Message, previous: Receipt | None) -> dict[str, Any]:
+        return {"method": "POST", "url": "<teams workflows webhook>", "json": self.payload(message)}
+
+    def send(self, message: Message, previous: Receipt | None) -> Receipt:
+        request = Request("POST", self._url, "POST workflows webhook", self.payload(message))
         response = self.sender.send(request, self.pace_key, self.verdict)
         return {"status": str(response.status)}
+
+
+def build(name: str, settings: TeamsSink, context: BuildContext) -> TeamsWorkflow:
+    url = context.url(context.secret(settings.webhook_url, "webhook_url"), "webhook_url")
+    return TeamsWorkflow(name, url, context.sender(f"teams {name}", settings.retry), context.approval)

@@ -1,0 +1,88 @@
+"""A ``Message`` as a flat list of ``Piece``s (headings, paragraphs, numbered steps, lists, code,
+facts, links): the one walk over a message that the document-like sinks share (Jira's Atlassian
+Document Format, GitHub's Markdown, ServiceNow's and the console's plain text, PagerDuty's details).
+Each of them only maps a piece to its markup and escapes it its own way."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from shared.notify.message import Message, Section
+from shared.vocab import NoticeKind
+
+PieceKind = Literal["heading", "text", "steps", "items", "code", "facts", "links"]
+
+#: How a snippet kind is named for code highlighting.
+LANGUAGES = {"json": "json", "shell": "bash", "bash": "bash", "cli": "bash", "sql": "sql", "powershell": "powershell",
+             "bicep": "bicep", "yaml": "yaml", "python": "python", "hcl": "hcl", "terraform": "hcl", "diff": "diff"}
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    kind: PieceKind
+    text: str = ""
+    items: tuple[str, ...] = ()
+    pairs: tuple[tuple[str, str], ...] = ()
+    language: str = ""
+    #: The number of the first step (a list of steps continues after a step's command).
+    start: int = 1
+
+
+def section_pieces(section: Section) -> list[Piece]:
+    pieces = [Piece("heading", section.heading)] if section.heading else []
+    if section.text:
+        pieces.append(Piece("text", section.text))
+    run: list[str] = []
+    start = 1
+    for number, step in enumerate(section.steps, 1):
+        run.append(step.text)
+        if step.command:
+            pieces += [Piece("steps", items=tuple(run), start=start), Piece("code", step.command, language="bash")]
+            run, start = [], number + 1
+    if run:
+        pieces.append(Piece("steps", items=tuple(run), start=start))
+    if section.items:
+        pieces.append(Piece("items", items=section.items))
+    for label, command in section.pairs:
+        pieces += [Piece("text", label), Piece("code", command, language="bash")]
+    if section.code:
+        pieces.append(Piece("code", section.code, language=LANGUAGES.get(section.language.lower(), "")))
+    return pieces
+
+
+def pieces(message: Message, compact: bool = False, *, links: bool = True, footer: bool = True) -> list[Piece]:
+    """The message as pieces: the whole message for a new ticket, the short one for a comment."""
+    out: list[Piece] = []
+    if not compact and message.context:
+        out.append(Piece("text", " · ".join(message.context)))
+    decision = message.decision
+    if decision is not None and (not compact or message.kind == NoticeKind.REPEAT):
+        out += [Piece("text", decision.headline), *(Piece("text", line) for line in decision.lines)]
+    if not compact and message.facts:
+        out += [Piece("heading", message.labels.get("what_failed", "")), Piece("facts", pairs=message.facts)]
+    for section in message.body(compact):
+        out += section_pieces(section)
+    if links and not compact and message.links:
+        out += [Piece("heading", message.labels.get("links", "")),
+                Piece("links", pairs=tuple((link.label, link.url) for link in message.links))]
+    if footer and not compact and message.footer:
+        out.append(Piece("text", message.footer))
+    return out
+
+
+def plain(items: list[Piece]) -> str:
+    """Pieces as plain text (ServiceNow's fields and work notes): code kept line by line, as it is."""
+    lines: list[str] = []
+    for piece in items:
+        if piece.kind == "heading":
+            lines += ["", piece.text.upper()]
+        elif piece.kind in ("text", "code"):
+            lines.append(piece.text)
+        elif piece.kind == "steps":
+            lines += [f"{i}. {item}" for i, item in enumerate(piece.items, piece.start)]
+        elif piece.kind == "items":
+            lines += [f"- {item}" for item in piece.items]
+        elif piece.kind in ("facts", "links"):
+            lines += [f"{name}: {value}" for name, value in piece.pairs]
+    return "\n".join(lines).strip()
