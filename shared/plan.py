@@ -16,8 +16,26 @@ LOOKUPS: dict[str, str] = {
                           "--vault-name {vault_name} --query identity.principalId -o tsv",
     "vault_principal_id.rsv": "az backup vault show --resource-group {vault_resource_group} --name {vault_name} "
                               "--query identity.principalId -o tsv",
+    # The key the job used (the one to fix the policy of); never the key a fix must create.
     "kms_key_arn": "aws backup describe-recovery-point --backup-vault-name {vault_name} "
                    "--recovery-point-arn {recovery_point_arn} --query EncryptionKeyArn --output text",
+    # A key the fix creates: its policy is the rule's new-key-policy.json snippet; prints the new ARN.
+    "new_kms_key_arn": "NEW_KEY=$(aws kms create-key --description \"AWS Backup copies to account "
+                       "{destination_account_id}\" --policy file://new-key-policy.json --region {region} "
+                       "--query KeyMetadata.Arn --output text) && aws kms create-alias --alias-name "
+                       "alias/aws-backup-copy-to-{destination_account_id} --target-key-id \"$NEW_KEY\" "
+                       "--region {region} && echo \"$NEW_KEY\"",
+    "snapshot_id": "aws ec2 describe-images --image-ids {ami_id} --region {region} "
+                   "--query Images[].BlockDeviceMappings[].Ebs.SnapshotId --output text",
+    # On-demand jobs have no plan: an empty answer means there is none to change.
+    "backup_plan_id": "aws backup describe-backup-job --backup-job-id {job_id} --query CreatedBy.BackupPlanId "
+                      "--output text",
+    "backup_plan_id.copy": "aws backup describe-copy-job --copy-job-id {job_id} "
+                           "--query CopyJob.CreatedBy.BackupPlanId --output text",
+    "backup_rule_id": "aws backup describe-backup-job --backup-job-id {job_id} --query CreatedBy.BackupRuleId "
+                      "--output text",
+    "backup_rule_id.copy": "aws backup describe-copy-job --copy-job-id {job_id} "
+                           "--query CopyJob.CreatedBy.BackupRuleId --output text",
     "pass_role_arn": "decode the authorization message (see the steps) and read context.resource",
     "role_arn": "aws backup describe-{job_type}-job --{job_type}-job-id {job_id} --query IamRoleArn",
     "key_vault_id": "az keyvault show --name <key vault in the backup instance's secret URI> --query id -o tsv",
@@ -37,8 +55,11 @@ def _texts(rule: Rule, language: str) -> tuple[str, str, list[str]]:
 
 
 def _lookup_key(name: str, failure: Failure) -> str:
+    """The variant of a lookup for this failure: ``.rsv`` for a Recovery Services vault, ``.copy``
+    for a copy job (its description nests the job under ``CopyJob``), else the plain one."""
     recovery_services = "microsoft.recoveryservices/" in (failure.vault_id or "").lower()
-    return f"{name}.rsv" if recovery_services and f"{name}.rsv" in LOOKUPS else name
+    variant = "rsv" if recovery_services else failure.job_type
+    return f"{name}.{variant}" if f"{name}.{variant}" in LOOKUPS else name
 
 
 def plan_for(failure: Failure, finding: Finding, catalog: Catalog | None = None,

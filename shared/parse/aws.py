@@ -4,6 +4,12 @@ The wire format is loose: restore events say ``status`` where the others say ``s
 restore CREATED event says ``state``), numbers arrive as strings or numbers, ``statusMessage`` is
 sometimes wrapped in literal quotes, ``destinationRecoveryPointArn`` can be ``{}``, and dates other
 than the envelope's ``time`` are not ISO 8601. The models accept all of that.
+
+Some values live outside ``detail``'s plain fields: a copy or restore event names its source recovery
+point only in the envelope's ``resources``; the plan that started a job is in ``detail.createdBy``
+(``backupRuleId`` in some events, ``backupPlanRuleId`` in others); instance, volume, table and file
+system ids are parts of the resource ARN. The parser reads them all, so a fix never asks the reader
+for a value the event carried.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.models import Failure, JobType
 from shared.parse.azure import CodeBook
@@ -33,6 +39,24 @@ _REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$")
 _PATH_SEPARATORS = re.compile(r"[:/]")
 _ARN = re.compile(r"^arn:(?P<partition>[\w-]+):(?P<service>[\w-]+):(?P<region>[\w-]*):"
                   r"(?P<account>\d*):(?P<resource>.+)$")
+#: The placeholder an ARN's id fills, by service and the start of its resource part. The id is the
+#: rest of the resource part up to the next separator (``table/orders/backup/...`` names ``orders``).
+ARN_IDS: dict[tuple[str, str], str] = {
+    ("ec2", "instance/"): "instance_id",
+    ("ec2", "volume/"): "volume_id",
+    ("ec2", "image/"): "ami_id",
+    ("ec2", "snapshot/"): "snapshot_id",
+    ("rds", "db:"): "db_identifier",
+    ("rds", "cluster:"): "db_identifier",
+    ("elasticfilesystem", "file-system/"): "file_system_id",
+    ("fsx", "file-system/"): "file_system_id",
+    ("dynamodb", "table/"): "table_name",
+    ("s3", ""): "bucket_name",
+}
+#: Resource parts of the ARNs AWS Backup gives recovery points: its own for fully managed resources
+#: (and S3, EFS, DynamoDB with advanced features), the service's snapshot, image or backup otherwise.
+#: A copy or restore event names the recovery point it used only in the envelope's ``resources``.
+_RECOVERY_POINT = re.compile(r"^(recovery-point:|snapshot[:/]|cluster-snapshot:|image/|backup/|table/[^/]+/backup/)")
 
 
 def _text(value: Any) -> str | None:
@@ -42,6 +66,27 @@ def _text(value: Any) -> str | None:
     if isinstance(value, (dict, list)):
         return None
     return str(value)
+
+
+class CreatedBy(BaseModel):
+    """``detail.createdBy``: the backup plan and rule that started the job (absent for on-demand jobs)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    backup_plan_id: str | None = Field(None, alias="backupPlanId")
+    backup_plan_arn: str | None = Field(None, alias="backupPlanArn")
+    backup_plan_version: str | None = Field(None, alias="backupPlanVersion")
+    #: ``backupPlanRuleId`` in the job events, ``backupRuleId`` in the scan events.
+    backup_rule_id: str | None = Field(None, validation_alias=AliasChoices("backupRuleId", "backupPlanRuleId"))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _loose_scalars(cls, data: Any) -> Any:
+        return {k: _text(v) for k, v in data.items()} if isinstance(data, dict) else data
+
+    def facts(self) -> dict[str, str | None]:
+        return {"backup_plan_id": self.backup_plan_id, "backup_plan_arn": self.backup_plan_arn,
+                "backup_plan_version": self.backup_plan_version, "backup_rule_id": self.backup_rule_id}
 
 
 class JobDetail(BaseModel):
@@ -68,12 +113,16 @@ class JobDetail(BaseModel):
     iam_role_arn: str | None = Field(None, alias="iamRoleArn")
     account_id: str | None = Field(None, alias="accountId")
     message_category: str | None = Field(None, alias="messageCategory")
+    created_by: CreatedBy | None = Field(None, alias="createdBy")
 
     @model_validator(mode="before")
     @classmethod
     def _loose_scalars(cls, data: Any) -> Any:
-        """Numbers as text, and ``{}`` / ``""`` as missing, in one pass over the detail."""
-        return {k: _text(v) for k, v in data.items()} if isinstance(data, dict) else data
+        """Numbers as text, and ``{}`` / ``""`` as missing, in one pass over the detail (``createdBy``
+        is the one object kept: it names the plan)."""
+        if not isinstance(data, dict):
+            return data
+        return {k: v if k == "createdBy" and isinstance(v, dict) else _text(v) for k, v in data.items()}
 
 
 class BackupEvent(BaseModel):
@@ -112,6 +161,25 @@ def _name(arn: str | None) -> str | None:
     return _PATH_SEPARATORS.split(resource)[-1] if resource else None
 
 
+def arn_ids(*arns: str | None) -> dict[str, str]:
+    """The ids the ARNs name (``instance_id``, ``volume_id``, ``ami_id``...), by ``ARN_IDS``; the
+    first ARN that names an id wins."""
+    ids: dict[str, str] = {}
+    for arn in arns:
+        parts = arn_parts(arn)
+        resource = parts.get("resource", "")
+        for (service, prefix), name in ARN_IDS.items():
+            if parts.get("service") == service and resource.startswith(prefix) and name not in ids:
+                value = _PATH_SEPARATORS.split(resource[len(prefix):])[0]
+                if value:
+                    ids[name] = value
+    return ids
+
+
+def is_recovery_point(arn: str) -> bool:
+    return bool(_RECOVERY_POINT.match(arn_parts(arn).get("resource", "")))
+
+
 def encoded_message_in(message: str | None) -> str | None:
     match = _ENCODED.search(message or "")
     return match.group(1) if match else None
@@ -147,7 +215,8 @@ def parse_backup_event(raw: dict[str, Any], codes: CodeBook | None = None) -> Fa
         (r for r in event.resources if not arn_parts(r).get("resource", "").startswith(
             ("recovery-point", "backup-vault"))), None)
     vault_arn = d.backup_vault_arn or d.source_backup_vault_arn
-    recovery_point = d.recovery_point_arn or d.source_recovery_point_arn
+    recovery_point = d.recovery_point_arn or d.source_recovery_point_arn or next(
+        (r for r in event.resources if is_recovery_point(r)), None)
     partition = arn_parts(vault_arn or resource_arn or d.iam_role_arn).get("partition", "aws")
 
     facts: dict[str, str | None] = {
@@ -156,6 +225,8 @@ def parse_backup_event(raw: dict[str, Any], codes: CodeBook | None = None) -> Fa
         "role_name": _name(d.iam_role_arn),
         "recovery_point_arn": recovery_point,
         "message_category": d.message_category,
+        **(d.created_by.facts() if d.created_by else {}),
+        **arn_ids(resource_arn, recovery_point),
     }
     if job_type == "copy":
         destination = arn_parts(d.destination_backup_vault_arn)

@@ -64,7 +64,8 @@ def test_restore_job_is_described_for_what_the_event_lacks() -> None:
 
 
 def test_cross_account_copy_reads_job_vault_and_destination_policy() -> None:
-    failure = event("seed003-copy-vault-access-denied")
+    # without its role the event lacks a fact the fix needs, so the job is described
+    failure = event("seed003-copy-vault-access-denied", iamRoleArn=None)
     c = clients()
     policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::777788889999:root"},
                                                       "Action": "backup:CopyIntoBackupVault", "Resource": "*"}]}
@@ -101,7 +102,7 @@ def test_cross_account_copy_reads_job_vault_and_destination_policy() -> None:
 
 
 def test_each_call_is_optional_and_noted() -> None:
-    failure = event("seed003-copy-vault-access-denied")
+    failure = event("seed003-copy-vault-access-denied", iamRoleArn=None)
     c = clients()
     with Stubber(c.client("backup", HOME_ACCOUNT, REGION)) as backup, Stubber(c.client("sts")) as sts:
         backup.add_client_error("describe_copy_job", "AccessDeniedException", "no", 403)
