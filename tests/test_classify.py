@@ -35,6 +35,7 @@ EXPECTED = {
     "aws/backup-job-aborted.json": "aws.job.stopped-by-user",
     "aws/backup-job-expired.json": "aws.backup.concurrent-job",
     "aws/backup-job-expired-window.json": "aws.backup.window-expired",
+    "aws/backup-job-failed-vss-agent-not-installed.json": "aws.ec2.vss",
     "aws/backup-job-completed-with-issues.json": "aws.ec2.vss",
     "aws/backup-job-failed.json": "aws.vault.missing",
     "aws/backup-job-failed-s3-bucket-versioning.json": "aws.iam.role-permissions",

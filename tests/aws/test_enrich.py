@@ -155,8 +155,8 @@ def test_missing_message_is_read_from_the_job() -> None:
 def test_nothing_to_do_means_no_call() -> None:
     c = clients()
     complete = event("seed003-copy-vault-access-denied")
-    complete = complete.model_copy(update={"facts": {**complete.facts, "recovery_point_arn": RP, "kms_key_arn": KEY,
-                                                     "cross_account": "False"}})
+    assert complete.facts["recovery_point_arn"] == RP  # the copy event names it in its resources
+    complete = complete.model_copy(update={"facts": {**complete.facts, "kms_key_arn": KEY, "cross_account": "False"}})
     assert not BackupEnricher.needs_job(complete)
     recovered = event("backup-job-completed")
     with Stubber(c.client("backup", HOME_ACCOUNT, REGION)) as backup:  # nothing queued: a call would fail
