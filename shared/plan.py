@@ -19,6 +19,12 @@ LOOKUPS: dict[str, str] = {
     # The key the job used (the one to fix the policy of); never the key a fix must create.
     "kms_key_arn": "aws backup describe-recovery-point --backup-vault-name {vault_name} "
                    "--recovery-point-arn {recovery_point_arn} --query EncryptionKeyArn --output text",
+    # A failed backup made no recovery point: the job itself names its key.
+    "kms_key_arn.backup": "aws backup describe-backup-job --backup-job-id {job_id} --query EncryptionKeyArn "
+                          "--output text",
+    # Restore events name the recovery point but not its vault.
+    "vault_name.restore": "aws backup describe-restore-job --restore-job-id {job_id} --query BackupVaultArn "
+                          "--output text (the vault name is the ARN's last part)",
     # A key the fix creates: its policy is the rule's new-key-policy.json snippet; prints the new ARN.
     "new_kms_key_arn": "NEW_KEY=$(aws kms create-key --description \"AWS Backup copies to account "
                        "{destination_account_id}\" --policy file://new-key-policy.json --region {region} "
@@ -55,8 +61,8 @@ def _texts(rule: Rule, language: str) -> tuple[str, str, list[str]]:
 
 
 def _lookup_key(name: str, failure: Failure) -> str:
-    """The variant of a lookup for this failure: ``.rsv`` for a Recovery Services vault, ``.copy``
-    for a copy job (its description nests the job under ``CopyJob``), else the plain one."""
+    """The variant of a lookup for this failure: ``.rsv`` for a Recovery Services vault, else the
+    job type's (``.copy``: a copy's description nests it under ``CopyJob``), else the plain one."""
     recovery_services = "microsoft.recoveryservices/" in (failure.vault_id or "").lower()
     variant = "rsv" if recovery_services else failure.job_type
     return f"{name}.{variant}" if f"{name}.{variant}" in LOOKUPS else name
@@ -82,6 +88,12 @@ def plan_for(failure: Failure, finding: Finding, catalog: Catalog | None = None,
         notes.append("The authorization message was not decoded here. Decode it with: "
                      + decode_command(failure.encoded_message))
     principal = values.get("vault_principal_id", "{vault_principal_id}")
+    lookups = {name: fill(LOOKUPS[_lookup_key(name, failure)], values) for name in missing
+               if _lookup_key(name, failure) in LOOKUPS}
+    # A lookup can need a value the event lacks too (the vault of a restore): say how to find that one.
+    needed = set().union(*(missing_placeholders(command, values) for command in lookups.values())) - set(missing)
+    lookups |= {name: fill(LOOKUPS[_lookup_key(name, failure)], values) for name in needed
+                if _lookup_key(name, failure) in LOOKUPS}
     return Plan(
         cause=finding.cause,
         title=" ".join(fill(title, values).split()),
@@ -97,7 +109,7 @@ def plan_for(failure: Failure, finding: Finding, catalog: Catalog | None = None,
         docs=list(rule.docs),
         auto_fix=rule.auto_fix,
         manual_reason=rule.manual_reason,
-        missing=missing,
-        lookups={name: fill(LOOKUPS[_lookup_key(name, failure)], values) for name in missing if name in LOOKUPS},
+        missing=sorted({*missing, *needed}),
+        lookups=lookups,
         language=language if language in rule.i18n or language == "en" else "en",
     )

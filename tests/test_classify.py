@@ -36,6 +36,8 @@ EXPECTED = {
     "aws/backup-job-expired.json": "aws.backup.concurrent-job",
     "aws/backup-job-expired-window.json": "aws.backup.window-expired",
     "aws/backup-job-failed-vss-agent-not-installed.json": "aws.ec2.vss",
+    "aws/restore-job-failed-pass-role-plain.json": "aws.iam.pass-role",
+    "aws/restore-job-failed-kms-key-pending-deletion.json": "aws.kms.key-access",
     "aws/backup-job-completed-with-issues.json": "aws.ec2.vss",
     "aws/backup-job-failed.json": "aws.vault.missing",
     "aws/backup-job-failed-s3-bucket-versioning.json": "aws.iam.role-permissions",

@@ -127,6 +127,16 @@ def test_aws_an_ec2_copy_names_its_instance_and_its_ami() -> None:
     assert (facts["instance_id"], facts["ami_id"]) == ("i-0c2e4a6b8d0f13579", "ami-0d4f6b8a0c2e46813")
 
 
+def test_aws_what_a_plain_message_names() -> None:
+    assert parse_event(load_event("aws/restore-job-failed-pass-role-plain.json")).facts["pass_role_arn"] == (
+        "arn:aws:iam::111122223333:role/AmazonSSMRoleForInstancesQuickSetup")
+    assert parse_event(load_event("aws/restore-job-failed-kms-key-pending-deletion.json")).facts["kms_key_arn"] == (
+        "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+    event = load_event("aws/restore-job-failed-pass-role-plain.json")
+    event["detail"]["statusMessage"] = event["detail"]["statusMessage"].replace("iam:PassRole", "iam:GetRole")
+    assert "pass_role_arn" not in parse_event(event).facts  # only a refused iam:PassRole names the role to pass
+
+
 def test_aws_encoded_authorization_message_is_found() -> None:
     failure = parse_event(load_event("aws/seed004-restore-ec2-not-authorized-encoded.json"))
     assert failure.encoded_message and len(failure.encoded_message) > 20

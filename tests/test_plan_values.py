@@ -91,6 +91,10 @@ def test_no_value_the_event_carries_is_left_for_the_reader(pipeline: Pipeline, p
     # a backup job's vault is the one to create, not a copy destination it does not have
     ("backup-job-failed", ["--backup-vault-name 9ab3e749-82c6-4342-9320-5edbf4918b86"]),
     ("seed003-copy-default-backup-key-vault", ["arn:aws:iam::444455556666:root", "--backup-vault-name prod-cmk-vault-cmk"]),
+    # what a plain status message names: the role to pass, the key that failed
+    ("restore-job-failed-pass-role-plain", ['"Resource": "arn:aws:iam::111122223333:role/AmazonSSMRoleForInstancesQuickSetup"']),
+    ("restore-job-failed-kms-key-pending-deletion",
+     ["--key-id arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"]),
 ])
 def test_the_fix_names_the_values_of_the_event(pipeline: Pipeline, name: str, values: list[str]) -> None:
     text = plan_text(planned(pipeline, f"aws/{name}.json"))
@@ -104,6 +108,29 @@ def test_the_existing_key_is_looked_up_from_the_recovery_point_the_event_names(p
         "aws backup describe-recovery-point --backup-vault-name prod-cmk-vault --recovery-point-arn "
         "arn:aws:rds:us-west-2:111122223333:snapshot:awsbackup:job-5e0c3d2a-7b1f-4c8e-9a6d-2f4b8c1e7a90 "
         "--query EncryptionKeyArn --output text")
+
+
+def test_a_value_a_lookup_needs_and_the_event_lacks_is_looked_up_too() -> None:
+    # a restore event names its recovery point but not its vault, which the key lookup needs
+    event: dict[str, Any] = load_event("aws/restore-job-failed-kms-key-pending-deletion.json")
+    event["detail"]["statusMessage"] = "The KMS key is pending deletion."  # the message no longer names the key
+    plan = Pipeline().process(event).plan
+    assert plan is not None and plan.cause == "aws.kms.key-access"
+    assert "--recovery-point-arn arn:aws:ec2:eu-west-1::snapshot/snap-0c8e0a2b4d6f13579" in plan.lookups["kms_key_arn"]
+    assert "vault_name" in plan.missing
+    assert plan.lookups["vault_name"].startswith("aws backup describe-restore-job --restore-job-id "
+                                                 "6C0D5F2B-9E4A-4B1C-3D8F-0A2C5E7B9D41 --query BackupVaultArn")
+
+
+def test_the_key_of_a_failed_backup_is_looked_up_from_the_job() -> None:
+    event: dict[str, Any] = load_event("aws/backup-job-expired-window.json")
+    event["detail"].update(state="FAILED", resourceType="RDS", resourceArn="arn:aws:rds:us-west-2:111122223333:db:orders",
+                           statusMessage="The source snapshot KMS key does not exist, is not enabled or you do not "
+                                         "have permissions to access it.")
+    plan = Pipeline().process(event).plan
+    assert plan is not None and plan.cause == "aws.kms.key-access"
+    assert plan.lookups["kms_key_arn"] == ("aws backup describe-backup-job --backup-job-id "
+                                           "6A1C3E5B-7D9F-4B2A-8C0E-1F3A5C7E9B2D --query EncryptionKeyArn --output text")
 
 
 def test_a_plan_the_event_lacks_is_looked_up_from_the_job() -> None:

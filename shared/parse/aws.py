@@ -59,6 +59,26 @@ ARN_IDS: dict[tuple[str, str], str] = {
 _RECOVERY_POINT = re.compile(r"^(recovery-point:|snapshot[:/]|cluster-snapshot:|image/|backup/|table/[^/]+/backup/)")
 
 
+#: A plain (not encoded) IAM error names what was refused: "User: ... is not authorized to perform:
+#: iam:PassRole on resource: arn:aws:iam::111122223333:role/Name".
+_DENIED = re.compile(r"not authori[sz]ed to perform:?\s*(?P<action>[\w-]+:[\w*]+)\s+on resource:?\s*"
+                     r"(?P<resource>arn:[^\s,;()'\"\[\]]+)", re.I)
+#: A KMS key ARN in a message ("arn:aws:kms:eu-west-1:111122223333:key/1234abcd-... is pending deletion").
+_KMS_KEY = re.compile(r"arn:[\w-]+:kms:[\w-]+:\d{12}:key/[\w-]+")
+
+
+def message_facts(message: str | None) -> dict[str, str]:
+    """What a status message names that a fix needs: the role to pass, the key that failed."""
+    facts: dict[str, str] = {}
+    denied = _DENIED.search(message or "")
+    if denied and denied["action"].lower() == "iam:passrole":
+        facts["pass_role_arn"] = denied["resource"].rstrip(".")
+    key = _KMS_KEY.search(message or "")
+    if key:
+        facts["kms_key_arn"] = key.group(0)
+    return facts
+
+
 def _text(value: Any) -> str | None:
     """Strings as they are; ``{}``, ``[]``, ``""`` and None as missing; other scalars as text."""
     if value is None or value == {} or value == [] or value == "":
@@ -227,6 +247,7 @@ def parse_backup_event(raw: dict[str, Any], codes: CodeBook | None = None) -> Fa
         "message_category": d.message_category,
         **(d.created_by.facts() if d.created_by else {}),
         **arn_ids(resource_arn, recovery_point),
+        **message_facts(message),
     }
     if job_type == "copy":
         destination = arn_parts(d.destination_backup_vault_arn)
