@@ -122,6 +122,19 @@ def test_aws_ids_the_resource_arn_names(resource_arn: str, name: str, value: str
     assert not others & facts.keys()
 
 
+@pytest.mark.parametrize("resource_arn", [
+    "arn:aws:s3:us-west-2:111122223333:accesspoint/reports",  # not a bucket: an access point
+    "arn:aws:ec2:us-west-2:111122223333:network-interface/eni-0a1b2c3d",
+    "arn:aws:service:us-west-2:1112233445566:resource-type/resource-id",  # the documentation's placeholder
+])
+def test_aws_an_arn_that_names_no_known_id_names_none(resource_arn: str) -> None:
+    event = load_event("aws/backup-job-failed.json")
+    event["detail"]["resourceArn"] = resource_arn
+    facts = parse_event(event).facts
+    assert not {"instance_id", "volume_id", "ami_id", "snapshot_id", "db_identifier", "file_system_id",
+                "table_name", "bucket_name"} & facts.keys()
+
+
 def test_aws_an_ec2_copy_names_its_instance_and_its_ami() -> None:
     facts = parse_event(load_event("aws/seed003-copy-aws-managed-cmk-snapshot.json")).facts
     assert (facts["instance_id"], facts["ami_id"]) == ("i-0c2e4a6b8d0f13579", "ami-0d4f6b8a0c2e46813")

@@ -39,20 +39,20 @@ _REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$")
 _PATH_SEPARATORS = re.compile(r"[:/]")
 _ARN = re.compile(r"^arn:(?P<partition>[\w-]+):(?P<service>[\w-]+):(?P<region>[\w-]*):"
                   r"(?P<account>\d*):(?P<resource>.+)$")
-#: The placeholder an ARN's id fills, by service and the start of its resource part. The id is the
-#: rest of the resource part up to the next separator (``table/orders/backup/...`` names ``orders``).
+#: The placeholder an ARN's id fills, by service and the form of the ARN's resource part (group 1).
 ARN_IDS: dict[tuple[str, str], str] = {
-    ("ec2", "instance/"): "instance_id",
-    ("ec2", "volume/"): "volume_id",
-    ("ec2", "image/"): "ami_id",
-    ("ec2", "snapshot/"): "snapshot_id",
-    ("rds", "db:"): "db_identifier",
-    ("rds", "cluster:"): "db_identifier",
-    ("elasticfilesystem", "file-system/"): "file_system_id",
-    ("fsx", "file-system/"): "file_system_id",
-    ("dynamodb", "table/"): "table_name",
-    ("s3", ""): "bucket_name",
+    ("ec2", r"instance/(i-[0-9a-f]+)"): "instance_id",
+    ("ec2", r"volume/(vol-[0-9a-f]+)"): "volume_id",
+    ("ec2", r"image/(ami-[0-9a-f]+)"): "ami_id",
+    ("ec2", r"snapshot/(snap-[0-9a-f]+)"): "snapshot_id",
+    ("rds", r"(?:db|cluster):([\w-]+)"): "db_identifier",
+    ("elasticfilesystem", r"file-system/(fs-[0-9a-f]+)"): "file_system_id",
+    ("fsx", r"file-system/(fs-[0-9a-f]+)"): "file_system_id",
+    ("dynamodb", r"table/([\w.-]+)"): "table_name",
+    # a bucket's ARN has no Region or account: arn:aws:s3:::name
+    ("s3", r"([a-z0-9][a-z0-9.-]+)"): "bucket_name",
 }
+_ARN_IDS = [(service, re.compile(pattern + r"(?:[/:].*)?$"), name) for (service, pattern), name in ARN_IDS.items()]
 #: Resource parts of the ARNs AWS Backup gives recovery points: its own for fully managed resources
 #: (and S3, EFS, DynamoDB with advanced features), the service's snapshot, image or backup otherwise.
 #: A copy or restore event names the recovery point it used only in the envelope's ``resources``.
@@ -187,12 +187,10 @@ def arn_ids(*arns: str | None) -> dict[str, str]:
     ids: dict[str, str] = {}
     for arn in arns:
         parts = arn_parts(arn)
-        resource = parts.get("resource", "")
-        for (service, prefix), name in ARN_IDS.items():
-            if parts.get("service") == service and resource.startswith(prefix) and name not in ids:
-                value = _PATH_SEPARATORS.split(resource[len(prefix):])[0]
-                if value:
-                    ids[name] = value
+        for service, pattern, name in _ARN_IDS:
+            found = pattern.match(parts.get("resource", "")) if parts.get("service") == service else None
+            if found and name not in ids and not (service == "s3" and (parts["region"] or parts["account"])):
+                ids[name] = found.group(1)
     return ids
 
 
