@@ -64,6 +64,92 @@ def test_aws_cross_account_copy_names_both_accounts() -> None:
     assert failure.facts["cross_account"] == "True"
 
 
+@pytest.mark.parametrize(("name", "recovery_point"), [
+    ("copy-job-failed", "arn:aws:ec2:us-west-2::image/ami-00179b33a7a88cac5"),
+    ("seed003-copy-default-backup-key-vault", "arn:aws:ec2:us-west-2::snapshot/snap-0b7e9c1d3f5a24680"),
+    ("seed003-copy-source-kms-key-access",
+     "arn:aws:rds:us-west-2:111122223333:snapshot:awsbackup:job-5e0c3d2a-7b1f-4c8e-9a6d-2f4b8c1e7a90"),
+    ("seed003-copy-vault-access-denied",
+     "arn:aws:backup:us-west-2:111122223333:recovery-point:3b9d2f61-8c4e-4a17-b5d0-6e2f9a1c7d48"),
+    ("restore-job-failed", "arn:aws:ec2:us-west-2::image/ami-12b3456dfb7f8cf90"),
+])
+def test_aws_recovery_point_named_only_in_resources(name: str, recovery_point: str) -> None:
+    assert parse_event(load_event(f"aws/{name}.json")).facts["recovery_point_arn"] == recovery_point
+
+
+def test_aws_recovery_point_of_the_detail_comes_before_resources() -> None:
+    event = load_event("aws/copy-job-failed.json")
+    event["detail"]["sourceRecoveryPointArn"] = "arn:aws:ec2:us-west-2::image/ami-0aaaaaaaaaaaaaaaa"
+    assert parse_event(event).facts["recovery_point_arn"] == "arn:aws:ec2:us-west-2::image/ami-0aaaaaaaaaaaaaaaa"
+
+
+@pytest.mark.parametrize("rule_key", ["backupPlanRuleId", "backupRuleId"])
+def test_aws_the_plan_that_started_the_job(rule_key: str) -> None:
+    event = load_event("aws/backup-job-expired-window.json")
+    created_by = event["detail"]["createdBy"]
+    created_by[rule_key] = created_by.pop("backupPlanRuleId")
+    facts = parse_event(event).facts
+    assert facts["backup_plan_id"] == "7c2e4a6b-8d0f-4b1c-9e3a-5f7d9b1c3e5a"
+    assert facts["backup_plan_arn"] == ("arn:aws:backup:us-west-2:111122223333:backup-plan:"
+                                        "7c2e4a6b-8d0f-4b1c-9e3a-5f7d9b1c3e5a")
+    assert facts["backup_plan_version"] == "ZmE0YjJjMWQtOGU3Zi00YTNiLWJjMmQtOWUxZjBhN2I2YzVk"
+    assert facts["backup_rule_id"] == "3b5d7f9a-1c2e-4a6b-8d0f-2e4a6c8e0b1d"
+
+
+def test_aws_an_on_demand_job_has_no_plan() -> None:
+    event = load_event("aws/backup-job-expired-window.json")
+    event["detail"]["createdBy"] = {}
+    assert not {"backup_plan_id", "backup_rule_id"} & parse_event(event).facts.keys()
+
+
+@pytest.mark.parametrize(("resource_arn", "name", "value"), [
+    ("arn:aws:ec2:us-west-2:111122223333:instance/i-0c2e4a6b8d0f13579", "instance_id", "i-0c2e4a6b8d0f13579"),
+    ("arn:aws:ec2:us-west-2:111122223333:volume/vol-0a1b2c3d4e5f60718", "volume_id", "vol-0a1b2c3d4e5f60718"),
+    ("arn:aws:rds:us-west-2:111122223333:db:orders-prod", "db_identifier", "orders-prod"),
+    ("arn:aws:rds:us-west-2:111122223333:cluster:orders-aurora", "db_identifier", "orders-aurora"),
+    ("arn:aws:elasticfilesystem:us-west-2:111122223333:file-system/fs-0123456789abcdef0", "file_system_id",
+     "fs-0123456789abcdef0"),
+    ("arn:aws:fsx:us-west-2:111122223333:file-system/fs-0fedcba9876543210", "file_system_id", "fs-0fedcba9876543210"),
+    ("arn:aws:dynamodb:us-west-2:111122223333:table/orders", "table_name", "orders"),
+    ("arn:aws:s3:::example-app-data-111122223333", "bucket_name", "example-app-data-111122223333"),
+])
+def test_aws_ids_the_resource_arn_names(resource_arn: str, name: str, value: str) -> None:
+    event = load_event("aws/backup-job-failed.json")
+    event["detail"]["resourceArn"] = resource_arn
+    facts = parse_event(event).facts
+    assert facts[name] == value
+    others = {"instance_id", "volume_id", "db_identifier", "file_system_id", "table_name", "bucket_name"} - {name}
+    assert not others & facts.keys()
+
+
+@pytest.mark.parametrize("resource_arn", [
+    "arn:aws:s3:us-west-2:111122223333:accesspoint/reports",  # not a bucket: an access point
+    "arn:aws:ec2:us-west-2:111122223333:network-interface/eni-0a1b2c3d",
+    "arn:aws:service:us-west-2:1112233445566:resource-type/resource-id",  # the documentation's placeholder
+])
+def test_aws_an_arn_that_names_no_known_id_names_none(resource_arn: str) -> None:
+    event = load_event("aws/backup-job-failed.json")
+    event["detail"]["resourceArn"] = resource_arn
+    facts = parse_event(event).facts
+    assert not {"instance_id", "volume_id", "ami_id", "snapshot_id", "db_identifier", "file_system_id",
+                "table_name", "bucket_name"} & facts.keys()
+
+
+def test_aws_an_ec2_copy_names_its_instance_and_its_ami() -> None:
+    facts = parse_event(load_event("aws/seed003-copy-aws-managed-cmk-snapshot.json")).facts
+    assert (facts["instance_id"], facts["ami_id"]) == ("i-0c2e4a6b8d0f13579", "ami-0d4f6b8a0c2e46813")
+
+
+def test_aws_what_a_plain_message_names() -> None:
+    assert parse_event(load_event("aws/restore-job-failed-pass-role-plain.json")).facts["pass_role_arn"] == (
+        "arn:aws:iam::111122223333:role/AmazonSSMRoleForInstancesQuickSetup")
+    assert parse_event(load_event("aws/restore-job-failed-kms-key-pending-deletion.json")).facts["kms_key_arn"] == (
+        "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+    event = load_event("aws/restore-job-failed-pass-role-plain.json")
+    event["detail"]["statusMessage"] = event["detail"]["statusMessage"].replace("iam:PassRole", "iam:GetRole")
+    assert "pass_role_arn" not in parse_event(event).facts  # only a refused iam:PassRole names the role to pass
+
+
 def test_aws_encoded_authorization_message_is_found() -> None:
     failure = parse_event(load_event("aws/seed004-restore-ec2-not-authorized-encoded.json"))
     assert failure.encoded_message and len(failure.encoded_message) > 20

@@ -124,9 +124,9 @@ class BackupEnricher:
     @staticmethod
     def needs_job(failure: Failure) -> bool:
         """True when the event lacks a fact the fix needs that the job description has."""
-        needed = [failure.message, failure.resource_type, failure.facts.get("role_arn")]
-        if failure.job_type in ("backup", "copy"):
-            needed.append(failure.vault_id or failure.vault_name)
+        needed = [failure.message, failure.resource_type, failure.facts.get("role_arn"),
+                  # restore events never name the vault; the key of the recovery point is read through it
+                  failure.vault_id or failure.vault_name]
         if failure.job_type in ("copy", "restore"):
             needed.append(failure.facts.get("recovery_point_arn"))
         if failure.job_type == "copy":

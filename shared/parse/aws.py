@@ -4,6 +4,12 @@ The wire format is loose: restore events say ``status`` where the others say ``s
 restore CREATED event says ``state``), numbers arrive as strings or numbers, ``statusMessage`` is
 sometimes wrapped in literal quotes, ``destinationRecoveryPointArn`` can be ``{}``, and dates other
 than the envelope's ``time`` are not ISO 8601. The models accept all of that.
+
+Some values live outside ``detail``'s plain fields: a copy or restore event names its source recovery
+point only in the envelope's ``resources``; the plan that started a job is in ``detail.createdBy``
+(``backupRuleId`` in some events, ``backupPlanRuleId`` in others); instance, volume, table and file
+system ids are parts of the resource ARN. The parser reads them all, so a fix never asks the reader
+for a value the event carried.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.models import Failure, JobType
 from shared.parse.azure import CodeBook
@@ -33,6 +39,44 @@ _REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$")
 _PATH_SEPARATORS = re.compile(r"[:/]")
 _ARN = re.compile(r"^arn:(?P<partition>[\w-]+):(?P<service>[\w-]+):(?P<region>[\w-]*):"
                   r"(?P<account>\d*):(?P<resource>.+)$")
+#: The placeholder an ARN's id fills, by service and the form of the ARN's resource part (group 1).
+ARN_IDS: dict[tuple[str, str], str] = {
+    ("ec2", r"instance/(i-[0-9a-f]+)"): "instance_id",
+    ("ec2", r"volume/(vol-[0-9a-f]+)"): "volume_id",
+    ("ec2", r"image/(ami-[0-9a-f]+)"): "ami_id",
+    ("ec2", r"snapshot/(snap-[0-9a-f]+)"): "snapshot_id",
+    ("rds", r"(?:db|cluster):([\w-]+)"): "db_identifier",
+    ("elasticfilesystem", r"file-system/(fs-[0-9a-f]+)"): "file_system_id",
+    ("fsx", r"file-system/(fs-[0-9a-f]+)"): "file_system_id",
+    ("dynamodb", r"table/([\w.-]+)"): "table_name",
+    # a bucket's ARN has no Region or account: arn:aws:s3:::name
+    ("s3", r"([a-z0-9][a-z0-9.-]+)"): "bucket_name",
+}
+_ARN_IDS = [(service, re.compile(pattern + r"(?:[/:].*)?$"), name) for (service, pattern), name in ARN_IDS.items()]
+#: Resource parts of the ARNs AWS Backup gives recovery points: its own for fully managed resources
+#: (and S3, EFS, DynamoDB with advanced features), the service's snapshot, image or backup otherwise.
+#: A copy or restore event names the recovery point it used only in the envelope's ``resources``.
+_RECOVERY_POINT = re.compile(r"^(recovery-point:|snapshot[:/]|cluster-snapshot:|image/|backup/|table/[^/]+/backup/)")
+
+
+#: A plain (not encoded) IAM error names what was refused: "User: ... is not authorized to perform:
+#: iam:PassRole on resource: arn:aws:iam::111122223333:role/Name".
+_DENIED = re.compile(r"not authori[sz]ed to perform:?\s*(?P<action>[\w-]+:[\w*]+)\s+on resource:?\s*"
+                     r"(?P<resource>arn:[^\s,;()'\"\[\]]+)", re.I)
+#: A KMS key ARN in a message ("arn:aws:kms:eu-west-1:111122223333:key/1234abcd-... is pending deletion").
+_KMS_KEY = re.compile(r"arn:[\w-]+:kms:[\w-]+:\d{12}:key/[\w-]+")
+
+
+def message_facts(message: str | None) -> dict[str, str]:
+    """What a status message names that a fix needs: the role to pass, the key that failed."""
+    facts: dict[str, str] = {}
+    denied = _DENIED.search(message or "")
+    if denied and denied["action"].lower() == "iam:passrole":
+        facts["pass_role_arn"] = denied["resource"].rstrip(".")
+    key = _KMS_KEY.search(message or "")
+    if key:
+        facts["kms_key_arn"] = key.group(0)
+    return facts
 
 
 def _text(value: Any) -> str | None:
@@ -42,6 +86,27 @@ def _text(value: Any) -> str | None:
     if isinstance(value, (dict, list)):
         return None
     return str(value)
+
+
+class CreatedBy(BaseModel):
+    """``detail.createdBy``: the backup plan and rule that started the job (absent for on-demand jobs)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    backup_plan_id: str | None = Field(None, alias="backupPlanId")
+    backup_plan_arn: str | None = Field(None, alias="backupPlanArn")
+    backup_plan_version: str | None = Field(None, alias="backupPlanVersion")
+    #: ``backupPlanRuleId`` in the job events, ``backupRuleId`` in the scan events.
+    backup_rule_id: str | None = Field(None, validation_alias=AliasChoices("backupRuleId", "backupPlanRuleId"))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _loose_scalars(cls, data: Any) -> Any:
+        return {k: _text(v) for k, v in data.items()} if isinstance(data, dict) else data
+
+    def facts(self) -> dict[str, str | None]:
+        return {"backup_plan_id": self.backup_plan_id, "backup_plan_arn": self.backup_plan_arn,
+                "backup_plan_version": self.backup_plan_version, "backup_rule_id": self.backup_rule_id}
 
 
 class JobDetail(BaseModel):
@@ -68,12 +133,16 @@ class JobDetail(BaseModel):
     iam_role_arn: str | None = Field(None, alias="iamRoleArn")
     account_id: str | None = Field(None, alias="accountId")
     message_category: str | None = Field(None, alias="messageCategory")
+    created_by: CreatedBy | None = Field(None, alias="createdBy")
 
     @model_validator(mode="before")
     @classmethod
     def _loose_scalars(cls, data: Any) -> Any:
-        """Numbers as text, and ``{}`` / ``""`` as missing, in one pass over the detail."""
-        return {k: _text(v) for k, v in data.items()} if isinstance(data, dict) else data
+        """Numbers as text, and ``{}`` / ``""`` as missing, in one pass over the detail (``createdBy``
+        is the one object kept: it names the plan)."""
+        if not isinstance(data, dict):
+            return data
+        return {k: v if k == "createdBy" and isinstance(v, dict) else _text(v) for k, v in data.items()}
 
 
 class BackupEvent(BaseModel):
@@ -112,6 +181,23 @@ def _name(arn: str | None) -> str | None:
     return _PATH_SEPARATORS.split(resource)[-1] if resource else None
 
 
+def arn_ids(*arns: str | None) -> dict[str, str]:
+    """The ids the ARNs name (``instance_id``, ``volume_id``, ``ami_id``...), by ``ARN_IDS``; the
+    first ARN that names an id wins."""
+    ids: dict[str, str] = {}
+    for arn in arns:
+        parts = arn_parts(arn)
+        for service, pattern, name in _ARN_IDS:
+            found = pattern.match(parts.get("resource", "")) if parts.get("service") == service else None
+            if found and name not in ids and not (service == "s3" and (parts["region"] or parts["account"])):
+                ids[name] = found.group(1)
+    return ids
+
+
+def is_recovery_point(arn: str) -> bool:
+    return bool(_RECOVERY_POINT.match(arn_parts(arn).get("resource", "")))
+
+
 def encoded_message_in(message: str | None) -> str | None:
     match = _ENCODED.search(message or "")
     return match.group(1) if match else None
@@ -147,7 +233,8 @@ def parse_backup_event(raw: dict[str, Any], codes: CodeBook | None = None) -> Fa
         (r for r in event.resources if not arn_parts(r).get("resource", "").startswith(
             ("recovery-point", "backup-vault"))), None)
     vault_arn = d.backup_vault_arn or d.source_backup_vault_arn
-    recovery_point = d.recovery_point_arn or d.source_recovery_point_arn
+    recovery_point = d.recovery_point_arn or d.source_recovery_point_arn or next(
+        (r for r in event.resources if is_recovery_point(r)), None)
     partition = arn_parts(vault_arn or resource_arn or d.iam_role_arn).get("partition", "aws")
 
     facts: dict[str, str | None] = {
@@ -156,6 +243,9 @@ def parse_backup_event(raw: dict[str, Any], codes: CodeBook | None = None) -> Fa
         "role_name": _name(d.iam_role_arn),
         "recovery_point_arn": recovery_point,
         "message_category": d.message_category,
+        **(d.created_by.facts() if d.created_by else {}),
+        **arn_ids(resource_arn, recovery_point),
+        **message_facts(message),
     }
     if job_type == "copy":
         destination = arn_parts(d.destination_backup_vault_arn)

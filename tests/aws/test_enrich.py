@@ -64,7 +64,8 @@ def test_restore_job_is_described_for_what_the_event_lacks() -> None:
 
 
 def test_cross_account_copy_reads_job_vault_and_destination_policy() -> None:
-    failure = event("seed003-copy-vault-access-denied")
+    # without its role the event lacks a fact the fix needs, so the job is described
+    failure = event("seed003-copy-vault-access-denied", iamRoleArn=None)
     c = clients()
     policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::777788889999:root"},
                                                       "Action": "backup:CopyIntoBackupVault", "Resource": "*"}]}
@@ -101,7 +102,7 @@ def test_cross_account_copy_reads_job_vault_and_destination_policy() -> None:
 
 
 def test_each_call_is_optional_and_noted() -> None:
-    failure = event("seed003-copy-vault-access-denied")
+    failure = event("seed003-copy-vault-access-denied", iamRoleArn=None)
     c = clients()
     with Stubber(c.client("backup", HOME_ACCOUNT, REGION)) as backup, Stubber(c.client("sts")) as sts:
         backup.add_client_error("describe_copy_job", "AccessDeniedException", "no", 403)
@@ -154,8 +155,8 @@ def test_missing_message_is_read_from_the_job() -> None:
 def test_nothing_to_do_means_no_call() -> None:
     c = clients()
     complete = event("seed003-copy-vault-access-denied")
-    complete = complete.model_copy(update={"facts": {**complete.facts, "recovery_point_arn": RP, "kms_key_arn": KEY,
-                                                     "cross_account": "False"}})
+    assert complete.facts["recovery_point_arn"] == RP  # the copy event names it in its resources
+    complete = complete.model_copy(update={"facts": {**complete.facts, "kms_key_arn": KEY, "cross_account": "False"}})
     assert not BackupEnricher.needs_job(complete)
     recovered = event("backup-job-completed")
     with Stubber(c.client("backup", HOME_ACCOUNT, REGION)) as backup:  # nothing queued: a call would fail

@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from shared.models import Failure, Outcome
@@ -116,6 +117,15 @@ class Clients:
         if client is None:
             raise AssertionError(f"no {service} client for account {account_id}")
         return client
+
+
+class RecoveryPointUnreadable:
+    """AWS Backup refusing DescribeRecoveryPoint to the remediator (the copy events name their
+    recovery point): the KMS fix then works on the key that enrichment found (``kms_key_arn``)."""
+
+    def describe_recovery_point(self, **params: Any) -> dict[str, Any]:
+        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}},
+                          "DescribeRecoveryPoint")
 
 
 def aws_client(service: str, region: str = REGION) -> Any:

@@ -21,6 +21,7 @@ from tests.remediation.conftest import (
     SEED003_KMS,
     SOURCE,
     Clients,
+    RecoveryPointUnreadable,
     aws_client,
     organizations_cannot_be_asked,
     outcome_of,
@@ -66,7 +67,7 @@ def policies(kms: Any) -> dict[str, Any]:
 
 def fixer(kms: Any, found: bool = True) -> AwsRemediator:
     org, _ = organizations(found)
-    return AwsRemediator(Clients().add("kms", kms).add("organizations", org))
+    return AwsRemediator(Clients().add("backup", RecoveryPointUnreadable()).add("kms", kms).add("organizations", org))
 
 
 def test_the_seed_003_statements_are_merged_for_the_destination_account_only(kms: Any) -> None:
@@ -147,7 +148,7 @@ def test_an_aws_managed_key_is_refused() -> None:
                                                        "KeyManager": "AWS", "KeyState": "Enabled"}},
                       {"KeyId": key})
     stub.activate()
-    remediator = AwsRemediator(Clients().add("kms", client))
+    remediator = AwsRemediator(Clients().add("backup", RecoveryPointUnreadable()).add("kms", client))
     with pytest.raises(RemediationRefused, match="AWS managed key"):
         remediator.plan_change(outcome_of(SEED003_KMS, facts={"kms_key_arn": key}))
     stub.assert_no_pending_responses()  # no policy was read or written
@@ -185,7 +186,7 @@ def test_the_recovery_points_key_is_preferred_to_the_vaults(kms: Any) -> None:
                       {"BackupVaultName": "prod-cmk-vault", "RecoveryPointArn": recovery_point})
     stub.activate()
     org, _ = organizations()
-    remediator = AwsRemediator(Clients().add("kms", kms).add("organizations", org).add("backup", backup))
+    remediator = AwsRemediator(Clients().add("backup", RecoveryPointUnreadable()).add("kms", kms).add("organizations", org).add("backup", backup))
     outcome = outcome_of(SEED003_KMS, facts={"kms_key_arn": vault_key, "recovery_point_arn": recovery_point})
     assert remediator.plan_change(outcome).target == key
 
@@ -206,7 +207,7 @@ def test_a_destination_organizations_cannot_confirm_is_refused_and_the_key_is_un
     into the key policy on its word alone."""
     key = new_key(kms)
     before = policies(kms)
-    remediator = AwsRemediator(Clients().add("kms", kms).add("organizations", organizations_cannot_be_asked()))
+    remediator = AwsRemediator(Clients().add("backup", RecoveryPointUnreadable()).add("kms", kms).add("organizations", organizations_cannot_be_asked()))
     with pytest.raises(RemediationRefused, match=f"{DESTINATION} could not be confirmed.*destination_accounts"):
         remediator.plan_change(outcome_of(SEED003_KMS, facts={"kms_key_arn": key}))
     assert policies(kms) == before
@@ -214,7 +215,7 @@ def test_a_destination_organizations_cannot_confirm_is_refused_and_the_key_is_un
 
 def test_without_organizations_lookups_only_an_allow_listed_destination_is_written(kms: Any) -> None:
     key = new_key(kms)
-    remediator = AwsRemediator(Clients().add("kms", kms), check_organizations=False)
+    remediator = AwsRemediator(Clients().add("backup", RecoveryPointUnreadable()).add("kms", kms), check_organizations=False)
     with pytest.raises(RemediationRefused, match="destination_accounts"):
         remediator.plan_change(outcome_of(SEED003_KMS, facts={"kms_key_arn": key}))
 
@@ -227,5 +228,5 @@ def test_a_suspended_destination_account_is_refused(kms: Any) -> None:
                       {"AccountId": DESTINATION})
     stub.activate()
     with pytest.raises(RemediationRefused, match="SUSPENDED"):
-        AwsRemediator(Clients().add("kms", kms).add("organizations", client)).plan_change(
+        AwsRemediator(Clients().add("backup", RecoveryPointUnreadable()).add("kms", kms).add("organizations", client)).plan_change(
             outcome_of(SEED003_KMS, facts={"kms_key_arn": key}))

@@ -40,6 +40,7 @@ from tests.remediation.conftest import (
     SUBSCRIPTION,
     VAULT_PRINCIPAL,
     Clients,
+    RecoveryPointUnreadable,
     aws_client,
     config,
     organizations_cannot_be_asked,
@@ -174,7 +175,7 @@ def test_seed_003_source_key_policy_is_fixed(kms: Any, tmp_path: Path) -> None:
         "DestinationBackupVaultArn": event["destinationBackupVaultArn"], "IamRoleArn": event["iamRoleArn"],
         "IdempotencyToken": ANY})
     stub.activate()
-    remediator = AwsRemediator(Clients().add("kms", kms).add("organizations", organizations)
+    remediator = AwsRemediator(Clients().add("backup", RecoveryPointUnreadable()).add("kms", kms).add("organizations", organizations)
                                .add("backup", backup, SOURCE))
     cfg = config(allow=[{"cause": "aws.kms.key-access", "accounts": [SOURCE], "restart_job": True}])
     outcome, text, state = respond(SEED003_KMS, pipeline(facts={"kms_key_arn": key}), cfg, "on", remediator,
@@ -285,7 +286,7 @@ def test_seed_003_destination_named_in_the_allow_list_is_written_when_organizati
     destination = outcome.failure.facts["destination_account_id"]
 
     def decide(allowed: list[str]) -> Any:
-        remediator = AwsRemediator(Clients().add("kms", kms).add("organizations", organizations_cannot_be_asked()))
+        remediator = AwsRemediator(Clients().add("backup", RecoveryPointUnreadable()).add("kms", kms).add("organizations", organizations_cannot_be_asked()))
         cfg = config(allow=[{"cause": "aws.kms.key-access", "destination_accounts": allowed}])
         return RemediationEngine(config=cfg, switch="on", state=MemoryStore(), remediators=[remediator],
                                  sleep=lambda _: None).run(outcome).remediation
