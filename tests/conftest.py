@@ -27,3 +27,5 @@ def _no_responder_settings(monkeypatch: pytest.MonkeyPatch) -> None:
                  "RESPONDER_AUTO_REMEDIATE", "RESPONDER_LANGUAGE", "RESPONDER_APPROVAL_BASE_URL",
                  "RESPONDER_APPROVAL_SECRET", "RESPONDER_SDK_LOG_LEVEL"):
         monkeypatch.delenv(name, raising=False)
+    # ``respond`` looks for this machine's AWS credentials: never on the instance metadata service.
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")

@@ -19,7 +19,7 @@ SECRET = "T0000/B0000/XXXXsecretXXXX"
 
 def _check(tmp_path: Path, sinks: dict[str, Any]) -> tuple[int, str]:
     path = tmp_path / "config.json"
-    path.write_text(json.dumps({"sinks": sinks}))
+    path.write_text(json.dumps({"sinks": sinks}, indent=2))
     out = io.StringIO()
     return main(["config", "check", str(path), "--events", str(tmp_path / "none.json")], out), out.getvalue()
 
@@ -38,7 +38,8 @@ def test_config_check_refuses_the_webhooks_respond_refuses(url: str, reason: str
     sinks = {"slack": {"type": "slack", "webhook_url": url}}
     status, out = _check(tmp_path, sinks)
     assert status == EXIT_BAD_INPUT
-    assert f"invalid: sink slack: {reason}" in out
+    # the file and the line of the offending key (line 5 of the indented JSON), never the URL
+    assert f"invalid: {tmp_path / 'config.json'}:5: sink slack: {reason}" in out
     assert SECRET not in out
     [destination] = build_destinations(parse_config({"sinks": sinks})).values()  # what respond builds
     assert isinstance(destination, BrokenDestination) and destination.reason.startswith(reason)
