@@ -524,10 +524,28 @@ def catalog_eval(catalog: Catalog, corpus: Path, fmt: str, out: TextIO) -> int:
     return EXIT_OK if summary["goals_met"] else EXIT_BAD_INPUT
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, except that ``--help`` and ``--version`` write as every command does, so that a
+    reader that went away is noticed (argparse's own printing ignores the error)."""
+
+    def print_help(self, file: TextIO | None = None) -> None:
+        (file or sys.stdout).write(self.format_help())
+
+
+class _Version(argparse.Action):
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        sys.stdout.write(f"{parser.prog} {version()}\n")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="backup-responder",
-                                     description="Explain failed AWS Backup and Azure Backup jobs and how to fix them.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    parser = _Parser(prog="backup-responder",
+                     description="Explain failed AWS Backup and Azure Backup jobs and how to fix them.")
+    parser.add_argument("--version", action=_Version, help="print the version and exit")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("classify", help="classify events offline, one JSON line per event")
@@ -597,7 +615,16 @@ def _reader_left(out: TextIO) -> int:
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except BrokenPipeError:
+        return _reader_left(sys.stdout)
+    except SystemExit:  # --help, --version, a usage error: printed; a reader that left is noticed here
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            return _reader_left(sys.stdout)
+        raise
     if out is None:
         # What cannot be encoded (a file name that is not UTF-8, say) is escaped, never a traceback.
         for stream in (sys.stdout, sys.stderr):
