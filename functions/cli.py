@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import metadata, resources
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import yaml
 from pydantic import ValidationError
@@ -57,6 +57,9 @@ from shared.sinks import ConsoleSink, Sink
 from shared.state import MemoryStore, StateStore
 from shared.state_sqlite import SqliteStore
 from shared.untrusted import bounded, decode_at, decode_text, printable
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 EXIT_OK, EXIT_DELIVERY_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 #: The reader of standard output went away (128 + SIGPIPE): what a shell shows for ``yes | head -1``.
@@ -528,7 +531,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, except that ``--help`` and ``--version`` write as every command does, so that a
     reader that went away is noticed (argparse's own printing ignores the error)."""
 
-    def print_help(self, file: TextIO | None = None) -> None:
+    def print_help(self, file: SupportsWrite[str] | None = None) -> None:
         (file or sys.stdout).write(self.format_help())
 
 
