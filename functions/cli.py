@@ -578,7 +578,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_demo)
 
     p = sub.add_parser("config", help="validate the configuration file and show where sample events go")
-    p.add_argument("action", choices=("check",))
+    # A command of its own, so that options may come before the file: config check --strict FILE
+    p = p.add_subparsers(dest="action", required=True).add_parser(
+        "check", help="validate the configuration file and show where sample events go")
     p.add_argument("path", nargs="?", help="the file (default: RESPONDER_CONFIG, else the simple settings)")
     p.add_argument("--events", action="append", help="events to route instead of the bundled samples")
     p.add_argument("--strict", action="store_true",
