@@ -100,7 +100,7 @@ def connect_aws_readers(env: Mapping[str, str] | None = None) -> AccountClients:
     return AccountClients(account, env.get(ENV_MEMBER_ROLE), session.region_name, partition, session)
 
 
-def _azure_credential() -> TokenCredential:
+def azure_credential() -> TokenCredential:
     """``DefaultAzureCredential`` without the managed identity, checked with one token request;
     ``Unavailable`` without the SDKs or credentials."""
     try:
@@ -127,7 +127,7 @@ def connect_azure(env: Mapping[str, str] | None = None) -> Remediator:
         from functions.azure.remediate import AzureRemediator
     except ImportError as exc:
         raise Unavailable(NO_AZURE_SDK) from exc
-    return AzureRemediator(_azure_credential())
+    return AzureRemediator(azure_credential())
 
 
 def connect_azure_enricher(env: Mapping[str, str] | None = None) -> Enricher | None:
@@ -137,7 +137,7 @@ def connect_azure_enricher(env: Mapping[str, str] | None = None) -> Enricher | N
         from functions.azure.enrich import AzureBackupEnricher
     except ImportError as exc:
         raise Unavailable(NO_AZURE_SDK) from exc
-    return AzureBackupEnricher.from_env(env, _azure_credential())
+    return AzureBackupEnricher.from_env(env, azure_credential())
 
 
 class LazyRemediator:
