@@ -5,17 +5,24 @@ BIN    := $(VENV)/bin
 
 .PHONY: demo test lint typecheck bench clean
 
+# pip's "a new release of pip is available" notice is not for the people running the demo.
+PIP    := $(BIN)/python -m pip --disable-pip-version-check
+# What the installed package is built from: `make demo` reinstalls when any of it changes.
+PACKAGE_FILES := pyproject.toml $(shell find shared functions -type f -not -path '*/__pycache__/*' 2>/dev/null)
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(PIP) install --quiet --upgrade pip
 
-# Reinstall when the project's metadata changes.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+# A regular install, not an editable one: setuptools warns on every editable install (about folders
+# that shadow the package), and the demo needs none of it.
+$(VENV)/.installed: $(PACKAGE_FILES) | $(BIN)/python
+	$(PIP) install --quiet .
 	touch $@
 
+# Editable for development: the tests run against the working tree.
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(PIP) install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed
@@ -36,7 +43,7 @@ node_modules/.installed: package.json package-lock.json
 CHECKOV := $(VENV)/tools/checkov/bin/checkov
 $(CHECKOV): | $(BIN)/python
 	$(PYTHON) -m venv $(VENV)/tools/checkov
-	$(VENV)/tools/checkov/bin/python -m pip install --quiet checkov==3.3.30
+	$(VENV)/tools/checkov/bin/python -m pip --disable-pip-version-check install --quiet checkov==3.3.30
 
 test: lint typecheck node_modules/.installed $(CHECKOV)
 	$(BIN)/python -m pytest

@@ -1,32 +1,44 @@
 """``backup-responder``: classify, respond and demo from a laptop or a script.
 
 Inputs are one event, a JSON array of events, or JSON lines (also concatenated or pretty-printed
-documents), from a file or standard input. A bad item gets ``{"error": ...}`` and exit status 2;
-the other items are still handled.
+documents), from a file or standard input. A bad item gets ``{"error": "FILE:LINE: reason"}`` (an
+element of a JSON array: ``FILE:LINE: item N: reason``) and exit status 2; the other items are still
+handled.
+
+Exit statuses: 0 done, 1 a delivery failed, 2 bad input or configuration, 141 (128 + SIGPIPE, what
+a shell reports for a command whose reader went away) when standard output is closed early, as in
+``backup-responder classify big.json | head -1``: then it stops quietly, without a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from importlib import resources
+from importlib import metadata, resources
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from functions.local import local_remediators, offline_remediators
-from shared.catalog import Catalog, CatalogError, evaluate, load_catalog
+import yaml
+from pydantic import ValidationError
+
+from functions.local import local_enrichment, local_remediators, offline_remediators
+from shared.catalog import Catalog, CatalogError, default_catalog, evaluate, load_catalog
 from shared.catalog.check import check_catalog
 from shared.classify import Classifier
+from shared.config_checks import Problem, catalog_causes, cause_pattern_findings, duplicate_keys, line_of, unknown_keys
+from shared.decode import Decoder
 from shared.notify.config import ResponderConfig, config_from_settings, load_config, parse_config
 from shared.notify.describe import describe_config
 from shared.notify.router import Router, describe_route
 from shared.notify.types import ConfigError
 from shared.parse import EventError
-from shared.pipeline import Pipeline
+from shared.pipeline import Enricher, Pipeline
 from shared.plan import LANGUAGES
 from shared.redact import quiet_sdk_loggers, redact
 from shared.remediation.changes import Remediator
@@ -38,10 +50,18 @@ from shared.sinks import describe_answers, url_problems
 from shared.sinks.local.transport import ConsoleSink, LocalSink
 from shared.state import MemoryStore, StateStore
 from shared.state_sqlite import SqliteStore
-from shared.untrusted import decode_at, decode_text, printable
+from shared.untrusted import bounded, decode_at, decode_text, printable
 from shared.wiring import build_responder
 
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
+
 EXIT_OK, EXIT_DELIVERY_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+#: The reader of standard output went away (128 + SIGPIPE): what a shell shows for ``yes | head -1``.
+EXIT_BROKEN_PIPE = 128 + 13
+#: How standard input is named in an error line.
+STDIN = "<stdin>"
+FORMATS = ("json", "text")
 
 
 @dataclass(frozen=True)
@@ -49,31 +69,49 @@ class InputError:
     reason: str
 
 
-def read_items(text: str) -> Iterator[Any | InputError]:
-    """Every JSON document in ``text``; a top-level array yields its elements. Text that is not
-    JSON (or not UTF-8, or nested too deep: ``shared.untrusted.decode_at``) yields an
+@dataclass(frozen=True)
+class Item:
+    """One item of the input and where it is: ``FILE:LINE`` (the line its document starts on),
+    ``FILE:LINE: item N`` for the N-th element (from 0) of a JSON array."""
+
+    where: str
+    value: Any
+
+
+def read_located(text: str, name: str = STDIN) -> Iterator[Item]:
+    """Every JSON document in ``text``, located; a top-level array yields its elements. Text that
+    is not JSON (or not UTF-8, or nested too deep: ``shared.untrusted.decode_at``) yields an
     ``InputError`` and reading resumes at the next line that starts a JSON value. What an item
     holds is checked when it is parsed (``shared.parse.parse_event``), so one bad element of an
     array does not cost the others."""
     pos, end = 0, len(text)
+    counted, line = 0, 1  # lines are counted once, as reading moves on
     if not text.strip():
-        yield InputError("the input is empty: expected an event, a JSON array of events, or JSON lines")
+        yield Item(name, InputError("the input is empty: expected an event, a JSON array of events, or JSON lines"))
         return
     while True:
         while pos < end and text[pos].isspace():
             pos += 1
         if pos >= end:
             return
+        line += text.count("\n", counted, pos)
+        counted = pos
+        where = f"{name}:{line}"
         try:
             value, pos = decode_at(text, pos)
         except EventError as exc:
-            yield InputError(str(exc))
+            yield Item(where, InputError(str(exc)))
             pos = _next_document(text, pos)
             continue
         if isinstance(value, list):
-            yield from value
+            yield from (Item(f"{where}: item {index}", element) for index, element in enumerate(value))
         else:
-            yield value
+            yield Item(where, value)
+
+
+def read_items(text: str) -> Iterator[Any | InputError]:
+    """The items of ``read_located``, without their place."""
+    return (item.value for item in read_located(text))
 
 
 _VALUE_START = frozenset('{["-0123456789tfn')
@@ -100,10 +138,15 @@ def _read_text(path: str) -> str:
     return decode_text(buffer.read()) if buffer is not None else sys.stdin.read()
 
 
-def _read_inputs(paths: Sequence[str]) -> Iterator[Any | InputError]:
+def _read_inputs(paths: Sequence[str]) -> Iterator[Item]:
     """The items of every path in order (``-`` is standard input)."""
     for path in paths or ["-"]:
-        yield from read_items(_read_text(path))
+        yield from read_located(_read_text(path), STDIN if path == "-" else path)
+
+
+def located(where: str | None, reason: str) -> str:
+    """``FILE:LINE: reason``, bounded like every error text."""
+    return bounded(f"{where}: {reason}") if where else reason
 
 
 def _print_json(obj: dict[str, Any], out: TextIO) -> None:
@@ -111,25 +154,44 @@ def _print_json(obj: dict[str, Any], out: TextIO) -> None:
     out.write(printable(json.dumps(obj, ensure_ascii=False, default=str)) + "\n")
 
 
+def _say(text: str) -> None:
+    """A note for the person at the terminal, on standard error."""
+    sys.stderr.write(f"backup-responder: {text}\n")
+
+
+def _text_summary(where: str, line: dict[str, Any]) -> str:
+    """A classification for a person: where, cause and code, then the title."""
+    code = f" {line['code']}" if line.get("code") else ""
+    return (f"{where}: {line['cloud']} {line['job_type'] or '-'}: {line['cause']}{code} "
+            f"(confidence {line['confidence']:.2f}): {line['title']}")
+
+
 def cmd_classify(args: argparse.Namespace, out: TextIO) -> int:
     """Offline: parse and classify only (no enrichment, no network)."""
     pipeline = Pipeline(Classifier(load_catalog(args.catalog) if args.catalog else None))
     status = EXIT_OK
     for index, item in enumerate(_read_inputs(args.paths)):
-        if isinstance(item, InputError):
-            _print_json({"error": item.reason, "index": index}, out)
-            status = EXIT_BAD_INPUT
-            continue
         try:
-            outcome = pipeline.classify(pipeline.parse(item))
+            if isinstance(item.value, InputError):
+                raise EventError(item.value.reason)
+            outcome = pipeline.classify(pipeline.parse(item.value))
         except EventError as exc:
-            _print_json({"error": str(exc), "index": index}, out)
             status = EXIT_BAD_INPUT
+            if args.format == "text":  # an error line a person can jump to: FILE:LINE: reason
+                out.flush()
+                _say(located(item.where, str(exc)))
+            else:
+                _print_json({"error": located(item.where, str(exc)), "index": index}, out)
             continue
         line = outcome.summary()
         if args.explain:
             line["explain"] = pipeline.classifier.explain(outcome.failure)
-        _print_json(line, out)
+        if args.format == "text":
+            out.write(_text_summary(item.where, line) + "\n")
+            if args.explain:
+                out.write(json.dumps(line["explain"], indent=2, ensure_ascii=False, default=str) + "\n")
+        else:
+            _print_json(line, out)
     return status
 
 
@@ -140,19 +202,23 @@ def _state(settings: Settings, dry_run: bool) -> StateStore:
     return SqliteStore(settings.state_path or default_state_path())
 
 
-def respond(items: Sequence[Any] | Iterator[Any], responder: Responder, out: TextIO) -> int:
-    """Run the full pipeline over ``items`` and deliver each outcome; print one status line each."""
+def respond(items: Sequence[Any] | Iterator[Any], responder: Responder, out: TextIO, fmt: str = "json") -> int:
+    """Run the full pipeline over ``items`` (events, or ``Item``s that say where each one is) and
+    deliver each outcome; print one status line each (``fmt``: a JSON object, or text)."""
     status = EXIT_OK
-    for index, item in enumerate(items):
-        if isinstance(item, InputError):
-            _print_json({"error": item.reason, "index": index}, out)
-            status = EXIT_BAD_INPUT
-            continue
+    for index, entry in enumerate(items):
+        where, item = (entry.where, entry.value) if isinstance(entry, Item) else (None, entry)
         try:
+            if isinstance(item, InputError):
+                raise EventError(item.reason)
             report = responder.handle(item)
         except EventError as exc:
-            _print_json({"error": str(exc), "index": index}, out)
             status = EXIT_BAD_INPUT
+            if fmt == "text":
+                out.flush()
+                _say(located(where, str(exc)))
+            else:
+                _print_json({"error": located(where, str(exc)), "index": index}, out)
             continue
         except DeliveryFailed as exc:
             report = exc.report
@@ -166,21 +232,39 @@ def respond(items: Sequence[Any] | Iterator[Any], responder: Responder, out: Tex
             line["remediation"] = {"action": decision.action, "mode": decision.mode, "audit_id": decision.audit_id}
         if report.skipped:
             line["skipped"] = report.skipped
-        _print_json(line, out)
+        if fmt == "text":
+            out.write(_text_status(where or f"#{index}", line) + "\n")
+        else:
+            _print_json(line, out)
     for delivery in responder.flush():
         if not delivery.ok and status == EXIT_OK:
             status = EXIT_DELIVERY_FAILED
-        _print_json({"digest": delivery.sink, "delivered": delivery.detail if delivery.ok
-                     else f"FAILED: {delivery.detail}"}, out)
+        detail = delivery.detail if delivery.ok else f"FAILED: {delivery.detail}"
+        if fmt == "text":
+            out.write(f"digest {delivery.sink}: {detail}\n")
+        else:
+            _print_json({"digest": delivery.sink, "delivered": detail}, out)
     return status
 
 
+def _text_status(where: str, line: dict[str, Any]) -> str:
+    """What happened to one event, for a person."""
+    if line.get("skipped"):
+        return f"{where}: {line['cause']}: skipped ({line['skipped']})"
+    delivered = ", ".join(f"{sink} {detail}" for sink, detail in line["delivered"].items()) or "nothing"
+    text = f"{where}: {line['cause']} -> route {line['route']}: {delivered}"
+    if remediation := line.get("remediation"):
+        text += f"; remediation {remediation['action']} ({remediation['mode']})"
+    return text
+
+
 def _responder(settings: Settings, language: str | None, dry_run: bool, local: list[LocalSink],
-               config: ResponderConfig | None = None) -> Responder:
+               config: ResponderConfig | None = None, enrichers: Sequence[Enricher] = (),
+               decoder: Decoder | None = None) -> Responder:
     if language:
         settings = settings.model_copy(update={"language": language})
-    responder = build_responder(settings, state=_state(settings, dry_run), dry_run=dry_run, config=config,
-                                local=local)
+    responder = build_responder(settings, enrichers=enrichers, decoder=decoder, state=_state(settings, dry_run),
+                                dry_run=dry_run, config=config, local=local)
     if language:
         responder.pipeline.language = language
     return responder
@@ -203,18 +287,22 @@ def remediation_engine(settings: Settings, remediation: RemediationConfig, state
 
 
 def cmd_respond(args: argparse.Namespace, out: TextIO) -> int:
+    """The pipeline of the cloud entry points: with this machine's credentials, the job is described
+    and the authorization message decoded (AWS), the job and vault read (Azure); ``--offline``, or
+    a cloud without its SDK or credentials (said once on standard error), reads nothing."""
     settings = Settings.from_env()
     local: list[LocalSink] = [ConsoleSink(out)] if args.dry_run or not settings.outbox else []
     if args.dry_run:  # nothing is written either
         settings = settings.model_copy(update={"outbox": None})
-    responder = _responder(settings, args.language, args.dry_run, local)
+    enrichers, decoder = ([], None) if args.offline else local_enrichment(_say)
+    responder = _responder(settings, args.language, args.dry_run, local, enrichers=enrichers, decoder=decoder)
     responder.remediation = remediation_engine(settings, responder.config.remediation, responder.state, args.dry_run)
     if args.dry_run:
         out.write("Dry run: nothing is sent; each message shows where it would go.\n")
     if responder.remediation is not None:
         out.write(f"Auto-remediation: {responder.remediation.mode} (RESPONDER_AUTO_REMEDIATE"
                   f"{', capped by --dry-run' if args.dry_run and settings.auto_remediate == 'on' else ''}).\n")
-    return respond(_read_inputs(args.paths), responder, out)
+    return respond(_read_inputs(args.paths), responder, out, args.format)
 
 
 def sample_events() -> list[tuple[str, Any]]:
@@ -261,6 +349,8 @@ def demo_engine(config: ResponderConfig, state: StateStore) -> RemediationEngine
 
 
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    """The bundled samples through the pipeline; ``--format json``: only one JSON status line per
+    sample (the messages are in the outbox)."""
     settings = Settings.from_env()
     outbox = Path(args.outbox) if args.outbox else (settings.outbox or Path("outbox"))
     config = (load_config(settings.config_path) if settings.config_path
@@ -268,14 +358,17 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     config = config.model_copy(update={"dedup": config.dedup.model_copy(update={"window": 0, "storm_window": 0})})
     settings = settings.model_copy(update={"outbox": outbox, "slack_webhook_url": None, "teams_webhook_url": None,
                                            "approval_base_url": None, "approval_secret": None})
-    responder = _responder(settings, args.language, True, [ConsoleSink(out)], config)
+    text = args.format == "text"
+    responder = _responder(settings, args.language, True, [ConsoleSink(out)] if text else [], config)
     responder.remediation = demo_engine(config, responder.state)
-    events = [event for _, event in sample_events()]
-    out.write(f"Running {len(events)} bundled sample failures (AWS and Azure) through the pipeline.\n"
-              f"Nothing is posted: the messages and the Slack, Teams and ticket payloads that would be sent\n"
-              f"are printed below and written to {outbox}/\n\n")
+    events = [Item(f"samples/{name}", event) for name, event in sample_events()]
+    if text:
+        out.write(f"Running {len(events)} bundled sample failures (AWS and Azure) through the pipeline.\n"
+                  f"Nothing is posted: the messages and the Slack, Teams and ticket payloads that would be sent\n"
+                  f"are printed below and written to {outbox}/\n\n")
     status = respond(events, responder, out)
-    out.write(f"\nDone: {len(events)} events; messages in {outbox}/\n")
+    if text:
+        out.write(f"\nDone: {len(events)} events; messages in {outbox}/\n")
     return status
 
 
@@ -291,47 +384,112 @@ def cmd_flush(args: argparse.Namespace, out: TextIO) -> int:
     return status
 
 
+def _where(loc: Sequence[Any]) -> str:
+    return ".".join(str(p) for p in loc if not str(p).startswith("function-")) or "config"
+
+
+def _at(source: str, text: str | None, loc: Sequence[Any]) -> str:
+    """``FILE:LINE`` of ``loc`` in the file (``FILE`` alone where the line is not known)."""
+    line = line_of(text, loc) if text is not None else None
+    return f"{source}:{line}" if line else source
+
+
+def _read_config(path: Path) -> tuple[str, Any]:
+    """The file's text and what it holds (``ConfigError`` when it cannot be read)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: {exc.strerror or exc}") from exc
+    try:
+        return text, (json.loads(text) if path.suffix == ".json" else yaml.safe_load(text))
+    except (ValueError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from exc
+
+
+def config_problems(path: Path | None, config: ResponderConfig | None, strict: bool) -> list[str]:
+    """What ``config check`` refuses, each ``FILE:LINE: reason`` where the file gives the line: the
+    schema's errors, or for a valid configuration the webhook URLs ``respond`` would refuse, the
+    cause patterns that match no cause of the catalog, and with ``strict`` unknown and repeated keys.
+    ``config`` is None when it did not validate."""
+    source, text, data = str(path or "settings"), None, None
+    if path is not None:
+        text, data = _read_config(path)
+        try:
+            config = ResponderConfig.model_validate(data or {})
+        except ValidationError as exc:
+            return [f"{_at(source, text, e['loc'])}: {_where(e['loc'])}: {redact(e['msg'])}"
+                    for e in exc.errors()[:5]]
+    if config is None:
+        return []
+    problems: list[Problem] = []
+    for problem in url_problems(config):  # what respond would refuse, refused here too (never the URL)
+        sink, _, reason = problem.partition(": ")
+        problems.append(Problem(("sinks", sink.removeprefix("sink "), reason.split(" ", 1)[0]), problem))
+    problems += cause_pattern_findings(config, catalog_causes(default_catalog().rules))
+    if strict:
+        problems += unknown_keys(config, data)
+    found = [f"{_at(source, text, p.loc)}: {p.message}" for p in problems]
+    if strict and text is not None:
+        found += [f"{source}:{line}: key {key!r} is given twice in the same mapping (the last one would win)"
+                  for line, key in duplicate_keys(text)]
+    return found
+
+
 def cmd_config(args: argparse.Namespace, out: TextIO) -> int:
     """Validate a configuration file and show where each sample event would go."""
     settings = Settings.from_env()
     path = Path(args.path) if args.path else settings.config_path
+    report: dict[str, Any] = {"file": str(path) if path else None, "valid": False}
+    config: ResponderConfig | None = None
     try:
         config = load_config(path) if path else config_from_settings(settings)
-    except ConfigError as exc:
-        out.write(f"invalid: {redact(str(exc))}\n")
+        problems = config_problems(path, config, args.strict)
+    except ConfigError as exc:  # the schema's errors, located in the file where it can be read
+        try:
+            problems = (config_problems(path, None, args.strict) if path else []) or [redact(str(exc))]
+        except ConfigError as again:
+            problems = [redact(str(again))]
+    if problems:
+        if args.format == "json":
+            _print_json({**report, "problems": problems}, out)
+        else:
+            out.write("".join(f"invalid: {problem}\n" for problem in problems))
         return EXIT_BAD_INPUT
-    if problems := url_problems(config):  # what respond would refuse, refused here too
-        out.write("".join(f"invalid: {problem}\n" for problem in problems))
-        return EXIT_BAD_INPUT
-    out.write(f"{path or 'settings (SLACK_WEBHOOK_URL / TEAMS_WEBHOOK_URL)'}: valid\n")
-    for line in [*describe_config(config), *describe_answers(config)]:
-        out.write(line + "\n")
+    assert config is not None
+    summary = [*describe_config(config), *describe_answers(config)]
     mode = config.remediation.effective_mode(settings.auto_remediate)
-    out.write(f"auto-remediation here: {mode} (RESPONDER_AUTO_REMEDIATE={settings.auto_remediate})\n")
+    summary.append(f"auto-remediation here: {mode} (RESPONDER_AUTO_REMEDIATE={settings.auto_remediate})")
     if settings.approval_base_url and settings.approval_secret is not None:
-        out.write(f"Teams \"Apply fix\" links: {settings.approval_base_url} (signed with RESPONDER_APPROVAL_SECRET)\n")
-    events: list[tuple[str, Any]] = []
+        summary.append(f"Teams \"Apply fix\" links: {settings.approval_base_url} "
+                       "(signed with RESPONDER_APPROVAL_SECRET)")
+    events: list[Item] = []
     for event_path in args.events or []:
-        events += [(Path(event_path).name, e) for e in _read_inputs([event_path])]
+        events += list(_read_inputs([event_path]))
     if not args.events:
-        events = sample_events()
-    if events:
-        out.write("\nwhere the sample events would go:\n")
+        events = [Item(name, event) for name, event in sample_events()]
     pipeline = Pipeline()
     router = Router(config)
     status = EXIT_OK
-    for name, event in events:
-        if isinstance(event, InputError):
-            out.write(f"  {name}: {event.reason}\n")
-            status = EXIT_BAD_INPUT
-            continue
+    routes: list[dict[str, str]] = []
+    for item in events:
         try:
-            outcome = pipeline.assess(pipeline.parse(event))
+            if isinstance(item.value, InputError):
+                raise EventError(item.value.reason)
+            outcome = pipeline.assess(pipeline.parse(item.value))
         except EventError as exc:
-            out.write(f"  {name}: {exc}\n")
+            routes.append({"event": item.where, "error": str(exc)})
             status = EXIT_BAD_INPUT
             continue
-        out.write(f"  {name}: {describe_route(outcome, router.route(outcome))}\n")
+        routes.append({"event": item.where, "route": describe_route(outcome, router.route(outcome))})
+    if args.format == "json":
+        _print_json({**report, "valid": True, "problems": [], "summary": summary, "events": routes}, out)
+        return status
+    out.write(f"{path or 'settings (SLACK_WEBHOOK_URL / TEAMS_WEBHOOK_URL)'}: valid\n")
+    out.write("".join(line + "\n" for line in summary))
+    if routes:
+        out.write("\nwhere the sample events would go:\n")
+    for entry in routes:
+        out.write(f"  {entry['event']}: {entry.get('route') or entry['error']}\n")
     return status
 
 
@@ -363,9 +521,28 @@ def catalog_eval(catalog: Catalog, corpus: Path, fmt: str, out: TextIO) -> int:
     return EXIT_OK if summary["goals_met"] else EXIT_BAD_INPUT
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, except that ``--help`` and ``--version`` write as every command does, so that a
+    reader that went away is noticed (argparse's own printing ignores the error)."""
+
+    def print_help(self, file: SupportsWrite[str] | None = None) -> None:
+        (file or sys.stdout).write(self.format_help())
+
+
+class _Version(argparse.Action):
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        sys.stdout.write(f"{parser.prog} {version()}\n")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="backup-responder",
-                                     description="Explain failed AWS Backup and Azure Backup jobs and how to fix them.")
+    parser = _Parser(prog="backup-responder",
+                     description="Explain failed AWS Backup and Azure Backup jobs and how to fix them.")
+    parser.add_argument("--version", action=_Version, help="print the version and exit")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("classify", help="classify events offline, one JSON line per event")
@@ -373,23 +550,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--catalog", type=Path, help="a folder of catalog files instead of the bundled one")
     p.add_argument("--explain", action="store_true",
                    help="say why the rule won: the ranked candidates and what matched each")
+    p.add_argument("--format", choices=FORMATS, default="json",
+                   help="json: one JSON object per event (the default); text: one line per event, for people")
     p.set_defaults(run=cmd_classify)
 
     p = sub.add_parser("respond", help="the full pipeline: enrich, classify, plan, deliver")
     p.add_argument("paths", nargs="*", metavar="PATH", help="files, or - for standard input (the default)")
     p.add_argument("--dry-run", action="store_true", help="deliver nothing; print what would be sent")
     p.add_argument("--language", choices=LANGUAGES, help="message language where the catalog has it")
+    p.add_argument("--offline", action="store_true",
+                   help="read no cloud: no job description, no STS decoding, no Azure Resource Manager")
+    p.add_argument("--format", choices=FORMATS, default="json",
+                   help="the status line of each event: a JSON object (the default) or text")
     p.set_defaults(run=cmd_respond)
 
     p = sub.add_parser("demo", help="run the bundled sample failures (no cloud account, no network)")
     p.add_argument("--outbox", help="folder for the rendered messages (default ./outbox)")
     p.add_argument("--language", choices=LANGUAGES)
+    p.add_argument("--format", choices=FORMATS, default="text",
+                   help="text: the messages and a status line each (the default); json: the status lines only")
     p.set_defaults(run=cmd_demo)
 
     p = sub.add_parser("config", help="validate the configuration file and show where sample events go")
-    p.add_argument("action", choices=("check",))
+    # A command of its own, so that options may come before the file: config check --strict FILE
+    p = p.add_subparsers(dest="action", required=True).add_parser(
+        "check", help="validate the configuration file and show where sample events go")
     p.add_argument("path", nargs="?", help="the file (default: RESPONDER_CONFIG, else the simple settings)")
     p.add_argument("--events", action="append", help="events to route instead of the bundled samples")
+    p.add_argument("--strict", action="store_true",
+                   help="also refuse keys that nothing reads and keys given twice in one mapping")
+    p.add_argument("--format", choices=FORMATS, default="text",
+                   help="text (the default), or one JSON object: file, valid, problems, summary, events")
     p.set_defaults(run=cmd_config)
 
     p = sub.add_parser("flush", help="send the digests of closed storms and ended quiet hours")
@@ -405,8 +596,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def version() -> str:
+    """The installed package's version (its metadata, so it is the one pip reports)."""
+    try:
+        return metadata.version("backup-responder")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _reader_left(out: TextIO) -> int:
+    """Standard output was closed early (``| head``): stop quietly. What is still buffered cannot be
+    written, so standard output is pointed at the null device, and the flush at exit raises nothing."""
+    if out is sys.stdout:
+        with contextlib.suppress(OSError, ValueError):  # not a real file (a test's buffer): nothing to do
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return EXIT_BROKEN_PIPE
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except BrokenPipeError:
+        return _reader_left(sys.stdout)
+    except SystemExit:  # --help, --version, a usage error: printed; a reader that left is noticed here
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            return _reader_left(sys.stdout)
+        raise
     if out is None:
         # What cannot be encoded (a file name that is not UTF-8, say) is escaped, never a traceback.
         for stream in (sys.stdout, sys.stderr):
@@ -415,7 +632,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     quiet_sdk_loggers()
     try:
-        return int(args.run(args, out))
+        status = int(args.run(args, out))
+        out.flush()  # here, so that a reader that went away is noticed here, not at exit
+        return status
+    except BrokenPipeError:
+        return _reader_left(out)
     except (CatalogError, SettingsError, ConfigError, OSError) as exc:
         sys.stderr.write(f"backup-responder: {redact(str(exc))}\n")
         return EXIT_BAD_INPUT

@@ -18,19 +18,33 @@ failure needs a fix, so that importing this module imports no SDK and looks up n
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from shared.decode import DecodeError
 from shared.models import Failure, Outcome
+from shared.pipeline import Enricher
 from shared.remediation.changes import Applied, Change, JobRestarter, RemediationRefused, Remediator, TagReader
 from shared.remediation.engine import error_text
 from shared.remediation.offline import AWS_KINDS, AZURE_KINDS, OFFLINE_PARAM, PlanOnlyRemediator
 
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+
+    from functions.aws.accounts import AccountClients
+
 log = logging.getLogger("backup_responder.cli")
+T = TypeVar("T")
 
 #: The token scope of Azure Resource Manager (role assignments).
 ARM_SCOPE = "https://management.azure.com/.default"
 NO_AWS = "there are no AWS credentials on this machine"
 NO_AZURE = "there are no Azure credentials on this machine"
+NO_AWS_SDK = "the AWS SDK is not installed here (pip install 'backup-responder[aws]')"
+NO_AZURE_SDK = "the Azure SDKs are not installed here (pip install 'backup-responder[azure]')"
+#: As in the Lambda (``functions.aws.app``): the read-only role assumed in other accounts.
+ENV_MEMBER_ROLE = "MEMBER_ROLE_NAME"
 
 
 class Unavailable(Exception):
@@ -41,16 +55,16 @@ class Unavailable(Exception):
         self.reason = reason
 
 
-def connect_aws(env: Mapping[str, str] | None = None) -> Remediator:
-    """The AWS remediator with this machine's credentials; ``Unavailable`` without them."""
+def _aws_identity() -> tuple[Any, str, str]:
+    """This machine's boto3 session, the account its credentials act in, and the partition;
+    ``Unavailable`` without the SDK or working credentials (one STS ``GetCallerIdentity``)."""
     try:
         import boto3
         from botocore.exceptions import BotoCoreError, ClientError
 
         from functions.aws.accounts import CLIENT_CONFIG
-        from functions.aws.remediate import AwsRemediator, remediation_clients
     except ImportError as exc:
-        raise Unavailable("the AWS SDK is not installed here (pip install 'backup-responder[aws]')") from exc
+        raise Unavailable(NO_AWS_SDK) from exc
     from shared.parse.aws import arn_parts
 
     session = boto3.session.Session()
@@ -60,21 +74,40 @@ def connect_aws(env: Mapping[str, str] | None = None) -> Remediator:
         identity = session.client("sts", region_name=session.region_name, config=CLIENT_CONFIG).get_caller_identity()
     except (BotoCoreError, ClientError) as exc:
         raise Unavailable(f"the AWS credentials on this machine do not work (STS: {error_text(exc)})") from exc
-    partition = arn_parts(identity.get("Arn")).get("partition") or "aws"
-    clients = remediation_clients(env, str(identity["Account"]), session.region_name, partition, session)
-    log.info("auto-remediation acts with this machine's AWS credentials in account %s", identity["Account"])
+    return session, str(identity["Account"]), arn_parts(identity.get("Arn")).get("partition") or "aws"
+
+
+def connect_aws(env: Mapping[str, str] | None = None) -> Remediator:
+    """The AWS remediator with this machine's credentials; ``Unavailable`` without them."""
+    try:
+        from functions.aws.remediate import AwsRemediator, remediation_clients
+    except ImportError as exc:
+        raise Unavailable(NO_AWS_SDK) from exc
+    session, account, partition = _aws_identity()
+    clients = remediation_clients(env, account, session.region_name, partition, session)
+    log.info("auto-remediation acts with this machine's AWS credentials in account %s", account)
     return AwsRemediator(clients)
 
 
-def connect_azure(env: Mapping[str, str] | None = None) -> Remediator:
-    """The Azure remediator with this machine's credentials; ``Unavailable`` without them."""
+def connect_aws_readers(env: Mapping[str, str] | None = None) -> AccountClients:
+    """The clients the Lambda reads with (``functions.aws.app``), with this machine's credentials:
+    their account is the home account, other accounts through ``MEMBER_ROLE_NAME`` as in the
+    Lambda (without it, STS is asked in the home account only)."""
+    from functions.aws.accounts import AccountClients
+
+    env = os.environ if env is None else env
+    session, account, partition = _aws_identity()
+    return AccountClients(account, env.get(ENV_MEMBER_ROLE), session.region_name, partition, session)
+
+
+def azure_credential() -> TokenCredential:
+    """``DefaultAzureCredential`` without the managed identity, checked with one token request;
+    ``Unavailable`` without the SDKs or credentials."""
     try:
         from azure.core.exceptions import ClientAuthenticationError
         from azure.identity import DefaultAzureCredential
-
-        from functions.azure.remediate import AzureRemediator
     except ImportError as exc:
-        raise Unavailable("the Azure SDKs are not installed here (pip install 'backup-responder[azure]')") from exc
+        raise Unavailable(NO_AZURE_SDK) from exc
     credential = DefaultAzureCredential(exclude_managed_identity_credential=True)
     quiet = logging.getLogger("azure.identity")  # it logs every credential it tried: the reason is enough
     level = quiet.level
@@ -85,7 +118,26 @@ def connect_azure(env: Mapping[str, str] | None = None) -> Remediator:
         raise Unavailable(NO_AZURE) from exc
     finally:
         quiet.setLevel(level)
-    return AzureRemediator(credential)
+    return credential
+
+
+def connect_azure(env: Mapping[str, str] | None = None) -> Remediator:
+    """The Azure remediator with this machine's credentials; ``Unavailable`` without them."""
+    try:
+        from functions.azure.remediate import AzureRemediator
+    except ImportError as exc:
+        raise Unavailable(NO_AZURE_SDK) from exc
+    return AzureRemediator(azure_credential())
+
+
+def connect_azure_enricher(env: Mapping[str, str] | None = None) -> Enricher | None:
+    """The Azure Function's enricher (``AzureBackupEnricher.from_env``) with this machine's
+    credentials; None when ``RESPONDER_AZURE_ENRICH=off``."""
+    try:
+        from functions.azure.enrich import AzureBackupEnricher
+    except ImportError as exc:
+        raise Unavailable(NO_AZURE_SDK) from exc
+    return AzureBackupEnricher.from_env(env, azure_credential())
 
 
 class LazyRemediator:
@@ -155,3 +207,90 @@ def local_remediators(env: Mapping[str, str] | None = None,
 def offline_remediators(why: str) -> Sequence[Remediator]:
     """Planners that read nothing and change nothing (the demo)."""
     return [PlanOnlyRemediator(AWS_KINDS, why), PlanOnlyRemediator(AZURE_KINDS, why)]
+
+
+# ---------------------------------------------------------------------------- enrichment and decoding
+class Once(Generic[T]):
+    """What ``connect`` gives, asked for once, when a failure first needs it; when it cannot be had,
+    ``say`` tells why, once, and ``get`` gives None from then on (the run goes on offline)."""
+
+    def __init__(self, what: str, connect: Callable[[], T | None], say: Callable[[str], None]) -> None:
+        self.what, self.connect, self.say = what, connect, say
+        self.reason: str | None = None
+        self._value: T | None = None
+        self._tried = False
+
+    def get(self) -> T | None:
+        if not self._tried:
+            self._tried = True
+            try:
+                self._value = self.connect()
+            except Unavailable as exc:
+                self.reason = exc.reason
+            except Exception as exc:  # a broken SDK set-up must not stop the messages
+                self.reason = f"the cloud SDK could not be set up here ({type(exc).__name__})"
+            if self.reason is not None:
+                self.say(f"{self.what} skipped for this run: {self.reason}")
+        return self._value
+
+
+class LocalAwsEnricher:
+    """``functions.aws.enrich.BackupEnricher`` with this machine's credentials, connected when an
+    AWS failure first needs it."""
+
+    name = "describe the AWS Backup job"
+
+    def __init__(self, clients: Once[AccountClients]) -> None:
+        self.clients = clients
+
+    def enrich(self, failure: Failure) -> Failure:
+        if failure.cloud != "aws" or not failure.failed:
+            return failure
+        clients = self.clients.get()
+        if clients is None:
+            return failure
+        from functions.aws.enrich import BackupEnricher
+
+        return BackupEnricher(clients).enrich(failure)
+
+
+class LocalStsDecoder:
+    """``functions.aws.decoder.StsDecoder`` with this machine's credentials; without them the
+    message says why it was not decoded, and how to decode it by hand."""
+
+    def __init__(self, clients: Once[AccountClients]) -> None:
+        self.clients = clients
+
+    def decode(self, failure: Failure) -> str:
+        clients = self.clients.get()
+        if clients is None:
+            raise DecodeError(self.clients.reason or NO_AWS)
+        from functions.aws.decoder import StsDecoder
+
+        return StsDecoder(clients).decode(failure)
+
+
+class LocalAzureEnricher:
+    """``functions.azure.enrich.AzureBackupEnricher`` with this machine's credentials, connected
+    when an Azure failure first needs it."""
+
+    name = "read the Azure Backup job, vault and protected resource from Azure Resource Manager"
+
+    def __init__(self, enricher: Once[Enricher]) -> None:
+        self.enricher = enricher
+
+    def enrich(self, failure: Failure) -> Failure:
+        if failure.cloud != "azure" or not failure.failed or not failure.vault_id:
+            return failure
+        enricher = self.enricher.get()
+        return failure if enricher is None else enricher.enrich(failure)
+
+
+def local_enrichment(say: Callable[[str], None], env: Mapping[str, str] | None = None,
+                     ) -> tuple[list[Enricher], LocalStsDecoder]:
+    """The enrichers and the decoder of the cloud entry points (``functions.aws.app``,
+    ``functions.azure.endpoint``) with this machine's credentials, each connected on first use;
+    ``say`` tells, once per cloud, why one is off (no SDK, no credentials)."""
+    aws: Once[AccountClients] = Once("AWS job description and STS decoding", lambda: connect_aws_readers(env), say)
+    azure: Once[Enricher] = Once("Azure Resource Manager reads", lambda: connect_azure_enricher(env), say)
+    return [LocalAwsEnricher(aws), LocalAzureEnricher(azure)], LocalStsDecoder(aws)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -27,3 +28,30 @@ def _no_responder_settings(monkeypatch: pytest.MonkeyPatch) -> None:
                  "RESPONDER_AUTO_REMEDIATE", "RESPONDER_LANGUAGE", "RESPONDER_APPROVAL_BASE_URL",
                  "RESPONDER_APPROVAL_SECRET", "RESPONDER_SDK_LOG_LEVEL"):
         monkeypatch.delenv(name, raising=False)
+
+
+
+#: The developer's cloud credentials: ``respond`` uses this machine's, and no test may.
+_CREDENTIALS = ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                "AWS_SECURITY_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE",
+                "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI")
+
+
+@pytest.fixture(scope="session")
+def _no_cloud_login(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("no-cloud-login")
+
+
+@pytest.fixture(autouse=True)
+def _no_cloud_credentials(monkeypatch: pytest.MonkeyPatch, _no_cloud_login: Path) -> None:
+    """No test acts with the developer's AWS or Azure login (tests that need credentials set
+    their own): no profile, no keys, no files, no instance metadata, no ``az login``."""
+    for name in _CREDENTIALS:
+        monkeypatch.delenv(name, raising=False)
+    for name in [n for n in os.environ if n.startswith("AZURE_")]:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AZURE_CONFIG_DIR", str(_no_cloud_login / "azure"))  # az
+    monkeypatch.setenv("AZD_CONFIG_DIR", str(_no_cloud_login / "azd"))

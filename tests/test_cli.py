@@ -334,7 +334,7 @@ HOSTILE_LINES: list[tuple[bytes, str]] = [
 ]
 
 
-@pytest.mark.parametrize("command", [["classify"], ["respond", "--dry-run"]], ids=" ".join)
+@pytest.mark.parametrize("command", [["classify"], ["respond", "--dry-run", "--offline"]], ids=" ".join)
 def test_hostile_items_each_get_a_bounded_error_and_the_rest_are_handled(
         command: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     good = json.dumps(json.loads((EVENTS / "aws/copy-job-failed.json").read_text())).encode()

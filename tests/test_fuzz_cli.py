@@ -49,5 +49,5 @@ def test_classify_never_crashes(mutant: Mutant, via_stdin: bool, tmp_path: Path,
 @given(mutant=mutants(documents=True), via_stdin=st.booleans())
 def test_respond_dry_run_never_crashes(mutant: Mutant, via_stdin: bool, tmp_path: Path,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    check_cli("cli respond --dry-run", ["respond", "--dry-run"], RESPOND_KEYS, mutant, via_stdin, tmp_path,
+    check_cli("cli respond --dry-run", ["respond", "--dry-run", "--offline"], RESPOND_KEYS, mutant, via_stdin, tmp_path,
               monkeypatch)

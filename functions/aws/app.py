@@ -70,7 +70,7 @@ ENV_TABLE = "STATE_TABLE"
 ENV_MEMBER_ROLE = "MEMBER_ROLE_NAME"
 #: Seconds of the invocation kept back from the responder's deadline for what follows it: saving
 #: the idempotency record (one DynamoDB write), flushing the metrics, the last log line. Delivery
-#: keeps its own margin on top (``shared.delivery.http.DEADLINE_MARGIN_SECONDS``).
+#: keeps its own margin on top (``shared.sinks.http.DEADLINE_MARGIN_SECONDS``).
 DEADLINE_SAFETY_SECONDS = 3.0
 #: EventBridge's largest event (PutEvents entries are at most 256 KB): anything bigger did not
 #: come through the rule, and its fields would not fit the state table's items (400 KB) either.

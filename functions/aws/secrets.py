@@ -8,7 +8,7 @@ holds either the value itself or a reference:
   one field of a JSON secret).
 
 ``ParameterSecrets.resolvers()`` gives the core (``build_responder(resolvers=...)``) one
-resolver per scheme (``shared.routing.SecretResolver``); the core resolves every secret through
+resolver per scheme (``shared.notify.secrets.SecretResolver``); the core resolves every secret through
 them. Values are cached for ``SECRET_CACHE_SECONDS`` by Powertools, so a warm function does not call SSM
 or Secrets Manager on every event and a rotated secret is picked up within that time. A reference
 that cannot be resolved raises ``SecretError`` (the event is then retried and finally kept in the
@@ -41,7 +41,7 @@ def is_reference(value: str | None) -> bool:
 
 
 class SchemeResolver:
-    """One reference scheme for the core (``shared.routing.SecretResolver``): ``resolve`` gets the
+    """One reference scheme for the core (``shared.notify.secrets.SecretResolver``): ``resolve`` gets the
     part after ``<scheme>:``."""
 
     def __init__(self, scheme: str, owner: ParameterSecrets) -> None:

@@ -12,7 +12,7 @@
 - A later successful job for a resource finds its open failures through a per-resource index, so
   tickets are resolved from the state store, never by searching the ticket system.
 
-Only ``get``, ``put``, ``add``, ``increment`` and ``delete`` are used, on the keys ``shared.keys``
+Only ``get``, ``put``, ``add``, ``increment`` and ``delete`` are used, on the keys ``shared.notify.keys``
 names, so DynamoDB, Table storage, SQLite and memory stores all work, and concurrent invocations
 agree through ``add`` and ``increment``."""
 

@@ -6,6 +6,6 @@ may be fixed, where, and how often. ``engine.RemediationEngine`` decides, ``guar
 ``audit`` records every decision, and the cloud adapters (``functions/aws/remediate.py``,
 ``functions/azure/remediate.py``) implement ``engine.Remediator``.
 
-This package's ``__init__`` imports nothing on purpose: ``shared.render`` imports
+This package's ``__init__`` imports nothing on purpose: ``shared.notify.compose`` imports
 ``shared.remediation.render`` and must not pull the engine in.
 """

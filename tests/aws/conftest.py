@@ -129,6 +129,11 @@ class FakeSts:
                          f"<AssumedRoleUser><AssumedRoleId>AROAFAKE:{params.get('RoleSessionName')}"
                          f"</AssumedRoleId><Arn>{escape(arn)}</Arn></AssumedRoleUser></AssumeRoleResult>"
                          "<ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></AssumeRoleResponse>")
+        if action == "GetCallerIdentity":  # who the caller is (the CLI asks it for its home account)
+            return 200, (f'<GetCallerIdentityResponse xmlns="{STS_NS}"><GetCallerIdentityResult>'
+                         f"<Arn>arn:aws:iam::{caller}:user/laptop</Arn><UserId>AIDAFAKE</UserId>"
+                         f"<Account>{caller}</Account></GetCallerIdentityResult>"
+                         "<ResponseMetadata><RequestId>4</RequestId></ResponseMetadata></GetCallerIdentityResponse>")
         if action == "DecodeAuthorizationMessage" and self.proxy_page is not None:
             return 200, self.proxy_page
         if action == "DecodeAuthorizationMessage":

@@ -766,3 +766,16 @@ def test_a_schedule_sends_the_digests_of_closed_storms() -> None:
     assert [s["ScheduleExpression"] for s in schedules] == ["rate(5 minutes)"]
     [target] = schedules[0]["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": ["ResponderFunction", "Arn"]}
+
+
+def test_every_documented_guided_deploy_grants_the_capabilities_the_named_roles_need() -> None:
+    """The template names its roles (``RoleName``), so CloudFormation refuses it without
+    CAPABILITY_NAMED_IAM; the one-liner a reader copies must work as written."""
+    named = [name for name, resource in load(TEMPLATE)["Resources"].items()
+             if resource.get("Type") == "AWS::IAM::Role" and "RoleName" in resource.get("Properties", {})]
+    assert named, "the template names its roles; if it no longer does, this test can go"
+    commands = [(path.name, line) for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+                for line in path.read_text(encoding="utf-8").splitlines() if "sam deploy --guided" in line]
+    assert any(name == "README.md" for name, _ in commands)
+    for name, line in commands:
+        assert "--capabilities CAPABILITY_IAM CAPABILITY_NAMED_IAM" in line, f"{name}: {line.strip()}"
