@@ -119,7 +119,7 @@ def test_connection_refused_is_retried_and_reported_without_the_url(clock: Manua
 
 
 def test_timeouts_are_retried(services: FakeServices, clock: ManualClock) -> None:
-    services.delay["/slack/slow"] = 0.6
+    services.hold("/slack/slow")  # never answers while the sender waits
     with pytest.raises(DeliveryError) as caught:
         _sender(clock, max_attempts=2, timeout=0.2).send(_post(services, "/slack/slow"))
     assert caught.value.retryable
