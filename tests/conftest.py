@@ -27,3 +27,11 @@ def _no_responder_settings(monkeypatch: pytest.MonkeyPatch) -> None:
                  "RESPONDER_AUTO_REMEDIATE", "RESPONDER_LANGUAGE", "RESPONDER_APPROVAL_BASE_URL",
                  "RESPONDER_APPROVAL_SECRET", "RESPONDER_SDK_LOG_LEVEL"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key, made once: the HTTPS fakes' identity."""
+    from tests.azure.servers import make_certificate
+
+    return make_certificate(tmp_path_factory.mktemp("tls"))

@@ -26,7 +26,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from functions.azure.enrich import ArmClient, AzureBackupEnricher
 from functions.azure.state import TableStore
-from tests.azure.servers import ArmServer, FakeCredential, WebhookServer, make_certificate, serve, server_tls
+from tests.azure.servers import ArmServer, FakeCredential, WebhookServer, server_tls
+from tests.support.http_server import FakeHttpServer, Reply
 
 REPO = Path(__file__).resolve().parents[2]
 AZURITE_TABLE = REPO / "node_modules" / ".bin" / "azurite-table"
@@ -114,17 +115,11 @@ def table_store(azurite: Azurite) -> TableStore:
 
 
 # ------------------------------------------------------------------------------------- ARM
-@pytest.fixture(scope="session")
-def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return make_certificate(tmp_path_factory.mktemp("tls"))
-
-
 @pytest.fixture
 def arm(tls_files: tuple[Path, Path]) -> Iterator[ArmServer]:
-    holder: dict[str, ArmServer] = {}
-    with serve(lambda h, r: holder["arm"].handle(h, r), tls=server_tls(*tls_files)) as (url, seen):
-        holder["arm"] = ArmServer(url, seen)
-        yield holder["arm"]
+    server = ArmServer(server_tls(*tls_files))
+    yield server
+    server.close()
 
 
 @pytest.fixture
@@ -143,10 +138,9 @@ def enricher(arm_client: ArmClient) -> AzureBackupEnricher:
 # ------------------------------------------------------------------------------------- webhook
 @pytest.fixture
 def teams() -> Iterator[WebhookServer]:
-    holder: dict[str, WebhookServer] = {}
-    with serve(lambda h, r: holder["teams"].handle(h, r)) as (url, seen):
-        holder["teams"] = WebhookServer(url + "/workflows/teams-webhook", seen)
-        yield holder["teams"]
+    server = WebhookServer()
+    yield server
+    server.close()
 
 
 # ------------------------------------------------------------------------------------- tokens
@@ -184,8 +178,8 @@ def tenant() -> Iterator[Tenant]:
     jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
     jwk.update(kid="test-key-1", use="sig", alg="RS256")
     body = json.dumps({"keys": [jwk]}).encode()
-    with serve(lambda h, r: (200, {"Content-Type": "application/json"}, body)) as (url, _):
-        yield Tenant(key, "test-key-1", url + f"/{TENANT}/discovery/v2.0/keys")
+    with FakeHttpServer(lambda _: Reply(200, {"Content-Type": "application/json"}, body)) as server:
+        yield Tenant(key, "test-key-1", server.url + f"/{TENANT}/discovery/v2.0/keys")
 
 
 # ------------------------------------------------------------------------------------- the function

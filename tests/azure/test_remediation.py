@@ -20,9 +20,10 @@ from functions.azure import blueprint
 from functions.azure.endpoint import build_endpoint
 from functions.azure.remediate import AzureRemediator, assignment_name
 from tests.azure.conftest import Azurite, backup_alert_function, http_request
-from tests.azure.servers import ARM_RECORDINGS, ArmServer, FakeCredential, Seen, WebhookServer
+from tests.azure.servers import ARM_RECORDINGS, ArmServer, FakeCredential, WebhookServer
 from tests.conftest import load_event
 from tests.remediation.arm import API_VERSION, RoleAssignmentsApi
+from tests.support.http_server import Request
 
 SUB = "11112222-bbbb-3333-cccc-4444dddd5555"
 SERVER = f"/subscriptions/{SUB}/resourceGroups/rg-data-prod/providers/Microsoft.DBforPostgreSQL/servers/pg-orders-prod"
@@ -88,7 +89,7 @@ def card_text(message: dict[str, Any]) -> str:
     return json.dumps(attachment["content"], ensure_ascii=False)
 
 
-def role_assignment_requests(arm: ArmServer) -> list[Seen]:
+def role_assignment_requests(arm: ArmServer) -> list[Request]:
     return [s for s in arm.seen if RoleAssignmentsApi.serves(s.path)]
 
 

@@ -87,15 +87,15 @@ class Raw:
     data: bytes
 
 
-class _Reset:
+class Reset:
     def __repr__(self) -> str:
         return "RESET"
 
 
 #: The connection is reset (RST) instead of answered.
-RESET = _Reset()
+RESET = Reset()
 
-Answer = Reply | Raw | _Reset | tuple[int, Mapping[str, str], bytes]
+Answer = Reply | Raw | Reset | tuple[int, Mapping[str, str], bytes]
 Respond = Callable[[Request], Answer]
 
 
@@ -131,7 +131,7 @@ class _Handler(BaseHTTPRequestHandler):
         request = Request(self.command, self.path, unquote(url.path), parse_qs(url.query),
                           Headers(list(self.headers.items())), body)
         answer = self.server.fake.answer(request)
-        if isinstance(answer, _Reset):  # RST instead of FIN: the client sees "connection reset by peer"
+        if isinstance(answer, Reset):  # RST instead of FIN: the client sees "connection reset by peer"
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.connection.close()
             self.close_connection = True
@@ -211,7 +211,7 @@ class FakeHttpServer:
         self.close()
 
     # --- the server's side ----------------------------------------------------------------------
-    def answer(self, request: Request) -> Reply | Raw | _Reset:
+    def answer(self, request: Request) -> Reply | Raw | Reset:
         with self.lock:
             self.requests.append(request)
             scripted = next((queue.popleft() for prefix, queue in self._script.answers.items()
@@ -220,7 +220,7 @@ class FakeHttpServer:
             if request.target.startswith(prefix):
                 gate.wait()
         answer = scripted if scripted is not None else self.respond(request)
-        if not isinstance(answer, (Raw, _Reset)):
+        if not isinstance(answer, (Raw, Reset)):
             answer = Reply(*answer)
         request.status = answer.status if isinstance(answer, Reply) else 0
         return answer
