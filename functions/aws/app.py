@@ -47,6 +47,7 @@ from functions.aws.remediate import remediation_clients, remediation_engine
 from functions.aws.secrets import ParameterSecrets
 from functions.aws.state import KEY_ATTR, TTL_ATTR, DynamoStore
 from shared.decode import Decoder
+from shared.delivery.http import SYSTEM_CLOCK, Clock
 from shared.models import Failure
 from shared.parse import EventError
 from shared.parse.aws import arn_parts
@@ -157,8 +158,9 @@ class App:
     """The responder for one Lambda container."""
 
     def __init__(self, env: Mapping[str, str] | None = None, session: boto3.session.Session | None = None,
-                 secrets: ParameterSecrets | None = None) -> None:
+                 secrets: ParameterSecrets | None = None, clock: Clock = SYSTEM_CLOCK) -> None:
         self.env = os.environ if env is None else env
+        self.clock = clock  # delivery's pacing, retries and deadline (tests pass a manual clock)
         quiet_sdk_loggers(self.env)  # botocore logs decrypted SSM parameters at DEBUG
         self.session = session or boto3.session.Session()
         self.secrets = secrets or ParameterSecrets()
@@ -205,7 +207,7 @@ class App:
         settings = Settings.from_env(self.env)
         responder = responder_from_env(settings, enrichers=[_TracedEnricher(BackupEnricher(clients))],
                                        decoder=_TracedDecoder(StsDecoder(clients)), state=self.state(),
-                                       resolvers=self.secrets.resolvers())
+                                       resolvers=self.secrets.resolvers(), clock=self.clock)
         responder.remediation = self.remediation(settings, context)
         return responder
 

@@ -33,6 +33,7 @@ from azure.core.exceptions import AzureError
 
 from functions.azure.auth import AuthError, KeysUnavailable, SecureWebhookValidator
 from functions.azure.state import StateError
+from shared.delivery.http import SYSTEM_CLOCK, Clock
 from shared.parse import EventError
 from shared.pipeline import Enricher
 from shared.redact import error_text, quiet_sdk_loggers, redact
@@ -230,12 +231,13 @@ class AlertEndpoint:
 def build_endpoint(env: Mapping[str, str] | None = None, enrichers: Sequence[Enricher] | None = None,
                    state: StateStore | None = None,
                    validator: SecureWebhookValidator | None = None,
-                   credential: TokenCredential | None = None) -> AlertEndpoint:
+                   credential: TokenCredential | None = None, clock: Clock = SYSTEM_CLOCK) -> AlertEndpoint:
     """The endpoint the app settings describe: Table storage state, Azure enrichment with the
     app's managed identity, the sinks of ``shared.responder.responder_from_env``, the remediation
     engine of ``RESPONDER_AUTO_REMEDIATE`` and ``RESPONDER_CONFIG`` (``functions.azure.remediate``),
     and the Secure Webhook check when it is configured. Tests pass their own parts; ``credential``
-    replaces the managed identity for the Resource Manager calls (enrichment and remediation)."""
+    replaces the managed identity for the Resource Manager calls (enrichment and remediation);
+    ``clock`` is delivery's (pacing, retries, deadline)."""
     from functions.azure.auth import SecureWebhookConfig
     from functions.azure.enrich import AzureBackupEnricher
     from functions.azure.remediate import remediation_engine
@@ -253,7 +255,7 @@ def build_endpoint(env: Mapping[str, str] | None = None, enrichers: Sequence[Enr
     if validator is None:
         config = SecureWebhookConfig.from_env(env)
         validator = SecureWebhookValidator(config) if config is not None else None
-    responder = responder_from_env(settings, enrichers=enrichers, state=store)
+    responder = responder_from_env(settings, enrichers=enrichers, state=store, clock=clock)
     # Off (the default): an engine without a remediator, so no fix is ever planned or applied and
     # Resource Manager is never asked; the message stays the plain notification.
     responder.remediation = remediation_engine(settings, store, credential, env)

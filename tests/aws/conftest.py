@@ -21,6 +21,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from tests.support.clock import FakeClock
 from tests.support.http_server import FakeHttpServer, Reply, Request
 
 # Before any test module imports the handler: Powertools reads these when it is imported.
@@ -230,8 +231,11 @@ def webhook() -> Iterator[tuple[Webhook, str]]:
 class World:
     """Everything one invocation talks to, and what each of them saw."""
 
-    def __init__(self, sts: FakeSts, backup: FakeBackup, hook: Webhook, hook_url: str, outbox: Path) -> None:
+    def __init__(self, sts: FakeSts, backup: FakeBackup, hook: Webhook, hook_url: str, outbox: Path,
+                 clock: FakeClock) -> None:
         self.sts, self.backup, self.hook, self.hook_url, self.outbox = sts, backup, hook, hook_url, outbox
+        #: The container's delivery clock: retries, pacing and the deadline wait on it, not on real time.
+        self.clock = clock
 
     def invoke(self, event: dict[str, Any], account: str = HOME_ACCOUNT,
                context: LambdaContext | None = None) -> dict[str, Any]:
@@ -253,7 +257,7 @@ def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake_sts: tuple[FakeS
     """A fresh Lambda container (``handler.app``) in account ``HOME_ACCOUNT``: the local STS (which
     decodes seed 004's message there) and Backup servers, the Slack-like webhook (its URL in SSM,
     SLACK_WEBHOOK_URL the reference), moto for everything else (the state table among them), the
-    read-only member role assumable in two accounts, and an outbox."""
+    read-only member role assumable in two accounts, an outbox, and the fake clock for delivery."""
     from functions.aws import handler
     from functions.aws.app import App
     from tests.aws.test_state import create_table
@@ -278,5 +282,6 @@ def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake_sts: tuple[FakeS
         monkeypatch.setenv("MEMBER_ROLE_NAME", MEMBER_ROLE)
         monkeypatch.setenv("SLACK_WEBHOOK_URL", "ssm:/backup-responder/slack-webhook")
         monkeypatch.setenv("RESPONDER_OUTBOX", str(tmp_path / "outbox"))
-        monkeypatch.setattr(handler, "app", App())  # a fresh container
-        yield World(sts, backup, hook, hook_url, tmp_path / "outbox")
+        clock = FakeClock()
+        monkeypatch.setattr(handler, "app", App(clock=clock))  # a fresh container
+        yield World(sts, backup, hook, hook_url, tmp_path / "outbox", clock)

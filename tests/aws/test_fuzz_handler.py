@@ -27,7 +27,7 @@ def test_the_handler_handles_or_refuses_every_event_clearly(world: World, mutant
     # A fresh idempotency table per example, so that each one runs the whole pipeline.
     table = f"fuzz-{uuid.uuid4().hex[:12]}"
     create_table(boto3.client("dynamodb", region_name=REGION), table)
-    handler.app = App(env={**os.environ, "STATE_TABLE": table})
+    handler.app = App(env={**os.environ, "STATE_TABLE": table}, clock=world.clock)
     with verdict("lambda handler", mutant) as problems:
         try:
             result = handler.lambda_handler(mutant.event(), LambdaContext())

@@ -79,7 +79,7 @@ def test_without_the_member_role_another_accounts_message_is_not_decoded(world: 
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     world.sts.home_account = CENTRAL_ACCOUNT
     monkeypatch.setenv("MEMBER_ROLE_NAME", "")
-    monkeypatch.setattr(handler, "app", App())
+    monkeypatch.setattr(handler, "app", App(clock=world.clock))
     result = world.invoke(load_event(SEED004), account=CENTRAL_ACCOUNT)
     assert result["decoded"] is False and result["cause"] == "aws.iam.pass-role"
     assert world.sts.calls == []

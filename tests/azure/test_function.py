@@ -16,7 +16,6 @@ from functions.azure import blueprint
 from functions.azure.auth import SecureWebhookConfig, SecureWebhookValidator
 from functions.azure.endpoint import LEASE_SECONDS, AlertEndpoint, build_endpoint, claim_key
 from functions.azure.state import TableStore
-from shared.delivery.http import ManualClock
 from shared.models import Outcome
 from shared.pipeline import Delivery, Pipeline
 from shared.responder import Responder, responder_from_env
@@ -36,6 +35,7 @@ from tests.azure.conftest import (
     http_request,
 )
 from tests.conftest import load_event
+from tests.support.clock import FakeClock
 from tests.support.malformed import ALL_MALFORMED, Answer, MalformedServer, malformed_server
 
 MSI = "azure/seed000-pgsql-backup-usererrormsimissingpermissions.json"
@@ -250,7 +250,7 @@ def test_a_malformed_or_refusing_answer_is_503_and_the_retry_posts_once(answer: 
         teams.queue.extend([answer] if refusal else [answer, answer])  # a refusal is not retried in vain
         config = parse_config({"sinks": {"teams": {"type": "teams", "webhook_url": teams.url + "/workflows/sig"}},
                                "retry": {"max_attempts": 2}})
-        responder = responder_from_env(Settings(), state=table_store, clock=ManualClock(), config=config)
+        responder = responder_from_env(Settings(), state=table_store, clock=FakeClock(), config=config)
         blueprint.use_endpoint(AlertEndpoint(responder, table_store))
         try:
             response = backup_alert_function()(http_request(load_event(MSI)))

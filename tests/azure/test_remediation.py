@@ -23,6 +23,7 @@ from tests.azure.conftest import Azurite, backup_alert_function, http_request
 from tests.azure.servers import ARM_RECORDINGS, ArmServer, FakeCredential, WebhookServer
 from tests.conftest import load_event
 from tests.remediation.arm import API_VERSION, RoleAssignmentsApi
+from tests.support.clock import FakeClock
 from tests.support.http_server import Request
 
 SUB = "11112222-bbbb-3333-cccc-4444dddd5555"
@@ -71,7 +72,7 @@ def deploy(monkeypatch: pytest.MonkeyPatch, clean_env: None, azurite: Azurite, t
             "TEAMS_WEBHOOK_URL": teams.url,
         }.items():
             monkeypatch.setenv(name, value)
-        blueprint.use_endpoint(build_endpoint(credential=FakeCredential()))
+        blueprint.use_endpoint(build_endpoint(credential=FakeCredential(), clock=FakeClock()))
         return role_assignments
 
     yield deployed
