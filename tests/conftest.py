@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.azurite import azurite  # noqa: F401 (the session's Azurite, for every test folder)
+
 EVENTS = Path(__file__).parent / "events"
 
 

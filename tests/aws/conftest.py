@@ -260,8 +260,8 @@ def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake_sts: tuple[FakeS
     read-only member role assumable in two accounts, an outbox, and the fake clock for delivery."""
     from functions.aws import handler
     from functions.aws.app import App
-    from tests.aws.test_state import create_table
     from tests.conftest import load_event
+    from tests.support.dynamodb import create_table
 
     sts, sts_url = fake_sts
     backup, backup_url = fake_backup

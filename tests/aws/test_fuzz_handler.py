@@ -17,7 +17,7 @@ from functions.aws import handler
 from functions.aws.app import App
 from shared.parse import EventError
 from tests.aws.conftest import REGION, LambdaContext, World
-from tests.aws.test_state import create_table
+from tests.support.dynamodb import create_table
 from tests.support.fuzz import FUZZ_SETTINGS, Mutant, error_problems, mutants, verdict
 
 

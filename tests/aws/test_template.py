@@ -640,8 +640,8 @@ def test_the_public_url_refuses_what_slack_did_not_sign(monkeypatch: pytest.Monk
 
     from functions.aws import approval
     from tests.aws.conftest import LambdaContext
-    from tests.aws.test_state import create_table
     from tests.remediation.test_approval import SECRET, slack_request
+    from tests.support.dynamodb import create_table
 
     out = sam_transform(load(TEMPLATE))
     example = ROOT / "examples" / "remediation-aws-pass-role.yaml"  # its approver: test_approval's APPROVER

@@ -16,9 +16,10 @@ import pytest
 from functions.azure import blueprint
 from functions.azure.endpoint import AlertEndpoint, build_endpoint
 from functions.azure.enrich import AzureBackupEnricher
-from tests.azure.conftest import Azurite, backup_alert_function, http_request
+from tests.azure.conftest import backup_alert_function, http_request
 from tests.azure.servers import ARM_RECORDINGS, ArmServer, WebhookServer
 from tests.conftest import EVENTS, load_event
+from tests.support.azurite import Azurite
 from tests.support.clock import FakeClock
 
 SUB = "11112222-bbbb-3333-cccc-4444dddd5555"

@@ -19,10 +19,11 @@ import pytest
 from functions.azure import blueprint
 from functions.azure.endpoint import build_endpoint
 from functions.azure.remediate import AzureRemediator, assignment_name
-from tests.azure.conftest import Azurite, backup_alert_function, http_request
+from tests.azure.conftest import backup_alert_function, http_request
 from tests.azure.servers import ARM_RECORDINGS, ArmServer, FakeCredential, WebhookServer
 from tests.conftest import load_event
 from tests.remediation.arm import API_VERSION, RoleAssignmentsApi
+from tests.support.azurite import Azurite
 from tests.support.clock import FakeClock
 from tests.support.http_server import Request
 
