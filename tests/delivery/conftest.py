@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from shared.delivery.http import ManualClock
 from tests.conftest import load_event
 from tests.support.clock import FakeClock
 from tests.support.http_server import Answer, FakeHttpServer, Gate, Reply, Request
@@ -36,7 +35,7 @@ class FakeServices:
     SLACK_MAX_HEADER = 150
     TEAMS_MAX_BYTES = 28 * 1024
 
-    def __init__(self, clock: ManualClock | None = None) -> None:
+    def __init__(self, clock: FakeClock | None = None) -> None:
         self.lock = threading.Lock()
         self.clock = clock
         #: Slack: at most one message per second per channel (on ``clock``), else 429.
@@ -362,7 +361,7 @@ def hostile_outcome(steps: int = 0, message_size: int = 0) -> Any:
     return outcome
 
 
-def make_responder(services: FakeServices, clock: ManualClock, sinks: list[str] | None = None,
+def make_responder(services: FakeServices, clock: FakeClock, sinks: list[str] | None = None,
                    outbox: Any = None, **extra: Any) -> Any:
     """A responder wired to the fake services through a configuration, on the manual clock."""
     from shared.responder import responder_from_env

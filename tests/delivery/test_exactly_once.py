@@ -15,12 +15,12 @@ from typing import Any, TypeVar
 import pytest
 
 from functions.cli import EXIT_DELIVERY_FAILED, EXIT_OK, main
-from shared.delivery.http import ManualClock
 from shared.responder import BUSY, responder_from_env
 from shared.routing import parse_config
 from shared.settings import Settings
 from shared.state_sqlite import SqliteStore
 from tests.delivery.conftest import FakeServices, config_for, failure_event
+from tests.support.clock import FakeClock
 
 #: Runs of the same event at the same time, and flushes at the same time.
 RUNS, FLUSHES = 10, 8
@@ -79,7 +79,7 @@ def test_ten_concurrent_respond_runs_of_one_event_post_it_once(services: FakeSer
     assert _posts(services, "/slack/") == 1
 
 
-def test_eight_concurrent_flushes_post_one_quiet_hours_summary(services: FakeServices, clock: ManualClock,
+def test_eight_concurrent_flushes_post_one_quiet_hours_summary(services: FakeServices, clock: FakeClock,
                                                                tmp_path: Path) -> None:
     # the manual clock starts at 2023-11-14 22:13:20 UTC, inside these quiet hours
     raw = config_for(services, quiet_hours={"timezone": "UTC", "start": "22:00", "end": "23:00"})
@@ -106,7 +106,7 @@ def test_eight_concurrent_flushes_post_one_quiet_hours_summary(services: FakeSer
     assert responder().flush() == []  # and not again later
 
 
-def test_eight_concurrent_flushes_post_one_storm_digest(services: FakeServices, clock: ManualClock,
+def test_eight_concurrent_flushes_post_one_storm_digest(services: FakeServices, clock: FakeClock,
                                                         tmp_path: Path) -> None:
     raw = config_for(services)
     raw["sinks"] = {"slack": raw["sinks"]["slack"]}
