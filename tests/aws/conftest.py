@@ -9,7 +9,7 @@ import json
 import os
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +18,8 @@ from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
 import boto3
+import botocore.loaders
+import botocore.session
 import pytest
 from moto import mock_aws
 
@@ -228,6 +230,30 @@ def webhook() -> Iterator[tuple[Webhook, str]]:
         yield hook, server.url + "/services/T000/B000/XXXX"
 
 
+#: botocore's service models, read once for the whole run (they are read-only data).
+_SDK_MODELS = botocore.loaders.create_loader()
+
+
+def sdk_session() -> boto3.session.Session:
+    """A new boto3 session, as a new Lambda container has, that reuses the service models already
+    loaded: reading botocore's JSON files again is most of what a new session costs."""
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _SDK_MODELS)
+    return boto3.session.Session(botocore_session=core, region_name=REGION)
+
+
+def new_container(clock: FakeClock, env: Mapping[str, str] | None = None) -> Any:
+    """A fresh ``functions.aws.app.App`` (a new container) on its own SDK session, delivering on ``clock``."""
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+    from functions.aws.app import App
+    from functions.aws.secrets import ParameterSecrets
+
+    session = sdk_session()
+    return App(env=env, session=session, secrets=ParameterSecrets(ssm=SSMProvider(boto3_session=session)),
+               clock=clock)
+
+
 class World:
     """Everything one invocation talks to, and what each of them saw."""
 
@@ -259,7 +285,6 @@ def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake_sts: tuple[FakeS
     SLACK_WEBHOOK_URL the reference), moto for everything else (the state table among them), the
     read-only member role assumable in two accounts, an outbox, and the fake clock for delivery."""
     from functions.aws import handler
-    from functions.aws.app import App
     from tests.conftest import load_event
     from tests.support.dynamodb import create_table
 
@@ -283,5 +308,5 @@ def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake_sts: tuple[FakeS
         monkeypatch.setenv("SLACK_WEBHOOK_URL", "ssm:/backup-responder/slack-webhook")
         monkeypatch.setenv("RESPONDER_OUTBOX", str(tmp_path / "outbox"))
         clock = FakeClock()
-        monkeypatch.setattr(handler, "app", App(clock=clock))  # a fresh container
+        monkeypatch.setattr(handler, "app", new_container(clock))
         yield World(sts, backup, hook, hook_url, tmp_path / "outbox", clock)

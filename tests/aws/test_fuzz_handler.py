@@ -19,7 +19,7 @@ from functions.aws import handler
 from functions.aws.app import App
 from functions.aws.secrets import ParameterSecrets
 from shared.parse import EventError
-from tests.aws.conftest import REGION, LambdaContext, World
+from tests.aws.conftest import LambdaContext, World, sdk_session
 from tests.support.dynamodb import create_table
 from tests.support.fuzz import FUZZ_SETTINGS, Mutant, error_problems, mutants, verdict
 
@@ -28,7 +28,7 @@ from tests.support.fuzz import FUZZ_SETTINGS, Mutant, error_problems, mutants, v
 def session(world: World) -> boto3.session.Session:
     """One boto3 session for every example: each container's clients are new, the SDK's loaded
     service models are not (loading them again is most of a new session's cost)."""
-    return boto3.session.Session(region_name=REGION)
+    return sdk_session()
 
 
 @pytest.fixture
