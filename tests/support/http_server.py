@@ -104,18 +104,13 @@ def _not_found(request: Request) -> Answer:
 
 
 class Gate:
-    """Holds answers back until ``open()``; ``arrived`` counts the requests it has held, and
-    ``reached`` is set by the first."""
+    """Holds answers back until ``open()``; ``reached`` is set when the first request arrives."""
 
     def __init__(self) -> None:
         self._open = threading.Event()
-        self._lock = threading.Lock()
-        self.arrived = 0
         self.reached = threading.Event()
 
     def wait(self) -> None:
-        with self._lock:
-            self.arrived += 1
         self.reached.set()
         self._open.wait(HOLD_GUARD_SECONDS)
 
