@@ -16,20 +16,30 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.delivery.conftest import FakeServices, failure_event  # noqa: E402 (after the path)
+from tests.support.http_server import Gate  # noqa: E402
 
 #: The webhook's answer time: every process reaches its post meanwhile.
 SLOW_SECONDS = 1.0
 
 
+def _answer_slowly(gate: Gate) -> None:
+    """The webhook answers ``SLOW_SECONDS`` after the first post reaches it."""
+    gate.reached.wait()
+    time.sleep(SLOW_SECONDS)
+    gate.open()
+
+
 def run(processes: int) -> dict[str, object]:
     services = FakeServices()
-    services.delay["/slack/"] = SLOW_SECONDS
+    threading.Thread(target=_answer_slowly, args=(services.hold("/slack/"),), daemon=True).start()
     try:
         folder = Path(tempfile.mkdtemp(prefix="concurrent-respond-"))
         event = folder / "event.json"

@@ -3,7 +3,7 @@ the platform to keep the event (retry, dead-letter queue).
 
 ``Responder.handle`` routes the outcome (silences, quiet hours), admits it through the grouper
 (dedup, storms), and delivers a notice to each chosen sink. Every post claims its key first and
-leaves a receipt in the state store (``shared.idempotency``), so neither a retry of the same event
+leaves a receipt in the state store (``shared.notify.idempotency``), so neither a retry of the same event
 nor a run at the same time posts again where it already succeeded. When any sink fails,
 ``DeliveryFailed`` is raised after the others were tried.
 """
@@ -100,7 +100,7 @@ class Responder:
     remediation: RemediationEngine | None = None
     grouper: Grouper = field(init=False)
     router: Router = field(init=False)
-    #: Claim, post, record: every post to a sink goes through it (``shared.idempotency``).
+    #: Claim, post, record: every post to a sink goes through it (``shared.notify.idempotency``).
     once: Once = field(init=False)
 
     def __post_init__(self) -> None:
@@ -249,7 +249,7 @@ class Responder:
         return compose(notice, self.pipeline.classifier.catalog, language)
 
     def _post(self, sink: str, key: str, send: Callable[[], Receipt], ttl: int | None) -> Claim | Delivery:
-        """Claim ``key``, send, record the receipt (``shared.idempotency``). A failure is a
+        """Claim ``key``, send, record the receipt (``shared.notify.idempotency``). A failure is a
         ``Delivery`` that keeps the event: what the sink refused, or any error on the way (a
         malformed answer, a bug in a sink), never an exception that skips the other sinks."""
         try:

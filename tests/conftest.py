@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.azurite import azurite  # noqa: F401 (the session's Azurite, for every test folder)
+
 EVENTS = Path(__file__).parent / "events"
 
 
@@ -55,3 +57,11 @@ def _no_cloud_credentials(monkeypatch: pytest.MonkeyPatch, _no_cloud_login: Path
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("AZURE_CONFIG_DIR", str(_no_cloud_login / "azure"))  # az
     monkeypatch.setenv("AZD_CONFIG_DIR", str(_no_cloud_login / "azd"))
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key, made once: the HTTPS fakes' identity."""
+    from tests.azure.servers import make_certificate
+
+    return make_certificate(tmp_path_factory.mktemp("tls"))

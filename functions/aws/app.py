@@ -55,6 +55,7 @@ from shared.pipeline import Enricher
 from shared.redact import error_text, quiet_sdk_loggers
 from shared.responder import DeliveryFailed, Report, Responder, failures
 from shared.settings import Settings
+from shared.sinks.http import SYSTEM_CLOCK, Clock
 from shared.state import MemoryStore, StateStore
 from shared.untrusted import check_event
 from shared.wiring import build_responder
@@ -158,8 +159,9 @@ class App:
     """The responder for one Lambda container."""
 
     def __init__(self, env: Mapping[str, str] | None = None, session: boto3.session.Session | None = None,
-                 secrets: ParameterSecrets | None = None) -> None:
+                 secrets: ParameterSecrets | None = None, clock: Clock = SYSTEM_CLOCK) -> None:
         self.env = os.environ if env is None else env
+        self.clock = clock  # delivery's pacing, retries and deadline (tests pass a manual clock)
         quiet_sdk_loggers(self.env)  # botocore logs decrypted SSM parameters at DEBUG
         self.session = session or boto3.session.Session()
         self.secrets = secrets or ParameterSecrets()
@@ -210,7 +212,8 @@ class App:
                                enrichers=[_TracedEnricher(BackupEnricher(clients))],
                                decoder=_TracedDecoder(StsDecoder(clients)), state=self.state(),
                                resolvers=self.secrets.resolvers(),
-                               remediators=lambda: [AwsRemediator(self.remediation_clients(context))])
+                               remediators=lambda: [AwsRemediator(self.remediation_clients(context))],
+                               clock=self.clock)
 
     def handle(self, event: Any, context: LambdaContext) -> dict[str, Any]:
         logger.set_correlation_id(correlation_id(event))

@@ -37,6 +37,7 @@ from shared.parse import EventError
 from shared.pipeline import Enricher
 from shared.redact import error_text, quiet_sdk_loggers, redact
 from shared.responder import DeliveryFailed, Report, Responder, failures
+from shared.sinks.http import SYSTEM_CLOCK, Clock
 from shared.state import StateStore
 from shared.untrusted import NotJson, bounded, check_event, printable, read_json
 
@@ -230,12 +231,13 @@ class AlertEndpoint:
 def build_endpoint(env: Mapping[str, str] | None = None, enrichers: Sequence[Enricher] | None = None,
                    state: StateStore | None = None,
                    validator: SecureWebhookValidator | None = None,
-                   credential: TokenCredential | None = None) -> AlertEndpoint:
+                   credential: TokenCredential | None = None, clock: Clock = SYSTEM_CLOCK) -> AlertEndpoint:
     """The endpoint the app settings describe: Table storage state, Azure enrichment with the
     app's managed identity, the sinks of ``shared.wiring.build_responder``, the remediation
     engine of ``RESPONDER_AUTO_REMEDIATE`` and ``RESPONDER_CONFIG`` (``functions.azure.remediate``),
     and the Secure Webhook check when it is configured. Tests pass their own parts; ``credential``
-    replaces the managed identity for the Resource Manager calls (enrichment and remediation)."""
+    replaces the managed identity for the Resource Manager calls (enrichment and remediation);
+    ``clock`` is delivery's (pacing, retries, deadline)."""
     from functions.azure.auth import SecureWebhookConfig
     from functions.azure.enrich import AzureBackupEnricher
     from functions.azure.remediate import azure_remediators
@@ -254,5 +256,5 @@ def build_endpoint(env: Mapping[str, str] | None = None, enrichers: Sequence[Enr
         config = SecureWebhookConfig.from_env(env)
         validator = SecureWebhookValidator(config) if config is not None else None
     responder = build_responder(settings, enrichers=enrichers, state=store,
-                                remediators=lambda: azure_remediators(credential, env))
+                                remediators=lambda: azure_remediators(credential, env), clock=clock)
     return AlertEndpoint(responder=responder, state=store, validator=validator)

@@ -1,26 +1,30 @@
 """Test doubles for the AWS side: a local server that answers like STS, one that answers like AWS
-Backup, a Slack-like webhook, a Lambda context, and ``world``: all of them around a fresh Lambda
-container. Network only to 127.0.0.1 servers the tests start; moto for the AWS services it implements."""
+Backup, a Slack-like webhook (all three on the one fake HTTP server of tests/support), a Lambda
+context, and ``world``: all of them around a fresh Lambda container. Network only to 127.0.0.1
+servers the tests start; moto for the AWS services it implements."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
-import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
 import boto3
+import botocore.loaders
+import botocore.session
 import pytest
 from moto import mock_aws
+
+from tests.support.clock import FakeClock
+from tests.support.http_server import FakeHttpServer, Reply, Request
 
 # Before any test module imports the handler: Powertools reads these when it is imported.
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
@@ -165,42 +169,18 @@ class Webhook:
     posts: list[dict[str, Any]] = field(default_factory=list)
 
 
-class _Server:
-    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-def _read(request: BaseHTTPRequestHandler) -> bytes:
-    return request.rfile.read(int(request.headers.get("Content-Length") or 0))
-
-
 @pytest.fixture
 def fake_sts() -> Iterator[tuple[FakeSts, str]]:
     """A FakeSts and the URL it listens on (point AWS_ENDPOINT_URL_STS at it)."""
     sts = FakeSts()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            params = {k: v[0] for k, v in parse_qs(_read(self).decode()).items()}
-            status, body = sts.answer(params, self.headers.get("Authorization", ""))
-            self.send_response(status)
-            self.send_header("Content-Type", "text/xml")
-            self.end_headers()
-            self.wfile.write(body.encode())
+    def respond(request: Request) -> Reply:
+        params = {k: v[0] for k, v in parse_qs(request.body.decode()).items()}
+        status, body = sts.answer(params, request.headers.get("Authorization", ""))
+        return Reply(status, {"Content-Type": "text/xml"}, body.encode())
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = _Server(Handler)
-    yield sts, server.url
-    server.close()
+    with FakeHttpServer(respond) as server:
+        yield sts, server.url
 
 
 @dataclass
@@ -234,30 +214,12 @@ def fake_backup() -> Iterator[tuple[FakeBackup, str]]:
     """A FakeBackup and its URL (point AWS_ENDPOINT_URL_BACKUP at it)."""
     backup = FakeBackup()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self._answer(*backup.answer(self.path.split("?")[0]))
+    def respond(request: Request) -> Reply:
+        status, headers, body = backup.answer(request.target.split("?")[0], request.method, request.body)
+        return Reply(status, {"Content-Type": "application/json", **headers}, body.encode())
 
-        def do_PUT(self) -> None:
-            self._answer(*backup.answer(self.path.split("?")[0], "PUT", _read(self)))
-
-        def do_POST(self) -> None:
-            self._answer(*backup.answer(self.path.split("?")[0], "POST", _read(self)))
-
-        def _answer(self, status: int, headers: dict[str, str], body: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(body.encode())
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = _Server(Handler)
-    yield backup, server.url
-    server.close()
+    with FakeHttpServer(respond) as server:
+        yield backup, server.url
 
 
 @pytest.fixture
@@ -265,28 +227,46 @@ def webhook() -> Iterator[tuple[Webhook, str]]:
     """A Webhook and its URL (the value of SLACK_WEBHOOK_URL)."""
     hook = Webhook()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = _read(self)
-            hook.posts.append({"path": self.path, "body": json.loads(body or b"{}")})
-            self.send_response(hook.status)
-            self.send_header("Content-Type", "text/plain")
-            self.end_headers()
-            self.wfile.write(b"ok" if hook.status == 200 else b"internal_error")
+    def respond(request: Request) -> Reply:
+        hook.posts.append({"path": request.target, "body": json.loads(request.body or b"{}")})
+        return Reply(hook.status, {"Content-Type": "text/plain"}, b"ok" if hook.status == 200 else b"internal_error")
 
-        def log_message(self, *args: Any) -> None:
-            pass
+    with FakeHttpServer(respond) as server:
+        yield hook, server.url + "/services/T000/B000/XXXX"
 
-    server = _Server(Handler)
-    yield hook, server.url + "/services/T000/B000/XXXX"
-    server.close()
+
+#: botocore's service models, read once for the whole run (they are read-only data).
+_SDK_MODELS = botocore.loaders.create_loader()
+
+
+def sdk_session() -> boto3.session.Session:
+    """A new boto3 session, as a new Lambda container has, that reuses the service models already
+    loaded: reading botocore's JSON files again is most of what a new session costs."""
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _SDK_MODELS)
+    return boto3.session.Session(botocore_session=core, region_name=REGION)
+
+
+def new_container(clock: FakeClock, env: Mapping[str, str] | None = None) -> Any:
+    """A fresh ``functions.aws.app.App`` (a new container) on its own SDK session, delivering on ``clock``."""
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+    from functions.aws.app import App
+    from functions.aws.secrets import ParameterSecrets
+
+    session = sdk_session()
+    return App(env=env, session=session, secrets=ParameterSecrets(ssm=SSMProvider(boto3_session=session)),
+               clock=clock)
 
 
 class World:
     """Everything one invocation talks to, and what each of them saw."""
 
-    def __init__(self, sts: FakeSts, backup: FakeBackup, hook: Webhook, hook_url: str, outbox: Path) -> None:
+    def __init__(self, sts: FakeSts, backup: FakeBackup, hook: Webhook, hook_url: str, outbox: Path,
+                 clock: FakeClock) -> None:
         self.sts, self.backup, self.hook, self.hook_url, self.outbox = sts, backup, hook, hook_url, outbox
+        #: The container's delivery clock: retries, pacing and the deadline wait on it, not on real time.
+        self.clock = clock
 
     def invoke(self, event: dict[str, Any], account: str = HOME_ACCOUNT,
                context: LambdaContext | None = None) -> dict[str, Any]:
@@ -308,11 +288,10 @@ def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake_sts: tuple[FakeS
     """A fresh Lambda container (``handler.app``) in account ``HOME_ACCOUNT``: the local STS (which
     decodes seed 004's message there) and Backup servers, the Slack-like webhook (its URL in SSM,
     SLACK_WEBHOOK_URL the reference), moto for everything else (the state table among them), the
-    read-only member role assumable in two accounts, and an outbox."""
+    read-only member role assumable in two accounts, an outbox, and the fake clock for delivery."""
     from functions.aws import handler
-    from functions.aws.app import App
-    from tests.aws.test_state import create_table
     from tests.conftest import load_event
+    from tests.support.dynamodb import create_table
 
     sts, sts_url = fake_sts
     backup, backup_url = fake_backup
@@ -333,5 +312,6 @@ def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake_sts: tuple[FakeS
         monkeypatch.setenv("MEMBER_ROLE_NAME", MEMBER_ROLE)
         monkeypatch.setenv("SLACK_WEBHOOK_URL", "ssm:/backup-responder/slack-webhook")
         monkeypatch.setenv("RESPONDER_OUTBOX", str(tmp_path / "outbox"))
-        monkeypatch.setattr(handler, "app", App())  # a fresh container
-        yield World(sts, backup, hook, hook_url, tmp_path / "outbox")
+        clock = FakeClock()
+        monkeypatch.setattr(handler, "app", new_container(clock))
+        yield World(sts, backup, hook, hook_url, tmp_path / "outbox", clock)

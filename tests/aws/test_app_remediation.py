@@ -15,7 +15,6 @@ DynamoDB), with the configuration of examples/remediation-aws-pass-role.yaml:
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,6 @@ from shared.remediation.audit import AUDIT_PREFIX
 from shared.remediation.engine import RemediationEngine
 from shared.responder import DeliveryFailed
 from shared.settings import Settings
-from shared.sinks.http import ManualClock
 from shared.wiring import build_responder
 from tests.aws.conftest import (
     HOME_ACCOUNT,
@@ -45,6 +43,7 @@ from tests.aws.conftest import (
 from tests.conftest import load_event
 from tests.remediation.conftest import SEED004_DECODED, StaticDecoder, config
 from tests.remediation.fakes import FakeRemediator
+from tests.support.clock import FakeClock
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "remediation-aws-pass-role.yaml"
 RESTORE_ROLE = "AWSBackupDefaultServiceRole"
@@ -92,7 +91,7 @@ def container(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[W
     monkeypatch.setenv("SLACK_WEBHOOK_URL", world.hook_url)  # the example's sink: env:SLACK_WEBHOOK_URL
     session = boto3.session.Session(region_name=REGION)
     calls = CallLog(session)
-    monkeypatch.setattr(handler, "app", App(session=session))
+    monkeypatch.setattr(handler, "app", App(session=session, clock=world.clock))
     slept: list[float] = []
     real_engine: Callable[..., RemediationEngine] = wiring.engine_from_settings
 
@@ -203,10 +202,10 @@ def test_the_deadline_is_the_remaining_time_less_the_safety_margin() -> None:
 def test_no_slack_retry_waits_past_the_functions_remaining_time(world: World) -> None:
     world.hook.status = 500  # Slack keeps failing: without a deadline, 6 attempts with backoff (about 7 s)
     remaining = 6.0  # 3 s for the responder, of which delivery keeps 1.5 s back
-    started = time.monotonic()
+    started = world.clock.monotonic()  # delivery waits on the container's clock
     with pytest.raises(DeliveryFailed) as caught:
         world.invoke(load_event(SEED004_EVENT), context=ShortContext(int(remaining * 1000)))
-    assert time.monotonic() - started < remaining
+    assert world.clock.monotonic() - started < remaining
     assert 1 <= len(world.hook.posts) < 6 and "gave up after 6 attempts" not in str(caught.value)
     [failed] = caught.value.report.failed
     assert failed.retryable  # cut short by the deadline: Lambda retries the event
@@ -218,7 +217,7 @@ def test_the_remaining_time_counts_from_the_start_of_the_event(webhook: tuple[We
     hook, url = webhook
 
     def handle(deadline: float) -> DeliveryFailed | None:
-        clock = ManualClock()
+        clock = FakeClock()
         responder = build_responder(Settings.from_env({"SLACK_WEBHOOK_URL": url}),
                                        decoder=StaticDecoder(SEED004_DECODED), clock=clock)
         allow = config(allow=[{"cause": "aws.iam.pass-role", "restart_job": True}],

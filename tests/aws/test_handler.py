@@ -12,7 +12,6 @@ import boto3
 import pytest
 
 from functions.aws import handler
-from functions.aws.app import App
 from functions.aws.observe import logger
 from shared.parse import EventError
 from shared.pipeline import Delivery, Pipeline
@@ -26,6 +25,7 @@ from tests.aws.conftest import (
     STATE_TABLE_NAME,
     LambdaContext,
     World,
+    new_container,
 )
 from tests.conftest import EVENTS, load_event
 
@@ -79,7 +79,7 @@ def test_without_the_member_role_another_accounts_message_is_not_decoded(world: 
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     world.sts.home_account = CENTRAL_ACCOUNT
     monkeypatch.setenv("MEMBER_ROLE_NAME", "")
-    monkeypatch.setattr(handler, "app", App())
+    monkeypatch.setattr(handler, "app", new_container(world.clock))
     result = world.invoke(load_event(SEED004), account=CENTRAL_ACCOUNT)
     assert result["decoded"] is False and result["cause"] == "aws.iam.pass-role"
     assert world.sts.calls == []

@@ -10,6 +10,7 @@ CI runs these with `make test`. By hand:
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 from pathlib import Path
@@ -47,9 +48,15 @@ EVERYTHING = {"AutoRemediate": "on", "KmsRemediation": "true", "EnableChatApprov
 BACKUP_ROLES = f"arn:aws:iam::{ACCOUNT}:role/service-role/AWSBackup*"
 
 
-def load(path: Path) -> dict[str, Any]:
+@functools.cache
+def _parsed(path: Path) -> dict[str, Any]:
     document: dict[str, Any] = yaml_parse(path.read_text(encoding="utf-8"))
     return document
+
+
+def load(path: Path) -> dict[str, Any]:
+    """The template as a document, parsed once per run (a copy each call: tests may change theirs)."""
+    return copy.deepcopy(_parsed(path))
 
 
 def sam_transform(template: dict[str, Any]) -> dict[str, Any]:
@@ -640,8 +647,8 @@ def test_the_public_url_refuses_what_slack_did_not_sign(monkeypatch: pytest.Monk
 
     from functions.aws import approval
     from tests.aws.conftest import LambdaContext
-    from tests.aws.test_state import create_table
     from tests.remediation.test_approval import SECRET, slack_request
+    from tests.support.dynamodb import create_table
 
     out = sam_transform(load(TEMPLATE))
     example = ROOT / "examples" / "remediation-aws-pass-role.yaml"  # its approver: test_approval's APPROVER

@@ -1,17 +1,14 @@
-"""Fixtures for the Azure Function's tests: Azurite (the real Table storage emulator, started
-here), an ARM stand-in over HTTPS, a tenant's JWKS, a Teams-like webhook, and the function as the
-Functions host would call it. Network traffic goes to 127.0.0.1 only."""
+"""Fixtures for the Azure Function's tests: a Table store on Azurite (the real Table storage
+emulator, started once per session by tests/support/azurite.py), an ARM stand-in over HTTPS, a
+tenant's JWKS, a Teams-like webhook, and the function as the Functions host would call it.
+Network traffic goes to 127.0.0.1 only."""
 
 from __future__ import annotations
 
 import functools
 import json
 import os
-import shutil
-import socket
-import subprocess
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,90 +18,19 @@ import azure.functions as func
 import jwt
 import pytest
 from azure.core.pipeline.transport import RequestsTransport
-from azure.data.tables import TableClient
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from functions.azure.enrich import ArmClient, AzureBackupEnricher
 from functions.azure.state import TableStore
-from tests.azure.servers import ArmServer, FakeCredential, WebhookServer, make_certificate, serve, server_tls
+from tests.azure.servers import ArmServer, FakeCredential, WebhookServer, server_tls
+from tests.support.azurite import Azurite
+from tests.support.http_server import FakeHttpServer, Reply
 
 REPO = Path(__file__).resolve().parents[2]
-AZURITE_TABLE = REPO / "node_modules" / ".bin" / "azurite-table"
-#: Azurite's documented development account and key (public, the same for every Azurite install).
-AZURITE_ACCOUNT = "devstoreaccount1"
-AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-AZURITE_START_SECONDS = 30
-
 TENANT = "aaaabbbb-0000-cccc-1111-dddd2222eeee"
 AUDIENCE_URI = "api://backup-responder"
 AUDIENCE_CLIENT_ID = "9f1c2d3e-4b5a-6978-8a9b-0c1d2e3f4a5b"
 ACTION_GROUPS_APP_ID = "461e8683-5575-4561-ac7f-899cc907d62a"
-
-
-# ------------------------------------------------------------------------------------- Azurite
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _azurite_binary() -> Path:
-    """node_modules/.bin/azurite-table, installed from package-lock.json when missing."""
-    if AZURITE_TABLE.exists():
-        return AZURITE_TABLE
-    npm = shutil.which("npm")
-    if npm is None:
-        pytest.skip("Azurite needs Node.js and npm (npm ci installs it from package-lock.json)")
-    subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=REPO, check=True, timeout=600,
-                   stdout=subprocess.DEVNULL)
-    return AZURITE_TABLE
-
-
-@dataclass
-class Azurite:
-    port: int
-
-    @property
-    def connection_string(self) -> str:
-        return (f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
-                f"TableEndpoint=http://127.0.0.1:{self.port}/{AZURITE_ACCOUNT};")
-
-    def table(self, name: str | None = None) -> TableClient:
-        return TableClient.from_connection_string(self.connection_string, name or f"t{uuid.uuid4().hex[:16]}")
-
-
-@pytest.fixture(scope="session")
-def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
-    binary = _azurite_binary()
-    workspace = tmp_path_factory.mktemp("azurite")
-    port = _free_port()
-    log = (workspace / "azurite.log").open("wb")
-    process = subprocess.Popen(
-        [str(binary), "--tableHost", "127.0.0.1", "--tablePort", str(port), "--location", str(workspace),
-         "--disableTelemetry", "--skipApiVersionCheck", "--loose", "--silent"],
-        cwd=workspace, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + AZURITE_START_SECONDS
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"Azurite exited with {process.returncode}: "
-                                   + (workspace / "azurite.log").read_text(errors="replace")[-2000:])
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("Azurite did not start listening in time") from None
-                time.sleep(0.1)
-        yield Azurite(port)
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-        log.close()
 
 
 @pytest.fixture
@@ -114,17 +40,11 @@ def table_store(azurite: Azurite) -> TableStore:
 
 
 # ------------------------------------------------------------------------------------- ARM
-@pytest.fixture(scope="session")
-def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return make_certificate(tmp_path_factory.mktemp("tls"))
-
-
 @pytest.fixture
 def arm(tls_files: tuple[Path, Path]) -> Iterator[ArmServer]:
-    holder: dict[str, ArmServer] = {}
-    with serve(lambda h, r: holder["arm"].handle(h, r), tls=server_tls(*tls_files)) as (url, seen):
-        holder["arm"] = ArmServer(url, seen)
-        yield holder["arm"]
+    server = ArmServer(server_tls(*tls_files))
+    yield server
+    server.close()
 
 
 @pytest.fixture
@@ -143,10 +63,9 @@ def enricher(arm_client: ArmClient) -> AzureBackupEnricher:
 # ------------------------------------------------------------------------------------- webhook
 @pytest.fixture
 def teams() -> Iterator[WebhookServer]:
-    holder: dict[str, WebhookServer] = {}
-    with serve(lambda h, r: holder["teams"].handle(h, r)) as (url, seen):
-        holder["teams"] = WebhookServer(url + "/workflows/teams-webhook", seen)
-        yield holder["teams"]
+    server = WebhookServer()
+    yield server
+    server.close()
 
 
 # ------------------------------------------------------------------------------------- tokens
@@ -184,8 +103,8 @@ def tenant() -> Iterator[Tenant]:
     jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
     jwk.update(kid="test-key-1", use="sig", alg="RS256")
     body = json.dumps({"keys": [jwk]}).encode()
-    with serve(lambda h, r: (200, {"Content-Type": "application/json"}, body)) as (url, _):
-        yield Tenant(key, "test-key-1", url + f"/{TENANT}/discovery/v2.0/keys")
+    with FakeHttpServer(lambda _: Reply(200, {"Content-Type": "application/json"}, body)) as server:
+        yield Tenant(key, "test-key-1", server.url + f"/{TENANT}/discovery/v2.0/keys")
 
 
 # ------------------------------------------------------------------------------------- the function

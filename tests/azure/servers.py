@@ -1,13 +1,13 @@
-"""Local stand-ins for the services the Azure Function talks to, all on 127.0.0.1:
+"""Local stand-ins for the services the Azure Function talks to, all on 127.0.0.1 and on the one
+fake HTTP server of tests/support (``FakeHttpServer``, which records every ``Request``):
 
-- ``serve``: an HTTP(S) server on a free port that records every request (``Seen``), with
-  ``make_certificate`` / ``server_tls`` for HTTPS and ``FakeCredential`` for the bearer token;
+- ``make_certificate`` / ``server_tls`` for HTTPS, and ``FakeCredential`` for the bearer token;
 - ``ArmServer``: answers like Azure Resource Manager (HTTPS, with a certificate made for the test)
   from recorded responses under ``tests/azure/arm/``, and hands the paths of a stateful API (the
   role assignments of ``tests/remediation/arm.py``) to that API;
 - ``WebhookServer``: a Teams-like Workflows webhook that records what it receives.
 
-The tenant's signing keys (JWKS) for the tokens the tests mint are served with ``serve`` too.
+The tenant's signing keys (JWKS) for the tokens the tests mint are served by a ``FakeHttpServer`` too.
 """
 
 from __future__ import annotations
@@ -16,15 +16,9 @@ import datetime as dt
 import ipaddress
 import json
 import ssl
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import parse_qs, unquote, urlparse
 
 from azure.core.credentials import AccessToken
 from cryptography import x509
@@ -32,67 +26,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from tests.support.clock import FakeClock
+from tests.support.http_server import FakeHttpServer, Reply, Request
+
 ARM_RECORDINGS = Path(__file__).parent / "arm"
-
-
-@dataclass
-class Seen:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
-@contextmanager
-def serve(handle: Callable[[BaseHTTPRequestHandler, Seen], tuple[int, dict[str, str], bytes]],
-          tls: ssl.SSLContext | None = None) -> Iterator[tuple[str, list[Seen]]]:
-    """Run an HTTP(S) server on a free 127.0.0.1 port; yields its base URL and the requests seen."""
-    seen: list[Seen] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            url = urlparse(self.path)
-            request = Seen(self.command, unquote(url.path), parse_qs(url.query),
-                           {k.lower(): v for k, v in self.headers.items()}, body)
-            seen.append(request)
-            status, headers, payload = handle(self, request)
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        do_GET = do_POST = do_PUT = do_DELETE = _serve
-
-        def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
-            pass
-
-    server = _Server(("127.0.0.1", 0), Handler)
-    if tls is not None:
-        server.socket = tls.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    scheme = "https" if tls else "http"
-    try:
-        yield f"{scheme}://127.0.0.1:{server.server_address[1]}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 # ---------------------------------------------------------------------------------------- TLS
@@ -139,19 +76,23 @@ class ArmApi(Protocol):
 
     def serves(self, path: str) -> bool: ...
 
-    def respond(self, request: Seen) -> tuple[int, dict[str, str], bytes]: ...
+    def respond(self, request: Request) -> Reply: ...
 
 
-@dataclass
 class ArmServer:
     """Routes: lower-cased ARM path (plus ``?$filter=...`` for resource lists) -> (status, body);
-    the paths an entry of ``apis`` serves go to that API instead."""
+    the paths an entry of ``apis`` serves go to that API instead. ``close()`` when done."""
 
-    url: str
-    seen: list[Seen]
-    routes: dict[str, tuple[int, Any]] = field(default_factory=dict)
-    delay_seconds: float = 0.0
-    apis: list[ArmApi] = field(default_factory=list)
+    def __init__(self, tls: ssl.SSLContext) -> None:
+        self.routes: dict[str, tuple[int, Any]] = {}
+        self.apis: list[ArmApi] = []
+        self._slow: tuple[FakeClock, float] | None = None
+        self.server = FakeHttpServer(self.handle, tls=tls)
+        self.url = self.server.url
+        self.seen: list[Request] = self.server.requests
+
+    def close(self) -> None:
+        self.server.close()
 
     def add(self, path: str, body: Any, status: int = 200) -> None:
         self.routes[path.lower()] = (status, body)
@@ -165,41 +106,50 @@ class ArmServer:
                 key += "?$filter=" + recording["request"]["filter"]
             self.add(key, recording["response"]["body"], recording["response"].get("status", 200))
 
+    def slow_down(self, clock: FakeClock, seconds: float) -> None:
+        """Every answer takes ``seconds`` on ``clock`` (a slow Resource Manager, without sleeping)."""
+        self._slow = (clock, seconds)
+
     def gets(self) -> list[str]:
         return [s.path.lower() for s in self.seen if s.method == "GET"]
 
-    def handle(self, _: BaseHTTPRequestHandler, request: Seen) -> tuple[int, dict[str, str], bytes]:
-        if self.delay_seconds:
-            time.sleep(self.delay_seconds)
+    def handle(self, request: Request) -> Reply:
+        if self._slow is not None:
+            clock, seconds = self._slow
+            clock.advance(seconds)
         for api in self.apis:
             if api.serves(request.path):
                 return api.respond(request)
         headers = {"Content-Type": "application/json; charset=utf-8",
                    "x-ms-request-id": "00000000-0000-0000-0000-000000000000"}
         if not request.headers.get("authorization", "").startswith("Bearer "):
-            return 401, headers, json.dumps({"error": {"code": "AuthenticationFailed"}}).encode()
+            return Reply(401, headers, json.dumps({"error": {"code": "AuthenticationFailed"}}).encode())
         if not request.query.get("api-version"):
-            return 400, headers, json.dumps({"error": {"code": "MissingApiVersionParameter"}}).encode()
+            return Reply(400, headers, json.dumps({"error": {"code": "MissingApiVersionParameter"}}).encode())
         key = request.path.lower()
         if "$filter" in request.query:
             key += "?$filter=" + request.query["$filter"][0].lower()
         status, body = self.routes.get(key, (404, {"error": {"code": "ResourceNotFound",
                                                              "message": f"{request.path} was not found."}}))
-        return status, headers, json.dumps(body).encode()
+        return Reply(status, headers, json.dumps(body).encode())
 
 
 # ---------------------------------------------------------------------------------------- webhook
-@dataclass
 class WebhookServer:
     """A Teams-like webhook: 202 for each POST (as Workflows answers), or the statuses queued."""
 
-    url: str
-    seen: list[Seen]
-    statuses: list[int] = field(default_factory=list)
-    accepted: list[Any] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.statuses: list[int] = []
+        self.accepted: list[Any] = []
+        self.server = FakeHttpServer(self.handle)
+        self.url = self.server.url + "/workflows/teams-webhook"
+        self.seen: list[Request] = self.server.requests
 
-    def handle(self, _: BaseHTTPRequestHandler, request: Seen) -> tuple[int, dict[str, str], bytes]:
+    def close(self) -> None:
+        self.server.close()
+
+    def handle(self, request: Request) -> Reply:
         status = self.statuses.pop(0) if self.statuses else 202
         if status < 400:
             self.accepted.append(request.json())
-        return status, {"Content-Type": "text/plain"}, b"" if status < 400 else b"unavailable"
+        return Reply(status, {"Content-Type": "text/plain"}, b"" if status < 400 else b"unavailable")

@@ -17,7 +17,7 @@ from functions.azure.auth import (
     SecureWebhookValidator,
 )
 from tests.azure.conftest import AUDIENCE_CLIENT_ID, AUDIENCE_URI, TENANT, Tenant
-from tests.azure.servers import serve
+from tests.support.http_server import FakeHttpServer, Reply
 
 
 @pytest.fixture
@@ -85,19 +85,13 @@ def test_keys_that_cannot_be_fetched_are_transient_not_a_pass() -> None:
 
 
 def test_keys_are_fetched_once_and_reused(tenant: Tenant) -> None:
-    calls: list[str] = []
     body = JwksKeySource(tenant.jwks_url)._client.fetch_data()  # the real key set, served again below
 
-    def handle(_: object, request: object) -> tuple[int, dict[str, str], bytes]:
-        calls.append("get")
-        import json
-        return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
-
-    with serve(handle) as (url, _):
-        validator = SecureWebhookValidator(SecureWebhookConfig(TENANT, (AUDIENCE_URI,), jwks_url=url + "/keys"))
+    with FakeHttpServer(lambda _: Reply.json(200, body)) as server:
+        validator = SecureWebhookValidator(SecureWebhookConfig(TENANT, (AUDIENCE_URI,), jwks_url=server.url + "/keys"))
         for _ in range(3):
             validator.validate(f"Bearer {tenant.token()}")
-    assert calls == ["get"]
+    assert [r.path for r in server.requests] == ["/keys"]
 
 
 def test_config_from_env() -> None:

@@ -16,9 +16,11 @@ import pytest
 from functions.azure import blueprint
 from functions.azure.endpoint import AlertEndpoint, build_endpoint
 from functions.azure.enrich import AzureBackupEnricher
-from tests.azure.conftest import Azurite, backup_alert_function, http_request
+from tests.azure.conftest import backup_alert_function, http_request
 from tests.azure.servers import ARM_RECORDINGS, ArmServer, WebhookServer
 from tests.conftest import EVENTS, load_event
+from tests.support.azurite import Azurite
+from tests.support.clock import FakeClock
 
 SUB = "11112222-bbbb-3333-cccc-4444dddd5555"
 SERVER = f"/subscriptions/{SUB}/resourceGroups/rg-data-prod/providers/Microsoft.DBforPostgreSQL/servers/pg-orders-prod"
@@ -67,7 +69,7 @@ def deployed(monkeypatch: pytest.MonkeyPatch, clean_env: None, azurite: Azurite,
     monkeypatch.setenv("RESPONDER_TABLE_NAME", f"e2e{time.time_ns()}")
     monkeypatch.setenv("TEAMS_WEBHOOK_URL", teams.url)
     monkeypatch.setenv("RESPONDER_OUTBOX", str(tmp_path / "outbox"))
-    endpoint = build_endpoint(enrichers=[enricher])
+    endpoint = build_endpoint(enrichers=[enricher], clock=FakeClock())  # retries and pacing wait on no real clock
     blueprint.use_endpoint(endpoint)
     yield endpoint
     blueprint.use_endpoint(None)
@@ -110,7 +112,7 @@ def test_seed000_msi_alert_reaches_teams_naming_identity_reader_and_scope(
 def test_duplicates_are_caught_across_worker_restarts(deployed: AlertEndpoint, teams: WebhookServer,
                                                       enricher: AzureBackupEnricher) -> None:
     assert post(load_event(MSI))[0] == 200
-    blueprint.use_endpoint(build_endpoint(enrichers=[enricher]))  # a new worker, the same table
+    blueprint.use_endpoint(build_endpoint(enrichers=[enricher], clock=FakeClock()))  # a new worker, the same table
     assert post(load_event(MSI))[:2] == (200, {"status": "duplicate"})
     assert len(teams.accepted) == 1
 

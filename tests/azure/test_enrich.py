@@ -9,6 +9,7 @@ from shared.models import Failure
 from shared.pipeline import Enricher, Pipeline
 from tests.azure.servers import ArmServer
 from tests.conftest import load_event
+from tests.support.clock import FakeClock
 
 SUB = "11112222-bbbb-3333-cccc-4444dddd5555"
 BV = f"/subscriptions/{SUB}/resourceGroups/rg-backup-prod/providers/Microsoft.DataProtection/backupVaults/bv-pg-prod-01"
@@ -162,8 +163,9 @@ def test_a_vanished_job_is_noted(arm: ArmServer, enricher: AzureBackupEnricher) 
 
 def test_budget_stops_a_slow_resource_manager(arm: ArmServer, enricher: AzureBackupEnricher) -> None:
     arm.load("dp-vault-bv-pg-prod-01", f"dp-job-{MSI}")
-    arm.delay_seconds = 0.4
-    slow = AzureBackupEnricher(enricher.arm, budget_seconds=0.5)
+    clock = FakeClock()
+    arm.slow_down(clock, 0.4)  # each answer takes 0.4 s on the enricher's clock
+    slow = AzureBackupEnricher(enricher.arm, budget_seconds=0.5, clock=clock.monotonic)
     enriched = slow.enrich(parsed(MSI))
     assert any("Enrichment stopped after 0.5 s" in note for note in enriched.notes)
     assert len(arm.seen) <= 3

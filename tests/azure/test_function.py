@@ -24,7 +24,6 @@ from shared.pipeline import Delivery, Pipeline
 from shared.responder import Responder
 from shared.settings import Settings
 from shared.sinks.base import DeliveryError
-from shared.sinks.http import ManualClock
 from shared.untrusted import MAX_ERROR_CHARS
 from shared.wiring import build_responder
 from tests.azure.conftest import (
@@ -39,6 +38,7 @@ from tests.azure.conftest import (
     http_request,
 )
 from tests.conftest import load_event
+from tests.support.clock import FakeClock
 from tests.support.malformed import ALL_MALFORMED, Answer, MalformedServer, malformed_server
 
 MSI = "azure/seed000-pgsql-backup-usererrormsimissingpermissions.json"
@@ -256,7 +256,7 @@ def test_a_malformed_or_refusing_answer_is_503_and_the_retry_posts_once(answer: 
         teams.queue.extend([answer] if refusal else [answer, answer])  # a refusal is not retried in vain
         config = parse_config({"sinks": {"teams": {"type": "teams", "webhook_url": teams.url + "/workflows/sig"}},
                                "retry": {"max_attempts": 2}})
-        responder = build_responder(Settings(), state=table_store, clock=ManualClock(), config=config)
+        responder = build_responder(Settings(), state=table_store, clock=FakeClock(), config=config)
         blueprint.use_endpoint(AlertEndpoint(responder, table_store))
         try:
             response = backup_alert_function()(http_request(load_event(MSI)))

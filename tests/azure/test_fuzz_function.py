@@ -21,7 +21,8 @@ from shared.notify.notice import Notice
 from shared.pipeline import Pipeline
 from shared.responder import Responder
 from shared.sinks.local.transport import ConsoleSink
-from tests.azure.conftest import AUDIENCE_URI, TENANT, Azurite, Tenant, backup_alert_function, http_request
+from tests.azure.conftest import AUDIENCE_URI, TENANT, Tenant, backup_alert_function, http_request
+from tests.support.azurite import Azurite
 from tests.support.fuzz import FUZZ_SETTINGS, Mutant, error_problems, mutants, verdict
 
 

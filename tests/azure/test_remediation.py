@@ -19,10 +19,13 @@ import pytest
 from functions.azure import blueprint
 from functions.azure.endpoint import build_endpoint
 from functions.azure.remediate import AzureRemediator, assignment_name
-from tests.azure.conftest import Azurite, backup_alert_function, http_request
-from tests.azure.servers import ARM_RECORDINGS, ArmServer, FakeCredential, Seen, WebhookServer
+from tests.azure.conftest import backup_alert_function, http_request
+from tests.azure.servers import ARM_RECORDINGS, ArmServer, FakeCredential, WebhookServer
 from tests.conftest import load_event
 from tests.remediation.arm import API_VERSION, RoleAssignmentsApi
+from tests.support.azurite import Azurite
+from tests.support.clock import FakeClock
+from tests.support.http_server import Request
 
 SUB = "11112222-bbbb-3333-cccc-4444dddd5555"
 SERVER = f"/subscriptions/{SUB}/resourceGroups/rg-data-prod/providers/Microsoft.DBforPostgreSQL/servers/pg-orders-prod"
@@ -70,7 +73,7 @@ def deploy(monkeypatch: pytest.MonkeyPatch, clean_env: None, azurite: Azurite, t
             "TEAMS_WEBHOOK_URL": teams.url,
         }.items():
             monkeypatch.setenv(name, value)
-        blueprint.use_endpoint(build_endpoint(credential=FakeCredential()))
+        blueprint.use_endpoint(build_endpoint(credential=FakeCredential(), clock=FakeClock()))
         return role_assignments
 
     yield deployed
@@ -88,7 +91,7 @@ def card_text(message: dict[str, Any]) -> str:
     return json.dumps(attachment["content"], ensure_ascii=False)
 
 
-def role_assignment_requests(arm: ArmServer) -> list[Seen]:
+def role_assignment_requests(arm: ArmServer) -> list[Request]:
     return [s for s in arm.seen if RoleAssignmentsApi.serves(s.path)]
 
 

@@ -1,6 +1,6 @@
-"""Fake Slack, Teams, Jira, ServiceNow, PagerDuty and GitHub servers on 127.0.0.1, started by the
-tests: they accept the documented request shapes, answer as the services do, can be told to fail
-(429 with Retry-After, 5xx, slow answers), and record what they received."""
+"""Fake Slack, Teams, Jira, ServiceNow, PagerDuty and GitHub services on the one fake HTTP server
+(tests/support/http_server.py): they accept the documented request shapes, answer as the services
+do, can be told to fail (429 with Retry-After, 5xx, answers held back) and record what they received."""
 
 from __future__ import annotations
 
@@ -9,34 +9,20 @@ import copy
 import json
 import threading
 import time
-from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
-from shared.sinks.http import ManualClock
 from tests.conftest import load_event
+from tests.support.clock import FakeClock
+from tests.support.http_server import Answer, FakeHttpServer, Gate, Reply, Request
 
-Answer = tuple[int, dict[str, str], bytes]
-
-
-@dataclass
-class Received:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-    status: int = 0
-
-    def json(self) -> Any:
-        return json.loads(self.body or b"null")
+Received = Request
 
 
-def _json(status: int, data: Any, headers: dict[str, str] | None = None) -> Answer:
-    return status, {"Content-Type": "application/json", **(headers or {})}, json.dumps(data).encode()
+def _json(status: int, data: Any, headers: dict[str, str] | None = None) -> Reply:
+    return Reply.json(status, data, headers)
 
 
 class FakeServices:
@@ -49,57 +35,38 @@ class FakeServices:
     SLACK_MAX_HEADER = 150
     TEAMS_MAX_BYTES = 28 * 1024
 
-    def __init__(self, clock: ManualClock | None = None) -> None:
-        self.received: list[Received] = []
-        self.faults: dict[str, deque[Answer]] = defaultdict(deque)
-        self.delay: dict[str, float] = {}
+    def __init__(self, clock: FakeClock | None = None) -> None:
         self.lock = threading.Lock()
         self.clock = clock
         #: Slack: at most one message per second per channel (on ``clock``), else 429.
         self.slack_rate_limit = False
         self._last_post: dict[str, float] = {}
-        self.rate_limited = 0
         self._counter = 0
         self.issues: dict[str, dict[str, Any]] = {}
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                status, headers, data = server.answer(self.command, self.path, dict(self.headers.items()), body)
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_PATCH = do_PUT = _handle
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
+        self.server = FakeHttpServer(self._answer)
+        self.url = self.server.url
+        self.received = self.server.requests
 
     def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.server.close()
 
     # --- test controls -----------------------------------------------------------------------
 
     def fail(self, prefix: str, *answers: Answer) -> None:
         """The next requests whose path starts with ``prefix`` get these answers, in order."""
-        self.faults[prefix].extend(answers)
+        self.server.script(prefix, *answers)
 
-    def to(self, prefix: str) -> list[Received]:
-        return [r for r in self.received if r.path.startswith(prefix)]
+    def hold(self, prefix: str) -> Gate:
+        """Answers to ``prefix`` wait until the gate is opened: a slow service, on no clock."""
+        return self.server.hold(prefix)
+
+    def to(self, prefix: str) -> list[Request]:
+        return self.server.to(prefix)
+
+    @property
+    def rate_limited(self) -> int:
+        """How many requests were answered 429 (scripted, or Slack's pacing)."""
+        return sum(1 for r in self.received if r.status == 429)
 
     def next_id(self) -> int:
         with self.lock:
@@ -108,35 +75,17 @@ class FakeServices:
 
     # --- the services --------------------------------------------------------------------------
 
-    def answer(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
-        record = Received(method, path, headers, body)
-        answer = self._answer(record)
-        record.status = answer[0]
-        return answer
-
-    def delivered(self, prefix: str) -> list[Received]:
+    def delivered(self, prefix: str) -> list[Request]:
         """The requests to ``prefix`` that the service accepted (2xx)."""
         return [r for r in self.to(prefix) if 200 <= r.status < 300 and r.method in ("POST", "PATCH")]
 
-    def _answer(self, record: Received) -> Answer:
-        method, path, headers, body = record.method, record.path, record.headers, record.body
-        with self.lock:
-            self.received.append(record)
-            for prefix, queue in self.faults.items():
-                if path.startswith(prefix) and queue:
-                    answer = queue.popleft()
-                    if answer[0] == 429:
-                        self.rate_limited += 1
-                    return answer
-        for prefix, seconds in self.delay.items():
-            if path.startswith(prefix):
-                time.sleep(seconds)
-        service = path.split("/")[1]
+    def _answer(self, request: Request) -> Answer:
+        service = request.path.split("/")[1]
         handler: Callable[[str, str, dict[str, str], bytes], Answer] = getattr(self, "_" + service, self._missing)
-        return handler(method, path, headers, body)
+        return handler(request.method, request.path, request.headers, request.body)
 
     def _missing(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
-        return 404, {}, b"not found"
+        return Reply(404, {}, b"not found")
 
     def _paced(self, channel: str) -> Answer | None:
         if not self.slack_rate_limit or self.clock is None:
@@ -145,7 +94,6 @@ class FakeServices:
             now = self.clock.monotonic()
             last = self._last_post.get(channel)
             if last is not None and now - last < 1.0:
-                self.rate_limited += 1
                 return 429, {"Retry-After": "1"}, b"rate_limited"
             self._last_post[channel] = now
         return None
@@ -326,12 +274,12 @@ class FakeServices:
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture
-def services(clock: ManualClock) -> Iterator[FakeServices]:
+def services(clock: FakeClock) -> Iterator[FakeServices]:
     fake = FakeServices(clock)
     yield fake
     fake.close()
@@ -413,7 +361,7 @@ def hostile_outcome(steps: int = 0, message_size: int = 0) -> Any:
     return outcome
 
 
-def make_responder(services: FakeServices, clock: ManualClock, sinks: list[str] | None = None,
+def make_responder(services: FakeServices, clock: FakeClock, sinks: list[str] | None = None,
                    outbox: Any = None, **extra: Any) -> Any:
     """A responder wired to the fake services through a configuration, on the manual clock."""
     from shared.notify.config import parse_config

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.responder import DeliveryFailed
-from shared.sinks.http import ManualClock
 from tests.conftest import load_event
 from tests.delivery.conftest import BASE_FAILURE, FakeServices, make_responder
+from tests.support.clock import FakeClock
 
 SINKS = ["slack", "slack-api", "teams", "jira", "pagerduty"]
 PREFIXES = {"slack": "/slack/", "slack-api": "/slackapi/", "teams": "/teams", "jira": "/jira", "pagerduty": "/pd"}
@@ -47,7 +47,7 @@ class StormResult:
 
 
 def run_storm(events: int = 10_000, resources: int = 500, seconds: float = 180.0) -> StormResult:
-    clock = ManualClock()
+    clock = FakeClock()
     services = FakeServices(clock)
     services.slack_rate_limit = True
     # Trouble on top of the rate limits: 429s with Retry-After, and 5xx.

@@ -160,6 +160,7 @@ def test_every_configuration_model_refuses_unknown_keys() -> None:
     import typing
 
     from pydantic import BaseModel
+
     from shared.notify.config import ResponderConfig
 
     seen: dict[str, object] = {}

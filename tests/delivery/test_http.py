@@ -12,7 +12,6 @@ import pytest
 from shared.sinks.base import DeliveryError
 from shared.sinks.http import (
     Deadline,
-    ManualClock,
     Pacer,
     Request,
     RetryPolicy,
@@ -21,11 +20,12 @@ from shared.sinks.http import (
     parse_retry_after,
 )
 from tests.delivery.conftest import FakeServices
+from tests.support.clock import FakeClock
 
 SECRET_PATH = "/slack/T000/B000/very-secret-token"
 
 
-def _sender(clock: ManualClock, **policy: float) -> Sender:
+def _sender(clock: FakeClock, **policy: float) -> Sender:
     return Sender("slack test", policy=RetryPolicy(**policy), clock=clock, rng=random.Random(7))  # type: ignore[arg-type]
 
 
@@ -33,7 +33,7 @@ def _post(services: FakeServices, path: str = SECRET_PATH) -> Request:
     return Request("POST", services.url + path, "POST webhook", {"text": "hello"})
 
 
-def test_429_waits_for_retry_after_then_delivers(services: FakeServices, clock: ManualClock) -> None:
+def test_429_waits_for_retry_after_then_delivers(services: FakeServices, clock: FakeClock) -> None:
     services.fail("/slack", (429, {"Retry-After": "7"}, b"rate_limited"))
     sender = _sender(clock)
     response = sender.send(_post(services))
@@ -43,14 +43,14 @@ def test_429_waits_for_retry_after_then_delivers(services: FakeServices, clock: 
     assert sender.stats.rate_limited == 1
 
 
-def test_retry_after_as_http_date(services: FakeServices, clock: ManualClock) -> None:
+def test_retry_after_as_http_date(services: FakeServices, clock: FakeClock) -> None:
     when = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(clock.time() + 12))
     services.fail("/slack", (503, {"Retry-After": when}, b"busy"))
     _sender(clock).send(_post(services))
     assert clock.slept == [pytest.approx(12, abs=1)]
 
 
-def test_5xx_retried_with_growing_jittered_backoff(services: FakeServices, clock: ManualClock) -> None:
+def test_5xx_retried_with_growing_jittered_backoff(services: FakeServices, clock: FakeClock) -> None:
     services.fail("/slack", *[(500, {}, b"oops")] * 3)
     _sender(clock, base_delay=1.0, max_delay=30.0).send(_post(services))
     assert len(clock.slept) == 3
@@ -58,7 +58,7 @@ def test_5xx_retried_with_growing_jittered_backoff(services: FakeServices, clock
         assert 0 <= slept <= 2 ** attempt  # full jitter under the exponential cap
 
 
-def test_attempts_are_bounded_and_the_error_is_retryable(services: FakeServices, clock: ManualClock) -> None:
+def test_attempts_are_bounded_and_the_error_is_retryable(services: FakeServices, clock: FakeClock) -> None:
     services.fail("/slack", *[(502, {}, b"bad gateway")] * 10)
     with pytest.raises(DeliveryError) as caught:
         _sender(clock, max_attempts=4).send(_post(services))
@@ -67,7 +67,7 @@ def test_attempts_are_bounded_and_the_error_is_retryable(services: FakeServices,
     assert len(services.to("/slack")) == 4
 
 
-def test_budget_spent_fails_instead_of_sleeping(services: FakeServices, clock: ManualClock) -> None:
+def test_budget_spent_fails_instead_of_sleeping(services: FakeServices, clock: FakeClock) -> None:
     services.fail("/slack", (429, {"Retry-After": "40"}, b""), (429, {"Retry-After": "40"}, b""))
     with pytest.raises(DeliveryError) as caught:
         _sender(clock, budget_seconds=60).send(_post(services))
@@ -75,7 +75,7 @@ def test_budget_spent_fails_instead_of_sleeping(services: FakeServices, clock: M
     assert sum(clock.slept) <= 60
 
 
-def test_never_sleeps_past_the_deadline(services: FakeServices, clock: ManualClock) -> None:
+def test_never_sleeps_past_the_deadline(services: FakeServices, clock: FakeClock) -> None:
     """A 429 asking for 30 s with 5 s left: fail now (the platform retries), do not sleep."""
     services.fail("/slack", (429, {"Retry-After": "30"}, b"rate_limited"))
     with deadline_scope(Deadline.within(5, clock, margin=1)), pytest.raises(DeliveryError) as caught:
@@ -85,20 +85,20 @@ def test_never_sleeps_past_the_deadline(services: FakeServices, clock: ManualClo
     assert "deadline" in str(caught.value)
 
 
-def test_out_of_time_before_the_first_attempt(services: FakeServices, clock: ManualClock) -> None:
+def test_out_of_time_before_the_first_attempt(services: FakeServices, clock: FakeClock) -> None:
     with deadline_scope(Deadline.within(1.0, clock, margin=1.0)), pytest.raises(DeliveryError):
         _sender(clock).send(_post(services))
     assert services.to("/slack") == []
 
 
-def test_huge_retry_after_is_not_waited_for(services: FakeServices, clock: ManualClock) -> None:
+def test_huge_retry_after_is_not_waited_for(services: FakeServices, clock: FakeClock) -> None:
     services.fail("/slack", (429, {"Retry-After": "3600"}, b""))
     with pytest.raises(DeliveryError) as caught:
         _sender(clock, budget_seconds=10_000, max_retry_after=300).send(_post(services))
     assert caught.value.retryable and clock.slept == []
 
 
-def test_4xx_is_not_retried(services: FakeServices, clock: ManualClock) -> None:
+def test_4xx_is_not_retried(services: FakeServices, clock: FakeClock) -> None:
     with pytest.raises(DeliveryError) as caught:
         _sender(clock).send(_post(services, "/slack/gone"))
     assert not caught.value.retryable
@@ -106,7 +106,7 @@ def test_4xx_is_not_retried(services: FakeServices, clock: ManualClock) -> None:
     assert len(services.to("/slack")) == 1
 
 
-def test_connection_refused_is_retried_and_reported_without_the_url(clock: ManualClock) -> None:
+def test_connection_refused_is_retried_and_reported_without_the_url(clock: FakeClock) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens there
@@ -118,15 +118,15 @@ def test_connection_refused_is_retried_and_reported_without_the_url(clock: Manua
     assert len(clock.slept) == 2
 
 
-def test_timeouts_are_retried(services: FakeServices, clock: ManualClock) -> None:
-    services.delay["/slack/slow"] = 0.6
+def test_timeouts_are_retried(services: FakeServices, clock: FakeClock) -> None:
+    services.hold("/slack/slow")  # never answers while the sender waits
     with pytest.raises(DeliveryError) as caught:
         _sender(clock, max_attempts=2, timeout=0.2).send(_post(services, "/slack/slow"))
     assert caught.value.retryable
     assert len(services.to("/slack/slow")) == 2
 
 
-def test_errors_never_contain_the_url(services: FakeServices, clock: ManualClock) -> None:
+def test_errors_never_contain_the_url(services: FakeServices, clock: FakeClock) -> None:
     services.fail("/slack", (400, {}, b"invalid_payload"))
     with pytest.raises(DeliveryError) as caught:
         _sender(clock).send(_post(services))
@@ -134,7 +134,7 @@ def test_errors_never_contain_the_url(services: FakeServices, clock: ManualClock
     assert "POST webhook" in str(caught.value)
 
 
-def test_pacer_spaces_sends_per_key(clock: ManualClock) -> None:
+def test_pacer_spaces_sends_per_key(clock: FakeClock) -> None:
     pacer = Pacer(clock)
     waits = [pacer.reserve("C1", 1.0) for _ in range(3)]
     assert waits == [0.0, 1.0, 2.0]
@@ -144,7 +144,7 @@ def test_pacer_spaces_sends_per_key(clock: ManualClock) -> None:
     assert pacer.reserve("C1", 1.0) == 3.0
 
 
-def test_sender_paces_messages_to_one_channel(services: FakeServices, clock: ManualClock) -> None:
+def test_sender_paces_messages_to_one_channel(services: FakeServices, clock: FakeClock) -> None:
     sender = _sender(clock)
     sender.interval = 1.0
     start = clock.monotonic()
@@ -153,7 +153,7 @@ def test_sender_paces_messages_to_one_channel(services: FakeServices, clock: Man
     assert clock.monotonic() - start == pytest.approx(4.0)
 
 
-def test_a_429_holds_back_the_next_message_too(clock: ManualClock) -> None:
+def test_a_429_holds_back_the_next_message_too(clock: FakeClock) -> None:
     pacer = Pacer(clock)
     pacer.block("C1", 10)
     assert pacer.reserve("C1", 1.0) == pytest.approx(10)

@@ -13,8 +13,9 @@ import pytest
 
 from functions.cli import EXIT_DELIVERY_FAILED, respond
 from shared.sinks.base import DeliveryError
-from shared.sinks.http import ManualClock, Request, RetryPolicy, Sender
+from shared.sinks.http import Request, RetryPolicy, Sender
 from tests.delivery.conftest import FakeServices, failure_event, make_responder
+from tests.support.clock import FakeClock
 from tests.support.malformed import ALL_MALFORMED, Answer, MalformedServer, malformed_server
 
 SECRET_PATH = "/services/T000/B000/very-secret-token"
@@ -28,7 +29,7 @@ def broken() -> Iterator[MalformedServer]:
 
 @pytest.mark.parametrize("kind", ALL_MALFORMED)
 def test_a_malformed_answer_is_retried_then_a_retryable_failure(kind: Answer, broken: MalformedServer,
-                                                                clock: ManualClock) -> None:
+                                                                clock: FakeClock) -> None:
     broken.default = kind
     sender = Sender("slack", policy=RetryPolicy(max_attempts=3), clock=clock)
     with pytest.raises(DeliveryError) as caught:
@@ -41,7 +42,7 @@ def test_a_malformed_answer_is_retried_then_a_retryable_failure(kind: Answer, br
 
 @pytest.mark.parametrize("kind", ALL_MALFORMED)
 def test_a_malformed_answer_then_a_good_one_is_delivered(kind: Answer, broken: MalformedServer,
-                                                         clock: ManualClock) -> None:
+                                                         clock: FakeClock) -> None:
     broken.queue.append(kind)
     broken.default = "ok"
     response = Sender("slack", clock=clock).send(Request("POST", broken.url + SECRET_PATH, "POST webhook", {}))
@@ -49,7 +50,7 @@ def test_a_malformed_answer_then_a_good_one_is_delivered(kind: Answer, broken: M
 
 
 def test_respond_reports_each_broken_sink_and_goes_on_with_the_others_and_the_events(
-        services: FakeServices, clock: ManualClock, broken: MalformedServer, tmp_path: Path) -> None:
+        services: FakeServices, clock: FakeClock, broken: MalformedServer, tmp_path: Path) -> None:
     broken.queue.extend(["garbage", "truncated", "reset", "garbage"])
     responder = make_responder(services, clock, sinks=["slack", "teams"], outbox=tmp_path / "outbox",
                                retry={"max_attempts": 2, "budget": "60s", "timeout": "2s"},

@@ -9,8 +9,8 @@ import json
 import pytest
 
 from shared.responder import DeliveryFailed
-from shared.sinks.http import ManualClock
 from tests.delivery.conftest import FakeServices, failure_event, make_responder
+from tests.support.clock import FakeClock
 
 PREFIX = {"slack": "/slack/", "slack-api": "/slackapi/", "teams": "/teams"}
 TEAMS_413 = (b"Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP error 413 "
@@ -40,7 +40,7 @@ REFUSALS = {
 
 @pytest.mark.parametrize("case", sorted(REFUSALS))
 def test_a_2xx_that_is_not_the_success_answer_is_a_kept_refusal(case: str, services: FakeServices,
-                                                                  clock: ManualClock) -> None:
+                                                                  clock: FakeClock) -> None:
     sink, answer = REFUSALS[case]
     responder = make_responder(services, clock, sinks=[sink])
     services.fail(PREFIX[sink], answer)
@@ -57,7 +57,7 @@ def test_a_2xx_that_is_not_the_success_answer_is_a_kept_refusal(case: str, servi
     assert len(services.to(PREFIX[sink])) == 2
 
 
-def test_the_refusal_says_what_the_sink_answered(services: FakeServices, clock: ManualClock) -> None:
+def test_the_refusal_says_what_the_sink_answered(services: FakeServices, clock: FakeClock) -> None:
     responder = make_responder(services, clock, sinks=["slack"])
     services.fail("/slack/", (200, {}, b"channel_not_found"))
     with pytest.raises(DeliveryFailed) as caught:
@@ -69,14 +69,14 @@ def test_the_refusal_says_what_the_sink_answered(services: FakeServices, clock: 
 
 @pytest.mark.parametrize("answer", [(202, {}, b""), (200, {}, b"1"), (200, {}, b"")])
 def test_teams_success_answers_are_delivered(answer: tuple[int, dict[str, str], bytes], services: FakeServices,
-                                             clock: ManualClock) -> None:
+                                             clock: FakeClock) -> None:
     responder = make_responder(services, clock, sinks=["teams"])
     services.fail("/teams", answer)
     report = responder.handle(failure_event(1))
     assert [d.ok for d in report.deliveries] == [True]
 
 
-def test_a_teams_200_that_reports_a_429_is_retried(services: FakeServices, clock: ManualClock) -> None:
+def test_a_teams_200_that_reports_a_429_is_retried(services: FakeServices, clock: FakeClock) -> None:
     responder = make_responder(services, clock, sinks=["teams"])
     services.fail("/teams", (200, {}, TEAMS_429))
     report = responder.handle(failure_event(1))

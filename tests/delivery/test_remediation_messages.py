@@ -23,7 +23,7 @@ from shared.remediation.render import MAX_DIFF_LINES
 from shared.settings import Settings
 from shared.sinks.document import pieces, plain
 from shared.sinks.github.transport import GitHub
-from shared.sinks.http import ManualClock, Sender
+from shared.sinks.http import Sender
 from shared.sinks.jira.transport import Jira
 from shared.sinks.pagerduty.transport import PagerDuty
 from shared.sinks.servicenow.render import ServiceNowLimits
@@ -44,6 +44,7 @@ from tests.delivery.conftest import HOSTILE, FakeServices, config_for, hostile_o
 from tests.delivery.test_teams import card_errors, card_of, walk
 from tests.remediation.conftest import SEED004, SEED004_DECODED, config, engine, outcome_of, pipeline
 from tests.remediation.fakes import FakeRemediator
+from tests.support.clock import FakeClock
 from tests.support.messages import say
 
 APPLIED = ("Applied: added iam:PassRole on role AmazonSSMRoleForInstancesQuickSetup to role "
@@ -195,7 +196,7 @@ def test_storm_messages_carry_the_decision_and_digests_do_not() -> None:
     assert APPLIED not in json.dumps(build_message(say(Notice("recovered", outcome))))
 
 
-def test_slack_webhook_accepts_the_message(services: FakeServices, clock: ManualClock) -> None:
+def test_slack_webhook_accepts_the_message(services: FakeServices, clock: FakeClock) -> None:
     hook = SlackWebhook("slack", services.url + "/slack/T0/B0/x", Sender("slack", clock=clock, rng=random.Random(1)))
     hook.send(say(Notice("failure", hostile_decision("planned"))), None)
     raw = services.to("/slack")[-1].body.decode()
@@ -271,7 +272,7 @@ def test_teams_card_with_a_long_diff_and_a_huge_failure_stays_valid_and_small() 
     assert card["actions"][0]["title"] == APPLY_BUTTON_TEXT
 
 
-def test_teams_workflow_posts_the_apply_link(services: FakeServices, clock: ManualClock) -> None:
+def test_teams_workflow_posts_the_apply_link(services: FakeServices, clock: FakeClock) -> None:
     teams = TeamsWorkflow("teams", services.url + "/teams/w/sig", Sender("teams", clock=clock), LINK)
     assert teams.send(say(Notice("failure", decided("planned"))), None) == {"status": "202"}
     body = services.to("/teams")[-1].json()
@@ -305,13 +306,13 @@ def adf_text(node: object) -> str:
     return ""
 
 
-def _sender(clock: ManualClock) -> Sender:
+def _sender(clock: FakeClock) -> Sender:
     return Sender("test", clock=clock, rng=random.Random(3))
 
 
 @pytest.mark.parametrize(("kind", "headline"), [("applied", APPLIED), ("planned", PLANNED),
                                                 ("refused", f"Not applied because {REFUSAL}")])
-def test_jira_description_has_the_headline_and_the_audit_id(services: FakeServices, clock: ManualClock,
+def test_jira_description_has_the_headline_and_the_audit_id(services: FakeServices, clock: FakeClock,
                                                             kind: str, headline: str) -> None:
     outcome = decided(kind)
     jira = Jira("jira", services.url + "/jira", "OPS", _sender(clock), email="ops@example.com", api_token="jira-token")
@@ -326,7 +327,7 @@ def test_jira_description_has_the_headline_and_the_audit_id(services: FakeServic
     assert headline in adf_text(services.issues[receipt["key"]]["comments"][-1])
 
 
-def ticket_text(services: FakeServices, clock: ManualClock, sink: str, outcome: Outcome) -> str:
+def ticket_text(services: FakeServices, clock: FakeClock, sink: str, outcome: Outcome) -> str:
     """What a new ticket (issue, incident, alert) says about a failure, as the fake service kept it."""
     notice = Notice("failure", outcome, fingerprint=f"fp-{sink}-{outcome.remediation.action}")  # type: ignore[union-attr]
     if sink == "jira":
@@ -348,7 +349,7 @@ def ticket_text(services: FakeServices, clock: ManualClock, sink: str, outcome: 
 @pytest.mark.parametrize("sink", ["jira", "servicenow", "pagerduty", "github"])
 @pytest.mark.parametrize(("kind", "headline"), [("applied", APPLIED), ("planned", PLANNED),
                                                 ("refused", f"Not applied because {REFUSAL}")])
-def test_every_ticket_sink_shows_each_decision(services: FakeServices, clock: ManualClock, sink: str, kind: str,
+def test_every_ticket_sink_shows_each_decision(services: FakeServices, clock: FakeClock, sink: str, kind: str,
                                                headline: str) -> None:
     outcome = decided(kind)
     text = ticket_text(services, clock, sink, outcome)
@@ -362,7 +363,7 @@ def test_every_ticket_sink_shows_each_decision(services: FakeServices, clock: Ma
 
 
 def test_servicenow_keeps_the_headline_and_audit_id_within_its_limit(services: FakeServices,
-                                                                    clock: ManualClock) -> None:
+                                                                    clock: FakeClock) -> None:
     outcome = decided("applied")
     huge = hostile_outcome(steps=30, message_size=20_000).model_copy(update={"remediation": outcome.remediation})
     sn = ServiceNow("sn", services.url + "/sn", _sender(clock), username="svc-backup", password="sn-password")
@@ -375,7 +376,7 @@ def test_servicenow_keeps_the_headline_and_audit_id_within_its_limit(services: F
     assert APPLIED in record["work_notes_log"][-1]
 
 
-def test_pagerduty_custom_details_carry_the_decision(services: FakeServices, clock: ManualClock) -> None:
+def test_pagerduty_custom_details_carry_the_decision(services: FakeServices, clock: FakeClock) -> None:
     outcome = decided("planned")
     pd = PagerDuty("pd", "R0UTINGKEY0000000000000000000000", _sender(clock), services.url + "/pd/v2/enqueue")
     pd.send(say(Notice("failure", outcome, fingerprint="fp-1")), None)
@@ -390,7 +391,7 @@ def test_pagerduty_custom_details_carry_the_decision(services: FakeServices, clo
 
 
 def test_github_issue_has_the_decision_and_hostile_text_stays_inert(services: FakeServices,
-                                                                   clock: ManualClock) -> None:
+                                                                   clock: FakeClock) -> None:
     gh = GitHub("gh", "acme/backup-ops", "ghp-test-token", _sender(clock), api_url=services.url + "/gh")
     applied = decided("applied")
     issue = services.issues[f"gh:{gh.send(say(Notice('failure', applied)), None)['number']}"]
@@ -414,7 +415,7 @@ def test_ticket_text_puts_the_decision_first_and_the_diff_after_the_fix() -> Non
 
 
 # ------------------------------------------------------------------------------------------ wired
-def test_the_responder_runs_the_engine_and_every_sink_says_so(services: FakeServices, clock: ManualClock) -> None:
+def test_the_responder_runs_the_engine_and_every_sink_says_so(services: FakeServices, clock: FakeClock) -> None:
     """``build_responder(remediators=...)``: the engine gets the configuration's remediation section
     (no second read of the file), and Slack, Teams, Jira, PagerDuty and GitHub all get the decision."""
     raw = config_for(services, remediation={"allow": [{"cause": "aws.iam.pass-role"}],

@@ -15,9 +15,9 @@ import pytest
 
 from functions.cli import main
 from shared.responder import DeliveryFailed
-from shared.sinks.http import ManualClock
 from shared.wiring import build_responder
 from tests.delivery.conftest import FakeServices, failure_event, make_responder, success_event
+from tests.support.clock import FakeClock
 
 ALL = ["slack", "slack-api", "teams", "jira", "servicenow", "pagerduty", "github"]
 SECRETS = ["secret-hook", "xoxb-test-token", "secret-sig", "jira-token", "sn-password",
@@ -32,7 +32,7 @@ def posts(services: FakeServices, prefix: str) -> int:
     return len([r for r in services.to(prefix) if r.method in ("POST", "PATCH")])
 
 
-def test_a_failure_reaches_every_routed_sink(services: FakeServices, clock: ManualClock) -> None:
+def test_a_failure_reaches_every_routed_sink(services: FakeServices, clock: FakeClock) -> None:
     responder = make_responder(services, clock)
     report = responder.handle(failure_event(1))
     assert {d.sink for d in report.deliveries if d.ok} == set(ALL)
@@ -41,7 +41,7 @@ def test_a_failure_reaches_every_routed_sink(services: FakeServices, clock: Manu
         assert posts(services, prefix) == 1, prefix
 
 
-def test_routing_picks_the_first_matching_route(services: FakeServices, clock: ManualClock) -> None:
+def test_routing_picks_the_first_matching_route(services: FakeServices, clock: FakeClock) -> None:
     routes = [{"name": "kms", "match": {"cause": "aws.kms.*"}, "sinks": ["slack", "pagerduty"]},
               {"name": "rest", "sinks": ["teams"]}]
     responder = make_responder(services, clock, routes=routes)
@@ -51,7 +51,7 @@ def test_routing_picks_the_first_matching_route(services: FakeServices, clock: M
 
 
 def test_one_failing_sink_does_not_stop_the_others_and_a_retry_posts_only_there(
-        services: FakeServices, clock: ManualClock) -> None:
+        services: FakeServices, clock: FakeClock) -> None:
     responder = make_responder(services, clock)
     services.fail("/jira", *[(500, {}, b"Internal Server Error")] * 5)
     event = failure_event(1)
@@ -68,7 +68,7 @@ def test_one_failing_sink_does_not_stop_the_others_and_a_retry_posts_only_there(
     assert sum(1 for d in report.deliveries if d.detail == "already delivered") == len(ALL) - 1
 
 
-def test_the_same_failure_again_is_counted_not_posted(services: FakeServices, clock: ManualClock) -> None:
+def test_the_same_failure_again_is_counted_not_posted(services: FakeServices, clock: FakeClock) -> None:
     responder = make_responder(services, clock, sinks=["slack", "jira"])
     resource = "arn:aws:rds:us-west-2:111122223333:db:orders-7"
     responder.handle(failure_event(7, resource=resource))
@@ -80,7 +80,7 @@ def test_the_same_failure_again_is_counted_not_posted(services: FakeServices, cl
     assert posts(services, "/slack/") == 1 and posts(services, "/jira") == 1
 
 
-def test_a_recurring_failure_comments_on_its_open_ticket(services: FakeServices, clock: ManualClock) -> None:
+def test_a_recurring_failure_comments_on_its_open_ticket(services: FakeServices, clock: FakeClock) -> None:
     responder = make_responder(services, clock, sinks=["slack", "jira", "github", "pagerduty", "servicenow"])
     resource = "arn:aws:rds:us-west-2:111122223333:db:orders-8"
     first = responder.handle(failure_event(8, resource=resource))
@@ -99,7 +99,7 @@ def test_a_recurring_failure_comments_on_its_open_ticket(services: FakeServices,
     assert pd[0]["dedup_key"] == pd[1]["dedup_key"]
 
 
-def test_recovery_resolves_tickets_and_replies_in_the_thread(services: FakeServices, clock: ManualClock) -> None:
+def test_recovery_resolves_tickets_and_replies_in_the_thread(services: FakeServices, clock: FakeClock) -> None:
     responder = make_responder(services, clock)
     resource = "arn:aws:rds:us-west-2:111122223333:db:orders-9"
     responder.handle(failure_event(9, resource=resource))
@@ -117,13 +117,13 @@ def test_recovery_resolves_tickets_and_replies_in_the_thread(services: FakeServi
     assert responder.handle(success_event(resource)).skipped == "a successful job with nothing to resolve"
 
 
-def test_a_success_without_an_earlier_failure_posts_nothing(services: FakeServices, clock: ManualClock) -> None:
+def test_a_success_without_an_earlier_failure_posts_nothing(services: FakeServices, clock: FakeClock) -> None:
     responder = make_responder(services, clock)
     report = responder.handle(success_event("arn:aws:rds:us-west-2:111122223333:db:never-failed"))
     assert report.skipped and services.received == []
 
 
-def test_silenced_failures_are_counted_not_posted(services: FakeServices, clock: ManualClock) -> None:
+def test_silenced_failures_are_counted_not_posted(services: FakeServices, clock: FakeClock) -> None:
     silences = [{"match": {"cause": "aws.kms.*"}, "reason": "key rotation in progress", "expires": "2099-01-01"}]
     responder = make_responder(services, clock, silences=silences)
     report = responder.handle(failure_event(1))
@@ -131,7 +131,7 @@ def test_silenced_failures_are_counted_not_posted(services: FakeServices, clock:
     assert responder.state.get("silenced:key rotation in progress") == {"count": 1}
 
 
-def test_quiet_hours_hold_chat_and_summarise_when_they_end(services: FakeServices, clock: ManualClock) -> None:
+def test_quiet_hours_hold_chat_and_summarise_when_they_end(services: FakeServices, clock: FakeClock) -> None:
     # the manual clock starts at 2023-11-14 22:13:20 UTC
     quiet = {"timezone": "UTC", "start": "22:00", "end": "23:00"}
     responder = make_responder(services, clock, sinks=["slack", "jira"], quiet_hours=quiet)
@@ -147,7 +147,7 @@ def test_quiet_hours_hold_chat_and_summarise_when_they_end(services: FakeService
     assert responder.flush() == []  # once
 
 
-def test_the_deadline_is_never_passed(services: FakeServices, clock: ManualClock) -> None:
+def test_the_deadline_is_never_passed(services: FakeServices, clock: FakeClock) -> None:
     responder = make_responder(services, clock, sinks=["slack", "pagerduty"])
     services.fail("/slack", (429, {"Retry-After": "30"}, b"rate_limited"))
     with pytest.raises(DeliveryFailed) as caught:
@@ -157,7 +157,7 @@ def test_the_deadline_is_never_passed(services: FakeServices, clock: ManualClock
     assert caught.value.report.deliveries[0].retryable
 
 
-def test_secrets_stay_out_of_the_outbox_and_the_logs(services: FakeServices, clock: ManualClock, tmp_path: Path,
+def test_secrets_stay_out_of_the_outbox_and_the_logs(services: FakeServices, clock: FakeClock, tmp_path: Path,
                                                      caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     responder = make_responder(services, clock, outbox=tmp_path / "outbox")

@@ -12,10 +12,11 @@ from slack_sdk.models.blocks import Block
 
 from shared.notify.notice import GroupInfo, Notice
 from shared.sinks.base import DeliveryError
-from shared.sinks.http import ManualClock, Sender
+from shared.sinks.http import Sender
 from shared.sinks.slack.render import SlackLimits, build_message, escape
 from shared.sinks.slack.transport import SlackApi, SlackWebhook
 from tests.delivery.conftest import HOSTILE, FakeServices, failure_event, hostile_outcome, outcome_of
+from tests.support.clock import FakeClock
 from tests.support.messages import say
 
 
@@ -101,11 +102,11 @@ def test_group_and_digest_messages_say_how_many_failed() -> None:
     assert "Storm summary" in json.dumps(digest)
 
 
-def _webhook(services: FakeServices, clock: ManualClock, path: str = "/slack/T0/B0/secret") -> SlackWebhook:
+def _webhook(services: FakeServices, clock: FakeClock, path: str = "/slack/T0/B0/secret") -> SlackWebhook:
     return SlackWebhook("slack", services.url + path, Sender("slack", clock=clock, rng=random.Random(1)))
 
 
-def test_webhook_posts_block_kit_and_honours_429(services: FakeServices, clock: ManualClock) -> None:
+def test_webhook_posts_block_kit_and_honours_429(services: FakeServices, clock: FakeClock) -> None:
     services.fail("/slack", (429, {"Retry-After": "2"}, b"rate_limited"), (500, {}, b"oops"))
     receipt = _webhook(services, clock).send(say(Notice("failure", outcome_of(failure_event(2)))), None)
     assert receipt == {"status": "200"}
@@ -115,7 +116,7 @@ def test_webhook_posts_block_kit_and_honours_429(services: FakeServices, clock: 
     assert body["blocks"] and body["text"] and body["unfurl_links"] is False
 
 
-def test_webhook_errors_are_checked(services: FakeServices, clock: ManualClock) -> None:
+def test_webhook_errors_are_checked(services: FakeServices, clock: FakeClock) -> None:
     """slack_sdk's webhook client returns 404 channel_not_found without raising: we raise."""
     with pytest.raises(DeliveryError) as caught:
         _webhook(services, clock, "/slack/gone").send(say(Notice("failure", outcome_of(failure_event(2)))), None)
@@ -123,7 +124,7 @@ def test_webhook_errors_are_checked(services: FakeServices, clock: ManualClock) 
     assert "secret" not in str(caught.value)
 
 
-def test_webhook_spaces_messages_one_per_second(services: FakeServices, clock: ManualClock) -> None:
+def test_webhook_spaces_messages_one_per_second(services: FakeServices, clock: FakeClock) -> None:
     services.slack_rate_limit = True
     webhook = _webhook(services, clock)
     for n in range(5):
@@ -132,12 +133,12 @@ def test_webhook_spaces_messages_one_per_second(services: FakeServices, clock: M
     assert len(services.to("/slack")) == 5
 
 
-def _api(services: FakeServices, clock: ManualClock, mode: str = "update") -> SlackApi:
+def _api(services: FakeServices, clock: FakeClock, mode: str = "update") -> SlackApi:
     return SlackApi("slack-api", "xoxb-test-token", "C0TEST", Sender("slack", clock=clock, rng=random.Random(1)),
                     storm_mode=mode, base_url=services.url + "/slackapi/")  # type: ignore[arg-type]
 
 
-def test_web_api_posts_then_updates_in_place_and_threads(services: FakeServices, clock: ManualClock) -> None:
+def test_web_api_posts_then_updates_in_place_and_threads(services: FakeServices, clock: FakeClock) -> None:
     api = _api(services, clock)
     outcome = outcome_of(failure_event(1))
     receipt = api.send(say(Notice("failure", outcome)), None)
@@ -152,7 +153,7 @@ def test_web_api_posts_then_updates_in_place_and_threads(services: FakeServices,
     assert services.to("/slackapi")[0].headers["Authorization"] == "Bearer xoxb-test-token"
 
 
-def test_web_api_thread_mode_replies_instead_of_editing(services: FakeServices, clock: ManualClock) -> None:
+def test_web_api_thread_mode_replies_instead_of_editing(services: FakeServices, clock: FakeClock) -> None:
     api = _api(services, clock, "thread")
     outcome = outcome_of(failure_event(1))
     receipt = api.send(say(Notice("failure", outcome)), None)
@@ -162,26 +163,26 @@ def test_web_api_thread_mode_replies_instead_of_editing(services: FakeServices, 
     assert services.to("/slackapi/chat.postMessage")[-1].json()["thread_ts"] == receipt["ts"]
 
 
-def test_web_api_ratelimited_is_retried(services: FakeServices, clock: ManualClock) -> None:
+def test_web_api_ratelimited_is_retried(services: FakeServices, clock: FakeClock) -> None:
     services.fail("/slackapi", (429, {"Retry-After": "3", "Content-Type": "application/json"},
                                 b'{"ok": false, "error": "ratelimited"}'))
     receipt = _api(services, clock).send(say(Notice("failure", outcome_of(failure_event(1)))), None)
     assert receipt["ts"] and clock.slept == [3.0]
 
 
-def test_web_api_errors_are_not_retried(services: FakeServices, clock: ManualClock) -> None:
+def test_web_api_errors_are_not_retried(services: FakeServices, clock: FakeClock) -> None:
     api = SlackApi("s", "xoxb-wrong", "C0TEST", Sender("slack", clock=clock), base_url=services.url + "/slackapi/")
     with pytest.raises(DeliveryError) as caught:
         api.send(say(Notice("failure", outcome_of(failure_event(1)))), None)
     assert not caught.value.retryable and "xoxb-wrong" not in str(caught.value)
 
 
-def test_web_api_5xx_with_an_html_body_is_retried(services: FakeServices, clock: ManualClock) -> None:
+def test_web_api_5xx_with_an_html_body_is_retried(services: FakeServices, clock: FakeClock) -> None:
     services.fail("/slackapi", (502, {"Content-Type": "text/html"}, b"<html>Bad Gateway</html>"))
     assert _api(services, clock).send(say(Notice("failure", outcome_of(failure_event(1)))), None)["ts"]
 
 
-def test_hostile_inputs_reach_slack_escaped(services: FakeServices, clock: ManualClock) -> None:
+def test_hostile_inputs_reach_slack_escaped(services: FakeServices, clock: FakeClock) -> None:
     _webhook(services, clock).send(say(Notice("failure", hostile_outcome())), None)
     raw = services.to("/slack")[-1].body.decode()
     assert "<!channel>" not in raw and "<https://evil" not in raw and HOSTILE not in raw

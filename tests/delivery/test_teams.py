@@ -13,10 +13,11 @@ import pytest
 
 from shared.notify.notice import GroupInfo, Notice
 from shared.sinks.base import DeliveryError
-from shared.sinks.http import ManualClock, Sender
+from shared.sinks.http import Sender
 from shared.sinks.teams.render import TeamsLimits, build_payload, payload_size
 from shared.sinks.teams.transport import TeamsWorkflow
 from tests.delivery.conftest import HOSTILE, FakeServices, failure_event, hostile_outcome, outcome_of
+from tests.support.clock import FakeClock
 from tests.support.messages import say
 
 
@@ -110,18 +111,18 @@ def test_huge_input_is_shortened_not_refused() -> None:
     assert "KMS key" in json.dumps(card)  # the title survives
 
 
-def _teams(services: FakeServices, clock: ManualClock, path: str = "/teams/workflows/secret-sig") -> TeamsWorkflow:
+def _teams(services: FakeServices, clock: FakeClock, path: str = "/teams/workflows/secret-sig") -> TeamsWorkflow:
     return TeamsWorkflow("teams", services.url + path, Sender("teams", clock=clock, rng=random.Random(1)))
 
 
-def test_posts_to_workflows_webhook_and_gets_202(services: FakeServices, clock: ManualClock) -> None:
+def test_posts_to_workflows_webhook_and_gets_202(services: FakeServices, clock: FakeClock) -> None:
     services.fail("/teams", (429, {"Retry-After": "4"}, b""))
     receipt = _teams(services, clock).send(say(NOTICES["huge"]()), None)
     assert receipt == {"status": "202"} and clock.slept == [4.0]
     assert len(services.to("/teams")[-1].body) <= 28 * 1024  # the fake answers 413 above it
 
 
-def test_a_4xx_from_teams_fails_without_retrying(services: FakeServices, clock: ManualClock) -> None:
+def test_a_4xx_from_teams_fails_without_retrying(services: FakeServices, clock: FakeClock) -> None:
     services.fail("/teams", (400, {}, b'{"error": {"code": "InvalidRequestContent"}}'))
     with pytest.raises(DeliveryError) as caught:
         _teams(services, clock).send(say(NOTICES["failure"]()), None)

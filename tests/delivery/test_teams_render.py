@@ -11,6 +11,7 @@ import shutil
 import struct
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,13 +45,57 @@ def renderer() -> None:
         pytest.skip(reason)
 
 
-def render(card: dict[str, object], out: Path) -> dict[str, object]:
-    card_path = out.with_suffix(".json")
-    card_path.write_text(json.dumps(card), encoding="utf-8")
-    done = subprocess.run(["node", str(SCRIPT), str(card_path), str(out)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120, check=False)
+def render(cards: dict[str, dict[str, object]], folder: Path) -> dict[str, tuple[dict[str, object], Path]]:
+    """Every card rendered in one Chromium (starting it is most of the cost): name -> (what the
+    renderer reports, the screenshot)."""
+    args: list[str] = []
+    for name, card in cards.items():
+        card_path = folder / f"{name}.json"
+        card_path.write_text(json.dumps(card), encoding="utf-8")
+        args += [str(card_path), str(folder / f"{name}.png")]
+    done = subprocess.run(["node", str(SCRIPT), *args], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          check=False)
     assert done.returncode == 0, done.stderr[-2000:]
-    return json.loads(done.stdout)  # type: ignore[no-any-return]
+    results = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(results) == len(cards)
+    return {name: (result, folder / f"{name}.png") for name, result in zip(cards, results, strict=True)}
+
+
+def kms_outcome() -> Any:
+    return outcome_of(load_event("aws/seed003-copy-source-kms-key-access.json"))
+
+
+def card_of(outcome: Any, approval: Any = None) -> dict[str, object]:
+    return build_payload(say(Notice("failure", outcome)), approval)["attachments"][0]["content"]  # type: ignore[no-any-return]
+
+
+HOSTILE_MESSAGE = "[click](https://evil.example) **x** <b>y</b>"
+
+
+def hostile_card() -> dict[str, object]:
+    outcome = kms_outcome()
+    failure = outcome.failure.model_copy(update={"message": HOSTILE_MESSAGE})
+    return card_of(outcome.model_copy(update={"failure": failure}))
+
+
+def remediation_card() -> dict[str, object]:
+    """A card with a remediation decision (headline, warning, diff) and "Apply fix"."""
+    from shared.approval import TeamsApprovalLink
+    from shared.models import RemediationSummary
+
+    summary = RemediationSummary(
+        mode="dry-run", action="planned", reason="dry run", change="add the use and grant statements for account "
+        "444455556666 to the key policy of arn:aws:kms:us-west-2:111122223333:key/k-1",
+        diff='--- key (before)\n+++ key (after)\n@@ -1,2 +1,3 @@\n+    "Sid": "Allow use of the key", **x**',
+        approval_id="appr-1", audit_id="audit-1", notes=["checked in AWS Organizations"])
+    return card_of(kms_outcome().model_copy(update={"remediation": summary}),
+                   TeamsApprovalLink("https://func.example/api", "s"))
+
+
+@pytest.fixture(scope="module")
+def rendered(renderer: None, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[dict[str, object], Path]]:
+    return render({"teams-card": card_of(kms_outcome()), "hostile": hostile_card(), "remediation": remediation_card()},
+                  tmp_path_factory.mktemp("cards"))
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -59,12 +104,10 @@ def png_size(path: Path) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])  # type: ignore[return-value]
 
 
-def test_card_renders_title_and_steps_in_chromium(renderer: None, tmp_path: Path) -> None:
-    outcome = outcome_of(load_event("aws/seed003-copy-source-kms-key-access.json"))
+def test_card_renders_title_and_steps_in_chromium(rendered: dict[str, tuple[dict[str, object], Path]]) -> None:
+    outcome = kms_outcome()
     assert outcome.plan is not None
-    card = build_payload(say(Notice("failure", outcome)))["attachments"][0]["content"]
-    png = tmp_path / "teams-card.png"
-    result = render(card, png)
+    result, png = rendered["teams-card"]
     text = str(result["text"])
     assert outcome.finding.title in text
     for number, step in enumerate(outcome.plan.steps[:3], 1):
@@ -77,28 +120,14 @@ def test_card_renders_title_and_steps_in_chromium(renderer: None, tmp_path: Path
         shutil.copyfile(png, ROOT / "docs" / "teams-card.png")
 
 
-def test_hostile_text_renders_as_text(renderer: None, tmp_path: Path) -> None:
-    outcome = outcome_of(load_event("aws/seed003-copy-source-kms-key-access.json"))
-    failure = outcome.failure.model_copy(update={"message": "[click](https://evil.example) **x** <b>y</b>"})
-    card = build_payload(say(Notice("failure", outcome.model_copy(update={"failure": failure}))))["attachments"][0]["content"]
-    result = render(card, tmp_path / "hostile.png")
-    assert "[click](https://evil.example) **x** <b>y</b>" in str(result["text"])
+def test_hostile_text_renders_as_text(rendered: dict[str, tuple[dict[str, object], Path]]) -> None:
+    result, _ = rendered["hostile"]
+    assert HOSTILE_MESSAGE in str(result["text"])
 
 
-def test_card_with_a_remediation_decision_renders_it(renderer: None, tmp_path: Path) -> None:
+def test_card_with_a_remediation_decision_renders_it(rendered: dict[str, tuple[dict[str, object], Path]]) -> None:
     """The decision (headline, warning, diff) renders as text, and "Apply fix" as an action."""
-    from shared.approval import TeamsApprovalLink
-    from shared.models import RemediationSummary
-
-    outcome = outcome_of(load_event("aws/seed003-copy-source-kms-key-access.json"))
-    summary = RemediationSummary(
-        mode="dry-run", action="planned", reason="dry run", change="add the use and grant statements for account "
-        "444455556666 to the key policy of arn:aws:kms:us-west-2:111122223333:key/k-1",
-        diff='--- key (before)\n+++ key (after)\n@@ -1,2 +1,3 @@\n+    "Sid": "Allow use of the key", **x**',
-        approval_id="appr-1", audit_id="audit-1", notes=["checked in AWS Organizations"])
-    card = build_payload(say(Notice("failure", outcome.model_copy(update={"remediation": summary}))),
-                         TeamsApprovalLink("https://func.example/api", "s"))["attachments"][0]["content"]
-    result = render(card, tmp_path / "remediation.png")
+    result, _ = rendered["remediation"]
     text = str(result["text"])
     assert "Dry run: would add the use and grant statements for account 444455556666" in text
     assert '"Sid": "Allow use of the key", **x**' in text  # the diff as text, never Markdown

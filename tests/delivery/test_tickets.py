@@ -13,16 +13,17 @@ from shared.sinks.base import DeliveryError
 from shared.sinks.document import pieces
 from shared.sinks.github.render import escape, fence
 from shared.sinks.github.transport import GitHub
-from shared.sinks.http import ManualClock, Sender
+from shared.sinks.http import Sender
 from shared.sinks.jira.render import adf
 from shared.sinks.jira.transport import Jira
 from shared.sinks.pagerduty.transport import PagerDuty
 from shared.sinks.servicenow.transport import ServiceNow
 from tests.delivery.conftest import FakeServices, failure_event, hostile_outcome, outcome_of
+from tests.support.clock import FakeClock
 from tests.support.messages import say
 
 
-def _sender(clock: ManualClock) -> Sender:
+def _sender(clock: FakeClock) -> Sender:
     return Sender("test", clock=clock, rng=random.Random(3))
 
 
@@ -43,7 +44,7 @@ def test_adf_is_a_valid_document_with_no_empty_text() -> None:
     assert {"heading", "paragraph", "orderedList", "codeBlock", "bulletList"} <= kinds
 
 
-def test_jira_opens_comments_and_resolves(services: FakeServices, clock: ManualClock) -> None:
+def test_jira_opens_comments_and_resolves(services: FakeServices, clock: FakeClock) -> None:
     jira = Jira("jira", services.url + "/jira", "OPS", _sender(clock), email="ops@example.com",
                 api_token="jira-token", labels=["backup failure"])
     outcome = outcome_of(failure_event(1))
@@ -60,20 +61,20 @@ def test_jira_opens_comments_and_resolves(services: FakeServices, clock: ManualC
     assert "Recovered" in " ".join(_texts(issue["comments"][-1]))
 
 
-def test_jira_long_summary_is_cut(services: FakeServices, clock: ManualClock) -> None:
+def test_jira_long_summary_is_cut(services: FakeServices, clock: FakeClock) -> None:
     jira = Jira("jira", services.url + "/jira", "OPS", _sender(clock), email="ops@example.com", api_token="jira-token")
     receipt = jira.send(say(Notice("failure", hostile_outcome(steps=5, message_size=50_000))), None)
     assert receipt["key"].startswith("OPS-")
 
 
-def test_jira_bad_credentials_fail_without_retry(services: FakeServices, clock: ManualClock) -> None:
+def test_jira_bad_credentials_fail_without_retry(services: FakeServices, clock: FakeClock) -> None:
     jira = Jira("jira", services.url + "/jira", "OPS", _sender(clock), email="ops@example.com", api_token="wrong")
     with pytest.raises(DeliveryError) as caught:
         jira.send(say(Notice("failure", outcome_of(failure_event(1)))), None)
     assert not caught.value.retryable and "wrong" not in str(caught.value)
 
 
-def test_servicenow_incident_work_notes_and_resolution(services: FakeServices, clock: ManualClock) -> None:
+def test_servicenow_incident_work_notes_and_resolution(services: FakeServices, clock: FakeClock) -> None:
     sn = ServiceNow("sn", services.url + "/sn", _sender(clock), username="svc-backup", password="sn-password",
                     assignment_group="Backup Ops")
     outcome = outcome_of(failure_event(1))
@@ -95,7 +96,7 @@ _CODE_TAG = re.compile(r"\[\s*/?\s*code\s*\]", re.I)
 
 @pytest.mark.parametrize("hostile", CODE_TAGS)
 def test_servicenow_never_passes_a_code_tag_through(hostile: str, services: FakeServices,
-                                                    clock: ManualClock) -> None:
+                                                    clock: FakeClock) -> None:
     """ServiceNow renders [code]...[/code] in work notes as raw HTML: the tags reach it broken."""
     sn = ServiceNow("sn", services.url + "/sn", _sender(clock), username="svc-backup", password="sn-password")
     outcome = outcome_of(failure_event(1, resource=f"arn:aws:rds:us-west-2:111122223333:db:{hostile}",
@@ -109,7 +110,7 @@ def test_servicenow_never_passes_a_code_tag_through(hostile: str, services: Fake
     assert not [t for t in sent if _CODE_TAG.search(t)]
 
 
-def test_pagerduty_trigger_dedup_and_resolve(services: FakeServices, clock: ManualClock) -> None:
+def test_pagerduty_trigger_dedup_and_resolve(services: FakeServices, clock: FakeClock) -> None:
     pd = PagerDuty("pd", "R0UTINGKEY0000000000000000000000", _sender(clock), services.url + "/pd/v2/enqueue")
     outcome = outcome_of(failure_event(1))
     receipt = pd.send(say(Notice("failure", outcome, fingerprint="fp-123")), None)
@@ -126,14 +127,14 @@ def test_pagerduty_trigger_dedup_and_resolve(services: FakeServices, clock: Manu
                                              "event_action": "resolve", "dedup_key": "fp-123"}
 
 
-def test_pagerduty_invalid_event_is_not_retried(services: FakeServices, clock: ManualClock) -> None:
+def test_pagerduty_invalid_event_is_not_retried(services: FakeServices, clock: FakeClock) -> None:
     pd = PagerDuty("pd", "bad-key", _sender(clock), services.url + "/pd/v2/enqueue")
     with pytest.raises(DeliveryError) as caught:
         pd.send(say(Notice("failure", outcome_of(failure_event(1)), fingerprint="fp")), None)
     assert not caught.value.retryable and len(services.to("/pd")) == 1
 
 
-def test_github_issue_comment_and_close(services: FakeServices, clock: ManualClock) -> None:
+def test_github_issue_comment_and_close(services: FakeServices, clock: FakeClock) -> None:
     gh = GitHub("gh", "acme/backup-ops", "ghp-test-token", _sender(clock), api_url=services.url + "/gh")
     outcome = hostile_outcome()
     receipt = gh.send(say(Notice("failure", outcome)), None)
@@ -149,7 +150,7 @@ def test_github_issue_comment_and_close(services: FakeServices, clock: ManualClo
     assert issue["state"] == "closed" and issue["state_reason"] == "completed" and len(issue["comments"]) == 2
 
 
-def test_github_rate_limit_waits_for_reset(services: FakeServices, clock: ManualClock) -> None:
+def test_github_rate_limit_waits_for_reset(services: FakeServices, clock: FakeClock) -> None:
     reset = str(int(clock.time()) + 20)
     services.fail("/gh", (403, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": reset}, b'{"message": "API rate limit"}'))
     gh = GitHub("gh", "acme/backup-ops", "ghp-test-token", _sender(clock), api_url=services.url + "/gh")

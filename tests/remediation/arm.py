@@ -7,7 +7,8 @@ The response bodies follow the API's documented examples (azure-rest-api-specs,
 for the same principal, role and scope under another name, 400 ``PrincipalNotFound`` for an
 identity ARM cannot see yet, 401 without a bearer token, 400 without ``api-version``.
 
-The HTTP(S) server, the certificate and the credential are those of ``tests/azure/servers.py``;
+The HTTPS server is the one fake HTTP server of tests/support; the certificate and the credential
+are those of ``tests/azure/servers.py``;
 ``RoleAssignmentsApi`` also plugs into its ``ArmServer`` (``arm.apis.append(api)``), next to the
 recorded responses the enrichment reads.
 """
@@ -22,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.azure.servers import FakeCredential, Seen, make_certificate, serve, server_tls
+from tests.azure.servers import FakeCredential, server_tls
+from tests.support.http_server import FakeHttpServer, Reply, Request
 
 __all__ = ["API_VERSION", "FakeCredential", "RoleAssignmentsApi", "arm_server"]
 
@@ -88,10 +90,10 @@ class RoleAssignmentsApi:
     def serves_resource(self, path: str) -> bool:
         return path.lower() in self.resources
 
-    def respond(self, request: Seen) -> tuple[int, dict[str, str], bytes]:
+    def respond(self, request: Request) -> Reply:
         status, payload = self.handle(request.method, request.path, request.query, request.headers, request.body)
-        return status, {"Content-Type": "application/json; charset=utf-8",
-                        "x-ms-request-id": "00000000-0000-0000-0000-000000000000"}, json.dumps(payload).encode()
+        return Reply(status, {"Content-Type": "application/json; charset=utf-8",
+                        "x-ms-request-id": "00000000-0000-0000-0000-000000000000"}, json.dumps(payload).encode())
 
     def handle(self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str],
                body: bytes) -> tuple[int, Any]:
@@ -138,8 +140,8 @@ class RoleAssignmentsApi:
 
 
 @contextmanager
-def arm_server(api: RoleAssignmentsApi, folder: Path) -> Iterator[tuple[str, Path]]:
-    """Serve ``api`` over HTTPS on a free 127.0.0.1 port; yields the base URL and the CA bundle."""
-    cert, key = make_certificate(folder)
-    with serve(lambda _, request: api.respond(request), tls=server_tls(cert, key)) as (url, _):
-        yield url, cert
+def arm_server(api: RoleAssignmentsApi, tls_files: tuple[Path, Path]) -> Iterator[tuple[str, Path]]:
+    """Serve ``api`` over HTTPS on a free 127.0.0.1 port with the session's certificate
+    (``tls_files``); yields the base URL and the CA bundle."""
+    with FakeHttpServer(api.respond, tls=server_tls(*tls_files)) as server:
+        yield server.url, tls_files[0]

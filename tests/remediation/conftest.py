@@ -1,6 +1,7 @@
 """Helpers for the remediation tests: outcomes from the real fixtures through the real pipeline
 (with a stand-in for the STS decoder and for enrichment where the tests need their facts), a
-client provider that hands out moto or Stubber clients per service and account, a clock."""
+client provider that hands out moto or Stubber clients per service and account, an engine on the
+fake clock."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from shared.remediation.config import RemediationConfig, parse_remediation
 from shared.remediation.engine import RemediationEngine
 from shared.state import MemoryStore
 from tests.conftest import load_event
+from tests.support.clock import FakeClock
 
 SOURCE = "111122223333"
 DESTINATION = "444455556666"
@@ -93,14 +95,6 @@ def config(**data: Any) -> RemediationConfig:
 
 
 @dataclass
-class Clock:
-    now: float = 1_790_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@dataclass
 class Clients:
     """A ``ClientProvider``: ``(service, account)`` or ``service`` → client; every call recorded."""
 
@@ -156,8 +150,8 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def engine(cfg: RemediationConfig, switch: str = "on", remediators: Any = (), state: MemoryStore | None = None,
-           clock: Clock | None = None) -> RemediationEngine:
-    clock = clock or Clock()
+           clock: FakeClock | None = None) -> RemediationEngine:
+    clock = clock or FakeClock()
     return RemediationEngine(config=cfg, switch=switch,  # type: ignore[arg-type]
                              state=state or MemoryStore(clock=clock), remediators=remediators,
                              clock=clock, sleep=lambda _: None)

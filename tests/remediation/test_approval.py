@@ -30,8 +30,9 @@ from shared.approval import (
 from shared.remediation.audit import AUDIT_PREFIX
 from shared.remediation.engine import RemediationEngine
 from shared.state import MemoryStore
-from tests.remediation.conftest import SEED004, SEED004_DECODED, Clock, config, engine, outcome_of
+from tests.remediation.conftest import SEED004, SEED004_DECODED, config, engine, outcome_of
 from tests.remediation.fakes import FakeRemediator, pass_role_change
+from tests.support.clock import FakeClock
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 LINK_SECRET = "link-secret-for-tests"
@@ -40,12 +41,12 @@ ENTRA_APPROVER = "0f8fad5b-d9cb-469f-a165-70867728950e"
 RESPONSE_URL = "https://hooks.slack.com/actions/T0001/123/abc"
 
 
-def planned(fake: FakeRemediator, clock: Clock | None = None,
+def planned(fake: FakeRemediator, clock: FakeClock | None = None,
             approvers: dict[str, Any] | None = None) -> tuple[RemediationEngine, str]:
     cfg = config(allow=[{"cause": "aws.iam.pass-role"}],
                  approval=approvers or {"slack_users": [APPROVER], "slack_teams": [TEAM],
                                         "teams_users": [ENTRA_APPROVER]})
-    eng = engine(cfg, "dry-run", [fake], MemoryStore(clock=clock or Clock()), clock)
+    eng = engine(cfg, "dry-run", [fake], MemoryStore(clock=clock or FakeClock()), clock)
     decision = eng.decide(outcome_of(SEED004, decoded=SEED004_DECODED))
     assert decision.action == "planned" and decision.approval_id
     return eng, decision.approval_id
@@ -58,13 +59,13 @@ def slack_request(approval_id: str, user: str = APPROVER, team: str = TEAM, time
                "response_url": response_url,
                "actions": [{"type": "button", "action_id": action_id, "value": approval_id}]}
     body = urlencode({"payload": json.dumps(payload)}).encode()
-    ts = str(timestamp if timestamp is not None else int(Clock().now))
+    ts = str(timestamp if timestamp is not None else int(FakeClock()()))
     return body, {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": slack_signature(secret, ts, body),
                   "Content-Type": "application/x-www-form-urlencoded"}
 
 
-def slack(eng: RemediationEngine, clock: Clock | None = None) -> SlackApproval:
-    return SlackApproval(SECRET, eng, clock or Clock())
+def slack(eng: RemediationEngine, clock: FakeClock | None = None) -> SlackApproval:
+    return SlackApproval(SECRET, eng, clock or FakeClock())
 
 
 def test_our_signature_is_slacks_signature() -> None:
@@ -106,12 +107,12 @@ def test_a_request_signed_with_another_secret_is_rejected() -> None:
 
 def test_a_request_older_than_five_minutes_is_rejected() -> None:
     fake = FakeRemediator()
-    clock = Clock()
+    clock = FakeClock()
     eng, approval_id = planned(fake, clock)
-    body, headers = slack_request(approval_id, timestamp=int(clock.now) - 301)
+    body, headers = slack_request(approval_id, timestamp=int(clock()) - 301)
     reply = slack(eng, clock).handle(body, headers)
     assert reply.status == 401 and "too old" in reply.body and not fake.applied
-    body, headers = slack_request(approval_id, timestamp=int(clock.now) - 299)
+    body, headers = slack_request(approval_id, timestamp=int(clock()) - 299)
     assert slack(eng, clock).handle(body, headers).status == 200
 
 
@@ -238,7 +239,7 @@ def test_the_lambda_passes_the_raw_body_and_returns_slacks_answer(monkeypatch: p
     fake = FakeRemediator()
     eng, approval_id = planned(fake)
     body, headers = slack_request(approval_id)
-    monkeypatch.setattr(aws_approval, "_approval", SlackApproval(SECRET, eng, Clock()))
+    monkeypatch.setattr(aws_approval, "_approval", SlackApproval(SECRET, eng, FakeClock()))
     monkeypatch.setattr(aws_approval, "_app", None)
     monkeypatch.setattr(aws_approval, "post_follow_up", lambda reply: True)
     event = {"headers": {k.lower(): v for k, v in headers.items()}, "isBase64Encoded": True,
@@ -270,7 +271,7 @@ def test_the_azure_routes_answer_slack_and_guard_the_teams_page(monkeypatch: pyt
     import functions.azure.approval as azure_approval
 
     fake = FakeRemediator()
-    eng, approval_id = planned(fake, Clock(time.time()))
+    eng, approval_id = planned(fake, FakeClock(time.time()))
     azure_approval.use_engine(eng)
     monkeypatch.setattr(azure_approval, "post_follow_up", lambda reply: True)
     monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
@@ -292,7 +293,7 @@ def test_a_signed_payload_nested_too_deep_is_refused_not_a_crash() -> None:
     fake = FakeRemediator()
     eng, _ = planned(fake)
     body = urlencode({"payload": "[" * 100_000 + "]" * 100_000}).encode()  # RecursionError with json.loads
-    ts = str(int(Clock().now))
+    ts = str(int(FakeClock()()))
     reply = slack(eng).handle(body, {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": slack_signature(SECRET, ts, body),
                                      "Content-Type": "application/x-www-form-urlencoded"})
     assert reply.status == 400 and not fake.applied

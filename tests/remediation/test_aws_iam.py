@@ -27,8 +27,11 @@ EXISTING = {"Version": "2012-10-17", "Statement": [{"Sid": "Existing", "Effect":
 
 
 @pytest.fixture
-def iam(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")  # AdministratorAccess and the others
+def iam(aws_env: None, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """moto's IAM with the roles of seed 004; with the AWS managed policies (AdministratorAccess and
+    the others: loading them takes most of a second) only for the tests that attach one."""
+    if "aws_managed_policies" in request.fixturenames:
+        monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     with mock_aws():
         client = aws_client("iam")
         client.create_role(RoleName=RESTORE_ROLE, Path="/service-role/", AssumeRolePolicyDocument=TRUST)
@@ -146,7 +149,6 @@ def test_a_decoded_principal_other_than_the_jobs_role_is_refused(iam: Any) -> No
 
 ADMIN_ACCESS = "arn:aws:iam::aws:policy/AdministratorAccess"
 ROLE_TO_PASS_POWERS = [
-    ("attached AdministratorAccess", {"managed": ADMIN_ACCESS}, "administrator-level"),
     ("inline Action *", {"inline": {"Effect": "Allow", "Action": "*", "Resource": "*"}}, "administrator-level"),
     ("inline iam:*", {"inline": {"Effect": "Allow", "Action": "iam:*", "Resource": "*"}}, "administrator-level"),
     ("inline NotAction", {"inline": {"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}},
@@ -158,6 +160,11 @@ ROLE_TO_PASS_POWERS = [
     ("inline iam:PassRole", {"inline": {"Effect": "Allow", "Action": "iam:passrole", "Resource": "*"}},
      "IAM write"),
 ]
+
+
+@pytest.fixture
+def aws_managed_policies() -> None:
+    """Asks the ``iam`` fixture for the AWS managed policies."""
 
 
 def give(iam: Any, role: str, grant: dict[str, Any]) -> None:
@@ -182,6 +189,14 @@ def test_a_role_to_pass_with_administrator_or_iam_write_permissions_is_marked_as
     change = remediator(iam).plan_change(outcome_of(SEED004, decoded=SEED004_DECODED))
     assert change.risk is not None and what in change.risk and PASS_ROLE in change.risk
     assert any(change.risk in note for note in change.notes)  # the message states it
+
+
+def test_a_role_to_pass_with_aws_administrator_access_attached_is_marked_as_a_risk(
+        aws_managed_policies: None, iam: Any) -> None:
+    give(iam, PASS_ROLE, {"managed": ADMIN_ACCESS})
+    change = remediator(iam).plan_change(outcome_of(SEED004, decoded=SEED004_DECODED))
+    assert change.risk is not None and "administrator-level" in change.risk and PASS_ROLE in change.risk
+    assert any(change.risk in note for note in change.notes)
 
 
 def test_a_role_to_pass_with_read_only_permissions_is_no_risk(iam: Any) -> None:

@@ -43,12 +43,12 @@ OTHER_SUBSCRIPTION = "99998888-aaaa-7777-bbbb-666655554444"
 
 
 @pytest.fixture
-def arm(tmp_path: Path) -> Iterator[tuple[RoleAssignmentsApi, AzureRemediator]]:
+def arm(tls_files: tuple[Path, Path]) -> Iterator[tuple[RoleAssignmentsApi, AzureRemediator]]:
     """The ARM stand-in, which knows the seed 000 vault (with its identity) and the server."""
     api = RoleAssignmentsApi()
     api.vault(VAULT, VAULT_PRINCIPAL)
     api.resource(SERVER, type="Microsoft.DBforPostgreSQL/servers")
-    with arm_server(api, tmp_path) as (url, cert):
+    with arm_server(api, tls_files) as (url, cert):
         yield api, AzureRemediator(FakeCredential(), endpoint=url, connection_verify=str(cert))
 
 

@@ -223,14 +223,14 @@ def test_seed_003_destination_vault_policy_is_fixed(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------- seed 000
-def test_seed_000_postgresql_vault_identity_gets_reader(tmp_path: Path) -> None:
+def test_seed_000_postgresql_vault_identity_gets_reader(tmp_path: Path, tls_files: tuple[Path, Path]) -> None:
     api = RoleAssignmentsApi()
     server = (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-data-prod/providers/Microsoft.DBforPostgreSQL/"
               "servers/pg-orders-prod")
     api.vault(f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-backup-prod/providers/Microsoft.DataProtection/"
               "backupVaults/bv-pg-prod-01", VAULT_PRINCIPAL)
     api.resource(server, type="Microsoft.DBforPostgreSQL/servers")
-    with arm_server(api, tmp_path) as (url, cert):
+    with arm_server(api, tls_files) as (url, cert):
         remediator = AzureRemediator(FakeCredential(), endpoint=url, connection_verify=str(cert))
         cfg = config(allow=[{"cause": "azure.postgres.vault-msi-reader", "subscriptions": [SUBSCRIPTION]}])
         outcome, text, state = respond(SEED000_READER, pipeline(facts={"vault_principal_id": VAULT_PRINCIPAL}),
@@ -245,13 +245,14 @@ def test_seed_000_postgresql_vault_identity_gets_reader(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------- the switch off
-def test_with_the_switch_off_nothing_is_changed_or_asked(iam: Any, tmp_path: Path) -> None:
+def test_with_the_switch_off_nothing_is_changed_or_asked(iam: Any, tmp_path: Path,
+                                                         tls_files: tuple[Path, Path]) -> None:
     untouchable = Stubber(aws_client("backup"))
     untouchable.activate()
     api = RoleAssignmentsApi()
     allow_all = config(allow=[{"cause": "aws.iam.pass-role"}, {"cause": "aws.kms.key-access"},
                               {"cause": "aws.vault.access-policy"}, {"cause": "azure.postgres.vault-msi-reader"}])
-    with arm_server(api, tmp_path) as (url, cert):
+    with arm_server(api, tls_files) as (url, cert):
         cases = [
             (SEED004, pipeline(SEED004_DECODED), AwsRemediator(Clients().add("iam", iam))),
             (SEED003_KMS, pipeline(facts={"kms_key_arn": f"arn:aws:kms:{REGION}:{SOURCE}:key/k"}), AwsRemediator(Clients())),

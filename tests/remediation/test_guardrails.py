@@ -22,12 +22,12 @@ from tests.remediation.conftest import (
     SOURCE,
     SUBSCRIPTION,
     VAULT_PRINCIPAL,
-    Clock,
     config,
     engine,
     outcome_of,
 )
 from tests.remediation.fakes import EXISTING, PASS, FakeRemediator, pass_role_change
+from tests.support.clock import FakeClock
 
 ALLOW = {"allow": [{"cause": "aws.iam.pass-role"}]}
 
@@ -48,7 +48,7 @@ def seed004(job: str | None = None, event: str | None = None, resource: str | No
 # ------------------------------------------------------------------ rate limits
 def test_the_hourly_limit_stops_the_next_change() -> None:
     fake = FakeRemediator()
-    clock = Clock()
+    clock = FakeClock()
     eng = engine(config(**ALLOW, limits={"max_changes_per_hour": 1, "max_changes_per_resource": 5}), "on", [fake],
                  clock=clock)
     assert eng.decide(seed004("JOB-1", "E1", "arn:aws:ec2:us-west-2::image/ami-1")).action == "applied"
@@ -56,7 +56,7 @@ def test_the_hourly_limit_stops_the_next_change() -> None:
     second = eng.decide(seed004("JOB-2", "E2", "arn:aws:ec2:us-west-2::image/ami-2"))
     assert second.action == "refused" and "1 automatic changes per hour" in (second.reason or "")
     assert len(fake.applied) == 1
-    clock.now += 3600  # the next hour
+    clock.advance(3600)  # the next hour
     assert eng.decide(seed004("JOB-3", "E3", "arn:aws:ec2:us-west-2::image/ami-3")).action == "applied"
 
 
@@ -101,11 +101,11 @@ def test_the_breaker_is_per_resource() -> None:
 
 def test_the_breaker_forgets_a_fix_after_its_window() -> None:
     fake = FakeRemediator()
-    clock = Clock()
+    clock = FakeClock()
     eng = engine(config(**ALLOW, limits={"max_changes_per_resource": 5, "circuit_breaker_hours": 1}), "on", [fake],
                  clock=clock)
     eng.decide(seed004("JOB-1", "E1"))
-    clock.now += 2 * 3600
+    clock.advance(2 * 3600)
     assert eng.decide(seed004("JOB-2", "E2")).action == "applied"
 
 

@@ -1,10 +1,11 @@
-"""The idempotency contract (``shared.idempotency.Once``) that every state store must keep: one
+"""The idempotency contract (``shared.notify.idempotency.Once``) that every state store must keep: one
 post per key, also under concurrency; a crashed run's claim expires after its lease and is retried;
 a failed post gives its claim back; receipts written before claims existed still count.
 
-Each store's test module subclasses ``IdempotencyContract`` and provides the ``store`` fixture
-(a fresh store, the manual clock it reads) and, where a store has them, ``peer``: separate handles
-on the same data (a SQLite connection per run, as separate processes have).
+tests/test_state_stores.py runs it against every store, next to the ``StateStore`` contract
+(tests/support/state_contract.py), with the same ``store`` fixture: a ``StoreUnderTest`` whose
+``peer()`` is a separate handle on the same data (a SQLite connection per run, as separate
+processes have).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from shared.notify.idempotency import DEFAULT_LEASE_SECONDS, Claim, Once
-from shared.state import StateStore
+from tests.support.state_contract import StoreUnderTest
 
 #: Runs of one notice at the same time.
 RUNS = 10
@@ -23,28 +24,11 @@ RUNS = 10
 GUARD_SECONDS = 30
 
 
-class Clock:
-    """Wall-clock seconds that move only when a test says so."""
-
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 class IdempotencyContract:
-    @pytest.fixture
-    def store(self) -> tuple[StateStore, Clock]:
-        raise NotImplementedError("each store's test module provides its store")
+    """The contract; the test module provides the ``store`` fixture (a ``StoreUnderTest``)."""
 
-    def peer(self, state: StateStore, clock: Clock) -> StateStore:
-        """Another handle on the same stored data, as another process opens it (the same object
-        where a store has no such thing)."""
-        return state
-
-    def test_a_key_is_posted_once_and_then_is_done(self, store: tuple[StateStore, Clock]) -> None:
-        state, clock = store
+    def test_a_key_is_posted_once_and_then_is_done(self, store: StoreUnderTest) -> None:
+        state, clock = store.state, store.clock
         once = Once(state, clock)
         posts: list[int] = []
         first = once.run("rcpt:e1:slack", lambda: posts.append(1) or {"ts": "1.0"}, 3600)
@@ -54,8 +38,8 @@ class IdempotencyContract:
         assert (again.state, again.receipt) == ("done", {"ts": "1.0"})
         assert once.receipt("rcpt:e1:slack") == {"ts": "1.0"}
 
-    def test_runs_at_the_same_time_post_once(self, store: tuple[StateStore, Clock]) -> None:
-        state, clock = store
+    def test_runs_at_the_same_time_post_once(self, store: StoreUnderTest) -> None:
+        state, clock = store.state, store.clock
         posts: list[str] = []
         others_answered = threading.Semaphore(0)
 
@@ -66,7 +50,7 @@ class IdempotencyContract:
             return {"ts": "1.0"}
 
         def run(_: int) -> Claim:
-            claim = Once(self.peer(state, clock), clock).run("rcpt:e2:slack", post, 3600)
+            claim = Once(store.peer(), clock).run("rcpt:e2:slack", post, 3600)
             if claim.state != "claimed":
                 others_answered.release()
             return claim
@@ -79,29 +63,29 @@ class IdempotencyContract:
         assert Once(state, clock).receipt("rcpt:e2:slack") == {"ts": "1.0"}
 
     def test_a_crashed_runs_claim_expires_after_its_lease_and_is_retried(
-            self, store: tuple[StateStore, Clock]) -> None:
-        state, clock = store
+            self, store: StoreUnderTest) -> None:
+        state, clock = store.state, store.clock
         once = Once(state, clock)
         crashed = once.claim("rcpt:e3:slack", lease=60)  # claimed, then the process died mid-post
         assert crashed.state == "claimed"
         assert once.run("rcpt:e3:slack", lambda: {"ts": "x"}, 3600).state == "busy"
-        clock.now += 61
+        clock.advance(61)
         retried = once.run("rcpt:e3:slack", lambda: {"ts": "2.0"}, 3600)
         assert (retried.state, retried.receipt) == ("claimed", {"ts": "2.0"})
         once.release(crashed)  # the dead run's token no longer owns the key: nothing is lost
         assert once.receipt("rcpt:e3:slack") == {"ts": "2.0"}
 
-    def test_the_default_lease_outlasts_a_send(self, store: tuple[StateStore, Clock]) -> None:
-        state, clock = store
+    def test_the_default_lease_outlasts_a_send(self, store: StoreUnderTest) -> None:
+        state, clock = store.state, store.clock
         once = Once(state, clock)
         assert once.claim("rcpt:e4:slack").state == "claimed"
-        clock.now += DEFAULT_LEASE_SECONDS - 1
+        clock.advance(DEFAULT_LEASE_SECONDS - 1)
         assert once.claim("rcpt:e4:slack").state == "busy"
-        clock.now += 2
+        clock.advance(2)
         assert once.claim("rcpt:e4:slack").state == "claimed"
 
-    def test_a_failed_post_gives_its_claim_back(self, store: tuple[StateStore, Clock]) -> None:
-        state, clock = store
+    def test_a_failed_post_gives_its_claim_back(self, store: StoreUnderTest) -> None:
+        state, clock = store.state, store.clock
         once = Once(state, clock)
 
         def refused() -> dict[str, str]:
@@ -113,16 +97,16 @@ class IdempotencyContract:
         assert once.run("rcpt:e5:slack", lambda: {"ts": "3.0"}, 3600).state == "claimed"
 
     def test_a_receipt_written_before_claims_existed_counts_as_delivered(
-            self, store: tuple[StateStore, Clock]) -> None:
-        state, clock = store
+            self, store: StoreUnderTest) -> None:
+        state, clock = store.state, store.clock
         state.put("rcpt:e6:slack", {"status": "200"}, 3600)  # what earlier releases stored
         once = Once(state, clock)
         assert once.receipt("rcpt:e6:slack") == {"status": "200"}
         assert once.run("rcpt:e6:slack", lambda: {"ts": "never"}, 3600).state == "done"
 
-    def test_receipts_expire_with_their_ttl(self, store: tuple[StateStore, Clock]) -> None:
-        state, clock = store
+    def test_receipts_expire_with_their_ttl(self, store: StoreUnderTest) -> None:
+        state, clock = store.state, store.clock
         once = Once(state, clock)
         once.run("rcpt:e7:slack", lambda: {"ts": "1.0"}, 100)
-        clock.now += 101
+        clock.advance(101)
         assert once.receipt("rcpt:e7:slack") is None

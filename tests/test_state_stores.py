@@ -1,0 +1,76 @@
+"""The StateStore contract (tests/support/state_contract.py) and the idempotency contract
+(tests/support/idempotency_contract.py), run against every state store: the memory store, SQLite,
+DynamoDB (moto) and Table storage (Azurite, started once per session)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+
+import pytest
+
+from shared.state import MemoryStore
+from tests.support.clock import FakeClock
+from tests.support.idempotency_contract import IdempotencyContract
+from tests.support.state_contract import StateStoreContract, StoreUnderTest
+
+
+@contextmanager
+def memory(clock: FakeClock, request: pytest.FixtureRequest) -> Iterator[StoreUnderTest]:
+    state = MemoryStore(clock)
+    yield StoreUnderTest(state, clock, peer=lambda: state)
+
+
+@contextmanager
+def sqlite(clock: FakeClock, request: pytest.FixtureRequest) -> Iterator[StoreUnderTest]:
+    from shared.state_sqlite import SqliteStore
+
+    path: Path = request.getfixturevalue("tmp_path") / "state.sqlite"
+    # each peer its own connection, as each process has
+    yield StoreUnderTest(SqliteStore(path, clock), clock, peer=lambda: SqliteStore(path, clock))
+
+
+@contextmanager
+def dynamodb(clock: FakeClock, request: pytest.FixtureRequest) -> Iterator[StoreUnderTest]:
+    import boto3
+    from moto import mock_aws
+
+    from functions.aws.state import DynamoStore
+    from tests.support.dynamodb import TABLE, create_table
+
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-west-2")
+        create_table(client)
+        state = DynamoStore(TABLE, client, clock=clock)
+        yield StoreUnderTest(state, clock, peer=lambda: state)  # boto3 clients are shared across threads
+
+
+@contextmanager
+def table_storage(clock: FakeClock, request: pytest.FixtureRequest) -> Iterator[StoreUnderTest]:
+    from functions.azure.state import TableStore
+
+    azurite = request.getfixturevalue("azurite")
+    name = azurite.table().table_name  # a fresh table per test
+    # each peer its own client, as each Functions worker has
+    yield StoreUnderTest(TableStore(azurite.table(name), clock), clock,
+                         peer=lambda: TableStore(azurite.table(name), clock))
+
+
+STORES: dict[str, Callable[[FakeClock, pytest.FixtureRequest], AbstractContextManager[StoreUnderTest]]] = {
+    "memory": memory, "sqlite": sqlite, "dynamodb": dynamodb, "table-storage": table_storage,
+}
+
+
+@pytest.fixture(params=list(STORES))
+def store(request: pytest.FixtureRequest) -> Iterator[StoreUnderTest]:
+    with STORES[request.param](FakeClock(), request) as under_test:
+        yield under_test
+
+
+class TestStateStore(StateStoreContract):
+    pass
+
+
+class TestIdempotency(IdempotencyContract):
+    pass
