@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import io
 import json
 import os
@@ -33,8 +34,10 @@ from shared.catalog.check import check_catalog
 from shared.classify import Classifier
 from shared.config_checks import Problem, catalog_causes, cause_pattern_findings, duplicate_keys, line_of, unknown_keys
 from shared.decode import Decoder
+from shared.notify.compose import compose
 from shared.notify.config import ResponderConfig, config_from_settings, load_config, parse_config
 from shared.notify.describe import describe_config
+from shared.notify.notice import Notice
 from shared.notify.router import Router, describe_route
 from shared.notify.types import ConfigError
 from shared.parse import EventError
@@ -46,11 +49,13 @@ from shared.remediation.config import ApprovalConfig, RemediationConfig
 from shared.remediation.engine import RemediationEngine, engine_from_settings
 from shared.responder import DeliveryFailed, Responder
 from shared.settings import Settings, SettingsError, default_state_path
-from shared.sinks import describe_answers, url_problems
+from shared.sinks import BuildContext, build_destination, describe_answers, url_problems
+from shared.sinks.base import DeliveryError
 from shared.sinks.local.transport import ConsoleSink, LocalSink
 from shared.state import MemoryStore, StateStore
 from shared.state_sqlite import SqliteStore
 from shared.untrusted import bounded, decode_at, decode_text, printable
+from shared.vocab import NoticeKind
 from shared.wiring import build_responder
 
 if TYPE_CHECKING:
@@ -384,6 +389,51 @@ def cmd_flush(args: argparse.Namespace, out: TextIO) -> int:
     return status
 
 
+def cmd_test_sink(args: argparse.Namespace, out: TextIO) -> int:
+    """Post one sample failure through one configured sink and say what it answered: the way to check
+    a webhook, a token or a project key before a real failure needs them."""
+    settings = Settings.from_env()
+    if args.config:
+        settings = settings.model_copy(update={"config_path": Path(args.config)})
+    config = config_from_settings(settings)
+    if args.name not in config.sinks:
+        known = ", ".join(sorted(config.sinks)) or "none"
+        _say(f"no sink {args.name!r} in the configuration (sinks: {known})")
+        return EXIT_BAD_INPUT
+    settings_of_sink = config.sinks[args.name]
+    destination = build_destination(args.name, settings_of_sink, BuildContext(retry=config.retry))
+    if destination is None:
+        _say(f"{args.name} is a local outbox: it is written, not posted")
+        return EXIT_BAD_INPUT
+    sample, event = sample_events()[0]
+    language = settings_of_sink.language or config.language or settings.language
+    outcome = Pipeline(language=language).process(event)
+    message = compose(Notice(NoticeKind.FAILURE, outcome, fingerprint=f"test-sink-{args.name}"),
+                      default_catalog(), language)
+    test = "[test] "  # so that nobody on call acts on it
+    message = dataclasses.replace(message, title=test + message.title, subject=test + message.subject,
+                                  fallback=test + message.fallback)
+    try:
+        receipt = destination.send(message, None)
+    except DeliveryError as exc:
+        line = {"sink": args.name, "type": settings_of_sink.type, "delivered": False, "error": redact(str(exc)),
+                "retryable": exc.retryable}
+        _report(line, f"{args.name} ({settings_of_sink.type}): FAILED: {line['error']}", args.format, out)
+        return EXIT_DELIVERY_FAILED
+    line = {"sink": args.name, "type": settings_of_sink.type, "delivered": True, "sample": sample,
+            "receipt": {k: v for k, v in receipt.items() if k != "url" or v.startswith("https://")}}
+    answer = ", ".join(f"{k} {v}" for k, v in line["receipt"].items()) or "accepted"
+    _report(line, f"{args.name} ({settings_of_sink.type}): delivered the sample {sample} ({answer})", args.format, out)
+    return EXIT_OK
+
+
+def _report(line: dict[str, Any], text: str, fmt: str, out: TextIO) -> None:
+    if fmt == "json":
+        _print_json(line, out)
+    else:
+        out.write(text + "\n")
+
+
 def _where(loc: Sequence[Any]) -> str:
     return ".".join(str(p) for p in loc if not str(p).startswith("function-")) or "config"
 
@@ -582,6 +632,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=FORMATS, default="text",
                    help="text (the default), or one JSON object: file, valid, problems, summary, events")
     p.set_defaults(run=cmd_config)
+
+    p = sub.add_parser("test-sink", help="post a sample failure through one configured sink and show its answer")
+    p.add_argument("name", help="the sink's name in the configuration")
+    p.add_argument("--config", help="the configuration file (default: RESPONDER_CONFIG, else the simple settings)")
+    p.add_argument("--format", choices=FORMATS, default="text", help="text (the default) or one JSON object")
+    p.set_defaults(run=cmd_test_sink)
 
     p = sub.add_parser("flush", help="send the digests of closed storms and ended quiet hours")
     p.set_defaults(run=cmd_flush)
