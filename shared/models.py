@@ -8,8 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Cloud = Literal["aws", "azure"]
-JobType = Literal["backup", "copy", "restore"]
+from shared.vocab import Cloud, JobType
+
 UNCLASSIFIED = "unclassified"
 
 

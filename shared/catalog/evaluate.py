@@ -21,8 +21,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.catalog import Catalog
-from shared.models import UNCLASSIFIED, JobType
+from shared.models import UNCLASSIFIED
 from shared.text import normalise_message
+from shared.vocab import JobType
 
 #: Answers at least this sure must be right: a wrong one is a "confident wrong answer".
 CONFIDENT = 0.8

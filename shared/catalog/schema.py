@@ -13,17 +13,10 @@ from typing import Literal, get_args
 import re2  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-Cloud = Literal["aws", "azure"]
-JobType = Literal["backup", "copy", "restore"]
-Severity = Literal["critical", "high", "medium", "low"]
+from shared.vocab import Cloud, FixKind, JobType, Severity
+
 SnippetKind = Literal["json", "shell", "sql", "powershell", "text"]
-AutoFix = Literal[
-    "none",
-    "iam-pass-role",
-    "vault-access-policy",
-    "kms-key-policy",
-    "azure-role-assignment",
-]
+AutoFix = FixKind
 
 #: The families of provider errors (``shared/catalog/aws_errors.json``, ``azure_codes.yaml``): the
 #: last layer of the catalog matches a failure by its error's family when no specific rule does.
@@ -174,7 +167,7 @@ class Rule(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]*$")
     cause: str
     title: str
-    severity: Severity = "high"
+    severity: Severity = Severity.HIGH
     job_types: list[JobType] = []
     resource_types: list[str] = []
     not_resource_types: list[str] = []
@@ -193,7 +186,7 @@ class Rule(_Strict):
     roles: list[AzureRole] = []
     docs: list[str] = []
     source: str = Field(pattern=r"^https://")
-    auto_fix: AutoFix = "none"
+    auto_fix: AutoFix = FixKind.NONE
     manual_reason: str | None = None
     examples: list[Example] = Field(min_length=1)
     i18n: dict[Literal["ko", "ja"], Translation] = {}

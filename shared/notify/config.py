@@ -26,9 +26,7 @@ from shared.notify.types import SINK_NAME, ConfigError, Duration, Listed, RetryC
 from shared.remediation.config import RemediationConfig
 from shared.settings import Settings
 from shared.sinks import CHAT_TYPES, SinkConfig
-
-Severity = Literal["critical", "high", "medium", "low"]
-
+from shared.vocab import Severity
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -132,7 +130,7 @@ class QuietHours(BaseModel):
     days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = list(WEEKDAYS)  # type: ignore[arg-type]
     #: The sinks held back (default: every Slack and Teams sink).
     sinks: list[str] = []
-    except_severity: Annotated[list[Severity], BeforeValidator(_listed)] = ["critical"]
+    except_severity: Annotated[list[Severity], BeforeValidator(_listed)] = [Severity.CRITICAL]
 
     @field_validator("timezone")
     @classmethod

@@ -20,15 +20,16 @@ from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from shared.models import Failure, JobType
+from shared.models import Failure
 from shared.parse.azure import CodeBook
 from shared.parse.codes import codes_in
 from shared.text import strip_wrapping_quotes
+from shared.vocab import JobType
 
 JOB_TYPES: dict[str, JobType] = {
-    "Backup Job State Change": "backup",
-    "Copy Job State Change": "copy",
-    "Restore Job State Change": "restore",
+    "Backup Job State Change": JobType.BACKUP,
+    "Copy Job State Change": JobType.COPY,
+    "Restore Job State Change": JobType.RESTORE,
 }
 #: Job states AWS Backup documents as terminal and unsuccessful.
 FAILED_STATES = frozenset({"FAILED", "ABORTED", "EXPIRED", "PARTIAL"})

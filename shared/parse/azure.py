@@ -15,8 +15,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.models import Failure, JobType
+from shared.models import Failure
 from shared.parse.codes import codes_in
+from shared.vocab import JobType
 
 SCHEMA_ID = "azureMonitorCommonAlertSchema"
 _AKA_CODE = re.compile(r"aka\.ms/AB-([A-Za-z][A-Za-z0-9]+)", re.I)
@@ -214,9 +215,9 @@ def workload_of(*hints: str | None) -> str | None:
 def _job_type(*texts: str | None) -> JobType | None:
     joined = " ".join(t for t in texts if t).lower()
     if "restore" in joined:
-        return "restore"
+        return JobType.RESTORE
     if "backup" in joined or "snapshot" in joined:
-        return "backup"
+        return JobType.BACKUP
     return None
 
 
@@ -283,7 +284,7 @@ def parse_common_alert(raw: dict[str, Any], codes: CodeBook | None = None) -> Fa
     job_type = _job_type(ess.alert_rule, text("operationname", "joboperation", "operation",
                                               "alertname", "title", "metricname"))
     if job_type is None and ess.monitoring_service and "backup" in ess.monitoring_service.lower():
-        job_type = "backup"
+        job_type = JobType.BACKUP
     anchor = resource_id or vault_id or (ess.alert_target_ids[0] if ess.alert_target_ids else "")
     subscription = _segment(anchor, "subscriptions")
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import difflib
 import json
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
 from shared.models import Failure, Outcome
-
-FixKind = Literal["iam-pass-role", "vault-access-policy", "kms-key-policy", "azure-role-assignment"]
+from shared.vocab import Cloud, FixKind
 
 
 class RemediationRefused(Exception):
@@ -40,7 +39,7 @@ class Change(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     kind: FixKind
-    cloud: Literal["aws", "azure"]
+    cloud: Cloud
     #: The AWS account or Azure subscription the change is made in.
     account: str | None = None
     region: str | None = None
