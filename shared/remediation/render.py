@@ -1,12 +1,12 @@
 """The lines a message shows about remediation: what was done, what would be done, or why not.
 
-``remediation_lines`` is the one place that words a decision; the text, Slack and Teams renderers
-all show its lines (the diff as a code block where the sink has one).
+``headline`` is the one place that words a decision; ``shared.notify.compose`` puts it into every
+message (and the diff as a code block where the sink has one).
 """
 
 from __future__ import annotations
 
-from shared.models import Outcome, RemediationSummary
+from shared.models import RemediationSummary
 
 #: The diff shown in a message is cut after this many lines (the audit trail keeps all of it).
 MAX_DIFF_LINES = 60
@@ -49,24 +49,4 @@ def diff_lines(summary: RemediationSummary, limit: int = MAX_DIFF_LINES) -> list
     lines = summary.diff.splitlines()
     if len(lines) > limit:
         lines = [*lines[:limit], f"… ({len(lines) - limit} more lines in the audit trail)"]
-    return lines
-
-
-def remediation_lines(outcome: Outcome | RemediationSummary | None) -> list[str]:
-    """The block a plain-text message shows (empty when remediation did not run or has nothing to say)."""
-    summary = outcome.remediation if isinstance(outcome, Outcome) else outcome
-    if summary is None:
-        return []
-    head = headline(summary)
-    if head is None:
-        return []
-    lines = ["", "Remediation:", f"  {head}"]
-    lines += [f"    {line}" for line in diff_lines(summary)]
-    lines += [f"  Note: {note}" for note in summary.notes]
-    if summary.action == "planned" and summary.approval_id:
-        lines.append("  A person allowed to approve fixes can apply it with \"Apply fix\" in chat.")
-    if summary.needs_person:
-        lines.append("  A person must look at this: automation stopped here.")
-    if summary.audit_id:
-        lines.append(f"  Audit record: {summary.audit_id}")
     return lines

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from shared.models import Outcome
 from shared.remediation.audit import AUDIT_PREFIX
 from shared.remediation.changes import RemediationRefused
-from shared.remediation.render import remediation_lines
+from shared.remediation.render import headline
 from shared.state import MemoryStore
 from tests.remediation.conftest import (
     SEED000_NETWORK,
@@ -47,7 +47,8 @@ def test_mode_off_changes_nothing_and_reads_nothing(cfg: object) -> None:
     result = engine(cfg, "off", [fake], store).run(seed004())  # type: ignore[arg-type]
     assert not fake.touched
     assert result.remediation is not None and result.remediation.action == "notified"
-    assert remediation_lines(result) == []  # the message is the same as without remediation
+    assert headline(result.remediation) is None  # the message is the same as without remediation
+    assert "Auto-remediation" not in text_of(result) and "Not applied" not in text_of(result)
     (record,) = audit_items(store)
     assert record["action"] == "notified" and record["reason"] == "auto-remediation is off"
 
@@ -80,9 +81,8 @@ def test_on_applies_verifies_restarts_and_says_so() -> None:
     summary = result.remediation
     assert summary is not None and summary.action == "applied"
     assert len(fake.applied) == 1 and fake.restarts == [result.failure.job_id]
-    assert remediation_lines(result)[2] == (
-        "  Applied: added iam:PassRole on role AmazonSSMRoleForInstancesQuickSetup to role "
-        "AWSBackupDefaultServiceRole; job restarted as NEW-JOB-1")
+    assert ("\n  Applied: added iam:PassRole on role AmazonSSMRoleForInstancesQuickSetup to role "
+            "AWSBackupDefaultServiceRole; job restarted as NEW-JOB-1\n") in text_of(result)
     (record,) = audit_items(store)
     assert record["action"] == "applied" and record["restarted_job_id"] == "NEW-JOB-1"
     assert record["before"] == fake.applied[0].before and record["after"] == fake.applied[0].after
@@ -154,7 +154,7 @@ def test_fixes_that_need_a_person_are_never_automated_even_when_allowed() -> Non
     summary = result.remediation
     assert summary is not None and summary.action == "notified"
     assert "network settings" in (summary.reason or "")
-    assert any("Not applied: never automated" in line for line in remediation_lines(result))
+    assert "Not applied: never automated" in text_of(result)
 
 
 def test_a_cause_without_an_automatic_fix_says_why() -> None:

@@ -12,7 +12,6 @@ from shared.remediation import policy
 from shared.remediation.changes import RemediationRefused
 from shared.remediation.guardrails import check_change
 from shared.remediation.offline import AWS_KINDS, AZURE_KINDS, OFFLINE_PARAM, PlanOnlyRemediator
-from shared.remediation.render import remediation_lines
 from shared.state import MemoryStore
 from tests.remediation.conftest import (
     DESTINATION,
@@ -28,6 +27,7 @@ from tests.remediation.conftest import (
     engine,
     outcome_of,
 )
+from tests.support.messages import text_of
 
 WHY = "there are no AWS credentials on this machine"
 AWS = PlanOnlyRemediator(AWS_KINDS, WHY)
@@ -95,7 +95,7 @@ def test_dry_run_shows_the_planned_change_with_the_note() -> None:
     result = engine(allow, "dry-run", [AWS]).run(outcome_of(SEED003_VAULT))
     summary = result.remediation
     assert summary is not None and summary.action == "planned" and summary.diff
-    text = "\n".join(remediation_lines(result))
+    text = text_of(result)
     assert "Dry run: would add backup:CopyIntoBackupVault for account 111122223333" in text
     assert "could not be read (there are no AWS credentials on this machine)" in text
     assert '+        "AWS": "arn:aws:iam::111122223333:root"' in text

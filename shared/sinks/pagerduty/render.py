@@ -34,10 +34,11 @@ def remediation_details(decision: Decision | None) -> dict[str, Any] | None:
         return None
     details: dict[str, Any] = {"decision": truncate(clean(decision.headline), 2000), "action": decision.action,
                                "mode": decision.mode, "audit_id": decision.audit_id}
+    # The decision's sentences, as compose worded them: the warning, the approval hint, the audit line.
     if decision.needs_person:
         details["needs_person"] = decision.lines[0]
     if decision.approval_id:
-        details["approval"] = 'An approver can make this change with "Apply fix" in chat.'
+        details["approval"] = decision.lines[int(decision.needs_person)]
     if decision.notes:
         details["notes"] = [truncate(clean(note), 1000) for note in decision.notes[:10]]
     if decision.diff:
