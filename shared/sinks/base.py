@@ -5,6 +5,7 @@ checks every sink's text and URLs pass."""
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import re
 from typing import Any, Literal, Protocol
@@ -50,6 +51,23 @@ Receipt = dict[str, str]
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
+class Limits:
+    """A sink's limits, each a class attribute with its documented source (``SlackLimits``...). The
+    lines every message has (a ticket's title, an alert's summary) are cut here, once, by ``fit``;
+    what only one markup has (blocks, sections, bytes) its renderer keeps."""
+
+    #: A ticket's or alert's title line (``Message.subject``), in characters; None: no limit.
+    MAX_SUBJECT: int | None = None
+
+    @classmethod
+    def fit(cls, message: Message) -> Message:
+        """``message`` with its title line one line, within this sink's limit."""
+        subject = " ".join(clean(message.subject).split())
+        if cls.MAX_SUBJECT is not None:
+            subject = truncate(subject, cls.MAX_SUBJECT)
+        return message if subject == message.subject else dataclasses.replace(message, subject=subject)
+
+
 class Destination(Protocol):
     """A configured place to deliver to (one Slack channel, one Jira project...)."""
 
@@ -57,6 +75,8 @@ class Destination(Protocol):
     kind: DestinationKind
     #: Whether storm updates go here while the storm lasts (chat), or only its digest (tickets).
     group_updates: bool
+    #: Its limits, each with its source.
+    limits: type[Limits]
 
     def send(self, message: Message, previous: Receipt | None) -> Receipt:
         """Deliver ``message``. ``previous`` is the receipt of the message or ticket it refers to
@@ -129,6 +149,7 @@ class BrokenDestination:
     fails (retryably: the secret may appear) while the other sinks still deliver."""
 
     group_updates = False
+    limits = Limits
 
     def __init__(self, name: str, kind: DestinationKind, reason: str) -> None:
         self.name = name

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import re
 
-from shared.sinks.base import clean
+from shared.sinks.base import Limits, clean
 from shared.sinks.document import Piece
 
 
-class GitHubLimits:
+class GitHubLimits(Limits):
     #: Issue and comment bodies hold at most 65,536 characters (the API answers 422 beyond).
     MAX_BODY = 65_536
     #: Titles are cut here for readability (GitHub accepts longer ones).
-    MAX_TITLE = 256
+    MAX_TITLE = MAX_SUBJECT = 256
     #: "If you're making a large number of POST, PATCH, PUT, or DELETE requests ... wait at least one
     #: second between each request" (docs.github.com REST best practices / secondary rate limits).
     SECONDS_PER_REQUEST = 1.0

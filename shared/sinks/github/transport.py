@@ -60,7 +60,7 @@ class GitHub:
         if number is None:
             if message.kind == NoticeKind.RECOVERED:
                 return []
-            body: dict[str, Any] = {"title": truncate(message.subject, GitHubLimits.MAX_TITLE),
+            body: dict[str, Any] = {"title": GitHubLimits.fit(message).subject,
                                     "body": truncate(markdown(pieces(message)), GitHubLimits.MAX_BODY),
                                     "labels": self.labels}
             if self.assignees:

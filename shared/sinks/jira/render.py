@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.sinks.base import truncate
+from shared.sinks.base import Limits, truncate
 from shared.sinks.document import Piece
 
 
-class JiraLimits:
+class JiraLimits(Limits):
     #: The ``summary`` field holds at most 255 characters (Jira Cloud: "Summary must be less than 255 characters").
-    MAX_SUMMARY = 255
+    MAX_SUMMARY = MAX_SUBJECT = 255
     #: Text fields (description, comment) hold at most 32,767 characters (Jira Cloud field limits).
     MAX_TEXT = 32_767
     #: A code block or paragraph we render is cut at this many characters so a description stays in bounds.

@@ -7,7 +7,7 @@ import base64
 from typing import TYPE_CHECKING, Any
 
 from shared.notify.message import Message
-from shared.sinks.base import DeliveryError, DestinationKind, Receipt, truncate
+from shared.sinks.base import DeliveryError, DestinationKind, Receipt
 from shared.sinks.document import pieces
 from shared.sinks.http import Request, Sender
 from shared.sinks.jira.config import JiraSink
@@ -54,7 +54,7 @@ class Jira:
         fields: dict[str, Any] = {
             "project": {"key": self.project},
             "issuetype": {"name": self.issue_type},
-            "summary": truncate(message.subject, JiraLimits.MAX_SUMMARY),
+            "summary": JiraLimits.fit(message).subject,
             "description": adf(pieces(message)),
             "labels": [label.replace(" ", "-") for label in self.labels],
         }

@@ -3,18 +3,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
 from shared.notify.message import Decision, Message
-from shared.sinks.base import clean, truncate
+from shared.sinks.base import Limits, clean, truncate
 from shared.sinks.document import pieces, plain
 from shared.vocab import NoticeKind
 
 
-class PagerDutyLimits:
+class PagerDutyLimits(Limits):
     #: ``payload.summary``: "A brief text summary of the event ... Maximum of 1024 characters."
-    MAX_SUMMARY = 1024
+    MAX_SUMMARY = MAX_SUBJECT = 1024
     #: ``dedup_key``: "Maximum of 255 characters."
     MAX_DEDUP_KEY = 255
     #: An event may be at most 512 KB (Events API v2 overview).
@@ -72,7 +73,7 @@ def event(message: Message, previous: dict[str, str] | None, routing_key: str) -
     # commands, the lookups, the roles (the long part: cut first).
     details["details"] = truncate(clean(plain(pieces(message, links=False, footer=False))), 60_000)
     payload: dict[str, Any] = {
-        "summary": truncate(clean(" ".join(message.title.split())), PagerDutyLimits.MAX_SUMMARY),
+        "summary": PagerDutyLimits.fit(dataclasses.replace(message, subject=message.title)).subject,
         "source": truncate(message.resource or "backup-responder", 255),
         "severity": SEVERITIES.get(message.severity, "warning"),
         "component": "backup",

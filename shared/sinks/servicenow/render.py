@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 
+from shared.sinks.base import Limits
 
-class ServiceNowLimits:
+
+class ServiceNowLimits(Limits):
     #: incident.short_description is a String(160) in the base system dictionary.
-    MAX_SHORT_DESCRIPTION = 160
+    MAX_SHORT_DESCRIPTION = MAX_SUBJECT = 160
     #: incident.description is a String(4000) in the base system dictionary.
     MAX_DESCRIPTION = 4000
     #: Journal fields (work_notes) take up to 4000 characters per entry in the base system.

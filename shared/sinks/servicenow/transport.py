@@ -45,7 +45,9 @@ class ServiceNow:
 
     def create_body(self, message: Message) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "short_description": truncate(escape(message.subject), ServiceNowLimits.MAX_SHORT_DESCRIPTION),
+            # The code-tag break adds characters: cut again after it.
+            "short_description": truncate(escape(ServiceNowLimits.fit(message).subject),
+                                          ServiceNowLimits.MAX_SHORT_DESCRIPTION),
             "description": truncate(escape(plain(pieces(message))), ServiceNowLimits.MAX_DESCRIPTION),
             "correlation_display": "backup-responder",
         }

@@ -25,7 +25,7 @@ from slack_sdk.models.blocks import (
 
 from shared.approval import slack_apply_button
 from shared.notify.message import Decision, Message, Part, Section
-from shared.sinks.base import clean, truncate
+from shared.sinks.base import Limits, clean, truncate
 from shared.vocab import NoticeKind
 
 # slack_sdk logs request URLs (a webhook URL is a secret) at debug level and errors with their text:
@@ -46,7 +46,7 @@ REMEDIATION_ACTIONS_BLOCK_ID = "remediation_actions"
 MAX_BUTTONS = 6
 
 
-class SlackLimits:
+class SlackLimits(Limits):
     """Block Kit and messaging limits, each from Slack's documentation."""
 
     #: "You can include up to 50 blocks in each message" (docs.slack.dev/reference/block-kit/blocks).

@@ -13,7 +13,7 @@ from typing import Any
 
 from shared.approval import TeamsApprovalLink
 from shared.notify.message import Decision, Message, Part, Section
-from shared.sinks.base import clean, truncate
+from shared.sinks.base import Limits, clean, truncate
 from shared.vocab import NoticeKind
 
 CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -24,7 +24,7 @@ REMEDIATION_STYLE = {"applied": "good", "planned": "accent", "refused": "warning
                      "suppressed": "default", "notified": "default"}
 
 
-class TeamsLimits:
+class TeamsLimits(Limits):
     """Limits, each from Microsoft's documentation."""
 
     #: "The message size limit is 28 KB. When the size exceeds 28 KB, you receive an error."
