@@ -44,9 +44,7 @@ from shared.parse import EventError
 from shared.pipeline import Enricher, Pipeline
 from shared.plan import LANGUAGES
 from shared.redact import quiet_sdk_loggers, redact
-from shared.remediation.changes import Remediator
-from shared.remediation.config import ApprovalConfig, RemediationConfig
-from shared.remediation.engine import RemediationEngine, engine_from_settings
+from shared.remediation.config import ApprovalConfig
 from shared.responder import DeliveryFailed, Responder
 from shared.settings import Settings, SettingsError, default_state_path
 from shared.sinks import BuildContext, build_destination, describe_answers, url_problems
@@ -56,7 +54,7 @@ from shared.state import MemoryStore, StateStore
 from shared.state_sqlite import SqliteStore
 from shared.untrusted import bounded, decode_at, decode_text, printable
 from shared.vocab import NoticeKind
-from shared.wiring import build_responder
+from shared.wiring import Remediators, build_responder
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
@@ -265,30 +263,27 @@ def _text_status(where: str, line: dict[str, Any]) -> str:
 
 def _responder(settings: Settings, language: str | None, dry_run: bool, local: list[LocalSink],
                config: ResponderConfig | None = None, enrichers: Sequence[Enricher] = (),
-               decoder: Decoder | None = None) -> Responder:
+               decoder: Decoder | None = None, remediators: Remediators | None = None,
+               approvals: bool = False) -> Responder:
+    """The responder the composition root builds (``shared.wiring``), as on the clouds, with what
+    this machine adds: its console, its state file, its credentials' adapters.
+
+    Auto-remediation as ``respond`` runs it: ``--dry-run`` caps the switch at ``dry-run``, and no
+    "Apply fix" is offered (an approval reaches the cloud deployment's state store, never this
+    machine's), unless ``approvals`` (the demo shows what a cloud deployment would post)."""
     if language:
         settings = settings.model_copy(update={"language": language})
+    config = config or config_from_settings(settings)
+    if dry_run and settings.auto_remediate == "on":
+        settings = settings.model_copy(update={"auto_remediate": "dry-run"})
+    if not approvals:
+        config = config.model_copy(update={"remediation": config.remediation.model_copy(
+            update={"approval": ApprovalConfig()})})
     responder = build_responder(settings, enrichers=enrichers, decoder=decoder, state=_state(settings, dry_run),
-                                dry_run=dry_run, config=config, local=local)
+                                dry_run=dry_run, config=config, local=local, remediators=remediators)
     if language:
         responder.pipeline.language = language
     return responder
-
-
-def remediation_engine(settings: Settings, remediation: RemediationConfig, state: StateStore, dry_run: bool,
-                       remediators: Sequence[Remediator] | None = None) -> RemediationEngine | None:
-    """The engine ``respond`` runs, as the cloud entry points do (``engine_from_settings``, with the
-    configuration's ``remediation`` section already read), or None when it is off. The cloud
-    adapters act when this machine has credentials; without them, dry-run plans from the plan.
-
-    ``--dry-run`` changes nothing: it caps the switch at ``dry-run``. No "Apply fix" is offered: an
-    approval reaches the state store of the cloud deployment, never this machine's."""
-    switch = "dry-run" if dry_run and settings.auto_remediate == "on" else settings.auto_remediate
-    if remediation.effective_mode(switch) == "off":
-        return None
-    remediation = remediation.model_copy(update={"approval": ApprovalConfig()})
-    return engine_from_settings(settings.model_copy(update={"auto_remediate": switch}), state,
-                                local_remediators() if remediators is None else remediators, config=remediation)
 
 
 def cmd_respond(args: argparse.Namespace, out: TextIO) -> int:
@@ -300,8 +295,8 @@ def cmd_respond(args: argparse.Namespace, out: TextIO) -> int:
     if args.dry_run:  # nothing is written either
         settings = settings.model_copy(update={"outbox": None})
     enrichers, decoder = ([], None) if args.offline else local_enrichment(_say)
-    responder = _responder(settings, args.language, args.dry_run, local, enrichers=enrichers, decoder=decoder)
-    responder.remediation = remediation_engine(settings, responder.config.remediation, responder.state, args.dry_run)
+    responder = _responder(settings, args.language, args.dry_run, local, enrichers=enrichers, decoder=decoder,
+                           remediators=local_remediators)
     if args.dry_run:
         out.write("Dry run: nothing is sent; each message shows where it would go.\n")
     if responder.remediation is not None:
@@ -347,12 +342,6 @@ DEMO_REMEDIATION: dict[str, Any] = {
 DEMO_NO_CLOUD = "the demo reads no cloud account"
 
 
-def demo_engine(config: ResponderConfig, state: StateStore) -> RemediationEngine:
-    """Dry-run, whatever the settings say, with planners that make no cloud call and never apply."""
-    return RemediationEngine(config=config.remediation, switch="dry-run", state=state,
-                             remediators=offline_remediators(DEMO_NO_CLOUD))
-
-
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     """The bundled samples through the pipeline; ``--format json``: only one JSON status line per
     sample (the messages are in the outbox)."""
@@ -364,8 +353,10 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     settings = settings.model_copy(update={"outbox": outbox, "slack_webhook_url": None, "teams_webhook_url": None,
                                            "approval_base_url": None, "approval_secret": None})
     text = args.format == "text"
-    responder = _responder(settings, args.language, True, [ConsoleSink(out)] if text else [], config)
-    responder.remediation = demo_engine(config, responder.state)
+    # Dry-run, whatever the settings say, with planners that make no cloud call and never apply.
+    settings = settings.model_copy(update={"auto_remediate": "dry-run"})
+    responder = _responder(settings, args.language, True, [ConsoleSink(out)] if text else [], config,
+                           remediators=lambda: offline_remediators(DEMO_NO_CLOUD), approvals=True)
     events = [Item(f"samples/{name}", event) for name, event in sample_events()]
     if text:
         out.write(f"Running {len(events)} bundled sample failures (AWS and Azure) through the pipeline.\n"
