@@ -174,7 +174,8 @@ def what_failed(outcome: Outcome, words: Words | None = None) -> list[tuple[str,
     w = _w(words or WORDS["en"])
     f = outcome.failure
     rows = [
-        (w("job"), " ".join(p for p in (CLOUD_NAMES[f.cloud], f.job_type or "", "job", f.job_id or "") if p)),
+        (w("job"), " ".join(p for p in (CLOUD_NAMES[f.cloud], w("a_job", job=f.job_type or "backup"), f.job_id or "")
+                            if p)),
         (w("state"), f.state or ""),
         (w("resource"), " ".join(p for p in (f.resource_type or "", f.resource_id or f.resource_name or "") if p)),
         (w("vault"), f.vault_id or f.vault_name or ""),
