@@ -71,18 +71,49 @@ def pieces(message: Message, compact: bool = False, *, links: bool = True, foote
     return out
 
 
-def plain(items: list[Piece]) -> str:
-    """Pieces as plain text (ServiceNow's fields and work notes): code kept line by line, as it is."""
-    lines: list[str] = []
+def _plain_lines(piece: Piece) -> list[str]:
+    if piece.kind == "heading":
+        return ["", piece.text.upper()]
+    if piece.kind in ("text", "code"):
+        return [piece.text]
+    if piece.kind == "steps":
+        return [f"{i}. {item}" for i, item in enumerate(piece.items, piece.start)]
+    if piece.kind == "items":
+        return [f"- {item}" for item in piece.items]
+    return [f"{name}: {value}" for name, value in piece.pairs]  # facts, links
+
+
+#: Where ``plain`` left parts out (no words: the message may be in any language).
+LEFT_OUT = "…"
+
+
+def plain(items: list[Piece], limit: int | None = None) -> str:
+    """Pieces as plain text (ServiceNow's fields and work notes): code kept line by line, as it is.
+
+    Within ``limit`` characters, a part that does not fit (a heading with what follows it) is left
+    out whole, with "…" in its place, and the parts after it still get their turn: never cut, as half
+    a command would run as something else."""
+    parts: list[list[str]] = []
+    heading: list[str] = []
     for piece in items:
         if piece.kind == "heading":
-            lines += ["", piece.text.upper()]
-        elif piece.kind in ("text", "code"):
-            lines.append(piece.text)
-        elif piece.kind == "steps":
-            lines += [f"{i}. {item}" for i, item in enumerate(piece.items, piece.start)]
-        elif piece.kind == "items":
-            lines += [f"- {item}" for item in piece.items]
-        elif piece.kind in ("facts", "links"):
-            lines += [f"{name}: {value}" for name, value in piece.pairs]
+            heading += _plain_lines(piece)
+            continue
+        parts.append(heading + _plain_lines(piece))
+        heading = []
+    if heading:
+        parts.append(heading)
+    text = "\n".join(line for part in parts for line in part).strip()
+    if limit is None or len(text) <= limit:
+        return text
+    lines: list[str] = []
+    used = len(LEFT_OUT) + 1  # room for one mark at the end
+    for part in parts:
+        size = sum(len(line) + 1 for line in part)
+        if used + size <= limit:
+            lines += part
+            used += size
+        elif not lines or lines[-1] != LEFT_OUT:
+            lines.append(LEFT_OUT)
+            used += len(LEFT_OUT) + 1
     return "\n".join(lines).strip()
