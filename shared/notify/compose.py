@@ -368,7 +368,8 @@ def _steps(plan: Plan, outcome: Outcome, words: Words) -> list[Step]:
         if failure.decoded is not None:
             steps.append(Step(rest.rstrip(":") + "."))
         else:
-            steps.append(Step(rest.rstrip(":") + ":", command=match.group(0)))
+            steps.append(Step(rest.rstrip(":.") + ":", command=match.group(0),
+                              short=_short_command(match.group(0), words)))
     return steps
 
 

@@ -27,6 +27,8 @@ class Piece:
     language: str = ""
     #: The number of the first step (a list of steps continues after a step's command).
     start: int = 1
+    #: For a command that must not be cut: what to show where it cannot fit whole.
+    short: str = ""
 
 
 def section_pieces(section: Section) -> list[Piece]:
@@ -38,7 +40,8 @@ def section_pieces(section: Section) -> list[Piece]:
     for number, step in enumerate(section.steps, 1):
         run.append(step.text)
         if step.command:
-            pieces += [Piece("steps", items=tuple(run), start=start), Piece("code", step.command, language="bash")]
+            pieces += [Piece("steps", items=tuple(run), start=start),
+                       Piece("code", step.command, language="bash", short=step.short)]
             run, start = [], number + 1
     if run:
         pieces.append(Piece("steps", items=tuple(run), start=start))
@@ -47,7 +50,8 @@ def section_pieces(section: Section) -> list[Piece]:
     for label, command in section.pairs:
         pieces += [Piece("text", label), Piece("code", command, language="bash")]
     if section.code:
-        pieces.append(Piece("code", section.code, language=LANGUAGES.get(section.language.lower(), "")))
+        pieces.append(Piece("code", section.code, language=LANGUAGES.get(section.language.lower(), ""),
+                            short=section.short if section.whole else ""))
     return pieces
 
 
@@ -93,27 +97,30 @@ def plain(items: list[Piece], limit: int | None = None) -> str:
     Within ``limit`` characters, a part that does not fit (a heading with what follows it) is left
     out whole, with "…" in its place, and the parts after it still get their turn: never cut, as half
     a command would run as something else."""
-    parts: list[list[str]] = []
+    parts: list[tuple[list[str], list[str]]] = []  # (the part, its short form or nothing)
     heading: list[str] = []
     for piece in items:
         if piece.kind == "heading":
             heading += _plain_lines(piece)
             continue
-        parts.append(heading + _plain_lines(piece))
+        parts.append((heading + _plain_lines(piece), heading + piece.short.splitlines() if piece.short else []))
         heading = []
     if heading:
-        parts.append(heading)
-    text = "\n".join(line for part in parts for line in part).strip()
+        parts.append((heading, []))
+    text = "\n".join(line for part, _ in parts for line in part).strip()
     if limit is None or len(text) <= limit:
         return text
     lines: list[str] = []
     used = len(LEFT_OUT) + 1  # room for one mark at the end
-    for part in parts:
-        size = sum(len(line) + 1 for line in part)
-        if used + size <= limit:
-            lines += part
-            used += size
-        elif not lines or lines[-1] != LEFT_OUT:
-            lines.append(LEFT_OUT)
-            used += len(LEFT_OUT) + 1
+    for whole, short in parts:
+        for part in (whole, short):
+            size = sum(len(line) + 1 for line in part)
+            if part and used + size <= limit:
+                lines += part
+                used += size
+                break
+        else:
+            if not lines or lines[-1] != LEFT_OUT:
+                lines.append(LEFT_OUT)
+                used += len(LEFT_OUT) + 1
     return "\n".join(lines).strip()

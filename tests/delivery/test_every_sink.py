@@ -255,11 +255,31 @@ def test_not_decoded_the_decode_command_is_whole_in_one_code_block_everywhere(ti
         assert DECODE.fullmatch(whole[0].strip()), f"{sink}: the command shares its block: {whole[0][:80]!r}"
         # never cut nor split: every block that names the command holds the encoded message whole
         for block in blocks:
-            if "--encoded-message" in block:
+            if "--encoded-message" in block and "file://encoded-message.txt" not in block:  # not the short form
                 assert blob in block, f"{sink} cuts or splits the decode command: {block[:80]!r}"
     # ServiceNow and PagerDuty are plain text: the command is one line of it
     for sink in ("servicenow", "pagerduty", "console", "outbox"):
         assert sum(1 for line in code_blocks(delivered, sink) if DECODE.fullmatch(line)) == 1
+
+
+SHORT = ("aws sts decode-authorization-message --encoded-message file://encoded-message.txt --query DecodedMessage "
+         "--output text | jq .")
+
+
+def test_a_decode_command_too_long_for_a_sink_is_shown_short_there_never_cut(sinks: Sinks) -> None:
+    outcome = longer(5)
+    blob = outcome.failure.encoded_message
+    assert blob and len(blob) > 3000  # longer than a Slack section
+    delivered = sinks.send(failure(outcome))
+    for sink in SINKS:
+        blocks = code_blocks(delivered, sink)
+        for block in blocks:
+            if "--encoded-message" in block:
+                assert blob in block or "file://encoded-message.txt" in block, f"{sink} cuts the decode command"
+        whole = [b for b in blocks if DECODE.fullmatch(b.strip()) and blob in b]
+        assert len(whole) == 1 or any(SHORT in b for b in blocks), f"{sink} shows the decode command neither whole nor short"
+    for sink in ("slack", "slack-api"):
+        assert any(b.endswith("\n" + SHORT) for b in code_blocks(delivered, sink)), sink
 
 
 # --- 3. no wrapping ----------------------------------------------------------------------------------
