@@ -132,12 +132,12 @@ def link_labels(delivered: Delivered) -> dict[str, list[str]]:
     labels = {
         "slack": [e["text"]["text"] for b in p["slack"]["blocks"] if b["type"] == "actions" for e in b["elements"]],
         "teams": [a["title"] for a in p["teams"].get("actions", [])],
-        "jira": [t["text"] for n in walk(p["jira"]["fields"]["description"]) if n.get("type") == "text"
-                 for t in [n] if any(m["type"] == "link" for m in n.get("marks", []))],
-        "github": re.findall(r"^- \[(.*?)\]\(<https://", p["github"]["body"], re.M),
+        "jira": [n["text"] for n in walk(p["jira"]["fields"]["description"])
+                 if n.get("type") == "text" and any(m["type"] == "link" for m in n.get("marks", []))],
+        "github": [re.sub(r"\\(.)", r"\1", label)  # GitHub's Markdown escapes undone
+                   for label in re.findall(r"^- \[(.*?)\]\(<https://", p["github"]["body"], re.M)],
         "pagerduty": [link["text"] for link in p["pagerduty"].get("links", [])],
     }
-    labels["github"] = [re.sub(r"\\(.)", r"\1", label) for label in labels["github"]]
     return labels
 
 
