@@ -32,6 +32,8 @@ EXCERPT_CHARS = 24
 #: The decode command as the rules and the planner write it (``shared.decode.decode_command``).
 _DECODE_COMMAND = re.compile(r"aws sts decode-authorization-message --encoded-message \S+"
                              r"(?: --[a-z-]+ [^\s()]+)*(?: \| jq (?:'[^']*'|[^\s()]+))?")
+#: A shell line continuation: a backslash at a line's end and the next line's indent.
+_CONTINUED = re.compile(r"[ \t]*\\\n[ \t]*")
 #: The notices that carry the failure's details, and so what auto-remediation decided.
 DETAILED = frozenset({NoticeKind.FAILURE, NoticeKind.REPEAT, NoticeKind.GROUP})
 
@@ -292,7 +294,9 @@ def _sections(notice: Notice, outcome: Outcome | None, words: Words) -> tuple[Se
     if plan.steps:
         sections.append(Section(Part.STEPS, heading=w("fix"), steps=tuple(_steps(plan, outcome, words))))
     for snippet in plan.snippets:
-        command = snippet.body if _DECODE_COMMAND.fullmatch(snippet.body.strip()) else ""
+        # A command continued over lines (a backslash at their ends) is one command: never cut, nor split.
+        joined = _CONTINUED.sub(" ", snippet.body.strip())
+        command = joined if _DECODE_COMMAND.fullmatch(joined) else ""
         sections.append(Section(Part.CODE, heading=w("snippet", title=snippet.title, kind=snippet.kind),
                                 code=snippet.body, language=snippet.kind, whole=bool(command),
                                 short=_short_command(command, words) if command else ""))
@@ -333,14 +337,22 @@ def _brief(notice: Notice, outcome: Outcome | None, words: Words) -> tuple[Secti
 
 
 def _shown_message(outcome: Outcome, words: Words) -> str:
-    """The provider's message; once decoded, its encoded part is a short excerpt ("decoded below")."""
-    failure = outcome.failure
+    """The provider's message; its encoded part is a short excerpt once decoded ("decoded below"), and
+    while the decode command carries it whole (a second copy of thousands of characters would crowd
+    out the fix where room is short: a ServiceNow field, a Teams card)."""
+    failure, plan = outcome.failure, outcome.plan
     message = failure.message or ""
     encoded = failure.encoded_message
-    if encoded and failure.decoded is not None and encoded in message:
-        excerpt = _w(words)("encoded_excerpt", excerpt=encoded[:EXCERPT_CHARS] + "…", length=len(encoded))
-        message = message.replace(encoded, excerpt)
-    return message
+    if not encoded or encoded not in message:
+        return message
+    if failure.decoded is not None:
+        key = "encoded_excerpt"
+    elif plan is not None and any(_DECODE_COMMAND.search(text) and encoded in text
+                                  for text in (*plan.steps, *(s.body for s in plan.snippets))):
+        key = "encoded_in_command"
+    else:
+        return message
+    return message.replace(encoded, _w(words)(key, excerpt=encoded[:EXCERPT_CHARS] + "…", length=len(encoded)))
 
 
 def _steps(plan: Plan, outcome: Outcome, words: Words) -> list[Step]:
@@ -357,7 +369,8 @@ def _steps(plan: Plan, outcome: Outcome, words: Words) -> list[Step]:
         if failure.decoded is not None:
             steps.append(Step(rest.rstrip(":") + "."))
         else:
-            steps.append(Step(rest.rstrip(":") + ":", command=match.group(0)))
+            steps.append(Step(rest.rstrip(":.") + ":", command=match.group(0),
+                              short=_short_command(match.group(0), words)))
     return steps
 
 

@@ -28,10 +28,12 @@ class Part(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One fix step; ``command`` is a command it names, shown whole in its own code block."""
+    """One fix step; ``command`` is a command it names, shown whole in its own code block (or, where
+    it cannot fit, ``short`` in its place)."""
 
     text: str
     command: str = ""
+    short: str = ""
 
 
 @dataclass(frozen=True, slots=True)

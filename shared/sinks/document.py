@@ -27,6 +27,8 @@ class Piece:
     language: str = ""
     #: The number of the first step (a list of steps continues after a step's command).
     start: int = 1
+    #: For a command that must not be cut: what to show where it cannot fit whole.
+    short: str = ""
 
 
 def section_pieces(section: Section) -> list[Piece]:
@@ -38,7 +40,8 @@ def section_pieces(section: Section) -> list[Piece]:
     for number, step in enumerate(section.steps, 1):
         run.append(step.text)
         if step.command:
-            pieces += [Piece("steps", items=tuple(run), start=start), Piece("code", step.command, language="bash")]
+            pieces += [Piece("steps", items=tuple(run), start=start),
+                       Piece("code", step.command, language="bash", short=step.short)]
             run, start = [], number + 1
     if run:
         pieces.append(Piece("steps", items=tuple(run), start=start))
@@ -47,7 +50,8 @@ def section_pieces(section: Section) -> list[Piece]:
     for label, command in section.pairs:
         pieces += [Piece("text", label), Piece("code", command, language="bash")]
     if section.code:
-        pieces.append(Piece("code", section.code, language=LANGUAGES.get(section.language.lower(), "")))
+        pieces.append(Piece("code", section.code, language=LANGUAGES.get(section.language.lower(), ""),
+                            short=section.short if section.whole else ""))
     return pieces
 
 
@@ -71,18 +75,52 @@ def pieces(message: Message, compact: bool = False, *, links: bool = True, foote
     return out
 
 
-def plain(items: list[Piece]) -> str:
-    """Pieces as plain text (ServiceNow's fields and work notes): code kept line by line, as it is."""
-    lines: list[str] = []
+def _plain_lines(piece: Piece) -> list[str]:
+    if piece.kind == "heading":
+        return ["", piece.text.upper()]
+    if piece.kind in ("text", "code"):
+        return [piece.text]
+    if piece.kind == "steps":
+        return [f"{i}. {item}" for i, item in enumerate(piece.items, piece.start)]
+    if piece.kind == "items":
+        return [f"- {item}" for item in piece.items]
+    return [f"{name}: {value}" for name, value in piece.pairs]  # facts, links
+
+
+#: Where ``plain`` left parts out (no words: the message may be in any language).
+LEFT_OUT = "…"
+
+
+def plain(items: list[Piece], limit: int | None = None) -> str:
+    """Pieces as plain text (ServiceNow's fields and work notes): code kept line by line, as it is.
+
+    Within ``limit`` characters, a part that does not fit (a heading with what follows it) is left
+    out whole, with "…" in its place, and the parts after it still get their turn: never cut, as half
+    a command would run as something else."""
+    parts: list[tuple[list[str], list[str]]] = []  # (the part, its short form or nothing)
+    heading: list[str] = []
     for piece in items:
         if piece.kind == "heading":
-            lines += ["", piece.text.upper()]
-        elif piece.kind in ("text", "code"):
-            lines.append(piece.text)
-        elif piece.kind == "steps":
-            lines += [f"{i}. {item}" for i, item in enumerate(piece.items, piece.start)]
-        elif piece.kind == "items":
-            lines += [f"- {item}" for item in piece.items]
-        elif piece.kind in ("facts", "links"):
-            lines += [f"{name}: {value}" for name, value in piece.pairs]
+            heading += _plain_lines(piece)
+            continue
+        parts.append((heading + _plain_lines(piece), heading + piece.short.splitlines() if piece.short else []))
+        heading = []
+    if heading:
+        parts.append((heading, []))
+    text = "\n".join(line for part, _ in parts for line in part).strip()
+    if limit is None or len(text) <= limit:
+        return text
+    lines: list[str] = []
+    used = len(LEFT_OUT) + 1  # room for one mark at the end
+    for whole, short in parts:
+        for part in (whole, short):
+            size = sum(len(line) + 1 for line in part)
+            if part and used + size <= limit:
+                lines += part
+                used += size
+                break
+        else:
+            if not lines or lines[-1] != LEFT_OUT:
+                lines.append(LEFT_OUT)
+                used += len(LEFT_OUT) + 1
     return "\n".join(lines).strip()

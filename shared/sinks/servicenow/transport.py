@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from shared.sinks import BuildContext
 
 
+#: Kept free in a field for what ``escape`` adds (a character per ``[code]`` tag in untrusted text).
+_ESCAPE_ROOM = 100
+
+
 class ServiceNow:
     kind: DestinationKind = "ticket"
     group_updates = False
@@ -48,7 +52,8 @@ class ServiceNow:
             # The code-tag break adds characters: cut again after it.
             "short_description": truncate(escape(ServiceNowLimits.fit(message).subject),
                                           ServiceNowLimits.MAX_SHORT_DESCRIPTION),
-            "description": truncate(escape(plain(pieces(message))), ServiceNowLimits.MAX_DESCRIPTION),
+            "description": truncate(escape(plain(pieces(message), ServiceNowLimits.MAX_DESCRIPTION - _ESCAPE_ROOM)),
+                                    ServiceNowLimits.MAX_DESCRIPTION),
             "correlation_display": "backup-responder",
         }
         if message.fingerprint:
@@ -72,7 +77,8 @@ class ServiceNow:
             if message.kind == NoticeKind.RECOVERED:
                 return []
             return [("POST", self.TABLE + "?sysparm_fields=sys_id,number", self.create_body(message))]
-        notes = truncate(escape(plain(pieces(message, compact=True))), ServiceNowLimits.MAX_WORK_NOTES)
+        notes = truncate(escape(plain(pieces(message, compact=True), ServiceNowLimits.MAX_WORK_NOTES - _ESCAPE_ROOM)),
+                         ServiceNowLimits.MAX_WORK_NOTES)
         if message.kind == NoticeKind.RECOVERED:
             return [("PATCH", f"{self.TABLE}/{sys_id}", {**self.resolve_fields, "close_notes": notes,
                                                          "work_notes": notes})]

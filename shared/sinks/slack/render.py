@@ -161,7 +161,7 @@ def _steps(section: Section) -> list[Block]:
         lines.append(f"{number}. {escape(step.text)}")
         if step.command:
             blocks += _text_sections(title, "\n".join(lines))
-            blocks += _whole_code("", step.command, "")
+            blocks += _whole_code("", step.command, step.short)
             lines, title = [], ""
     if lines:
         blocks += _text_sections(title, "\n".join(lines))
