@@ -1,4 +1,5 @@
-"""shared.notify.describe"""
+"""What ``backup-responder config check`` prints about a configuration: sinks (their secrets'
+references, never values), routes, silences, quiet hours, dedup and the remediation allow-list."""
 
 from __future__ import annotations
 

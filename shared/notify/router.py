@@ -1,4 +1,5 @@
-"""shared.notify.router"""
+"""Routing: which sinks hear about a failure. Routes are tried in order, the first whose ``match``
+fits wins; silences keep failures out of every sink (still counted); quiet hours hold chat sinks back."""
 
 from __future__ import annotations
 

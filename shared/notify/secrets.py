@@ -1,4 +1,5 @@
-"""shared.notify.secrets"""
+"""Secrets given as a value or a reference (``env:NAME``; the cloud entry points add ``ssm:``,
+``secretsmanager:`` ...), resolved when a sink is built, never printed."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""shared.notify.types"""
+"""The value types of the configuration file: durations (``90s``, ``10m``, ``30d``), one-or-many
+lists, secrets, the retry settings, and ``ConfigError``."""
 
 from __future__ import annotations
 

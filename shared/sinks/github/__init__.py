@@ -1,1 +1,1 @@
-"""github"""
+"""GitHub Issues."""

@@ -1,4 +1,4 @@
-"""shared.sinks.github.config"""
+"""The settings of a ``github`` sink in the configuration file."""
 
 from __future__ import annotations
 

@@ -1,1 +1,1 @@
-"""jira"""
+"""Jira Cloud (and Data Center)."""

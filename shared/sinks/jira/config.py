@@ -1,4 +1,4 @@
-"""shared.sinks.jira.config"""
+"""The settings of a ``jira`` sink in the configuration file."""
 
 from __future__ import annotations
 

@@ -1,1 +1,1 @@
-"""local"""
+"""The local sinks: the outbox folder and the console."""

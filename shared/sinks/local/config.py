@@ -1,4 +1,4 @@
-"""shared.sinks.local.config"""
+"""The settings of a ``outbox`` sink in the configuration file."""
 
 from __future__ import annotations
 

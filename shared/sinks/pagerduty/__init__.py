@@ -1,1 +1,1 @@
-"""pagerduty"""
+"""PagerDuty Events API v2."""

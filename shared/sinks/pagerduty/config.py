@@ -1,4 +1,4 @@
-"""shared.sinks.pagerduty.config"""
+"""The settings of a ``pagerduty`` sink in the configuration file."""
 
 from __future__ import annotations
 

@@ -1,1 +1,1 @@
-"""servicenow"""
+"""ServiceNow incidents."""

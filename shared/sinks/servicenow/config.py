@@ -1,4 +1,4 @@
-"""shared.sinks.servicenow.config"""
+"""The settings of a ``servicenow`` sink in the configuration file."""
 
 from __future__ import annotations
 

@@ -1,1 +1,1 @@
-"""slack"""
+"""Slack: incoming webhooks and the Web API."""

@@ -1,4 +1,4 @@
-"""shared.sinks.slack.config"""
+"""The settings of a ``slack`` sink in the configuration file."""
 
 from __future__ import annotations
 

@@ -1,1 +1,1 @@
-"""teams"""
+"""Microsoft Teams Workflows webhooks."""

@@ -1,4 +1,4 @@
-"""shared.sinks.teams.config"""
+"""The settings of a ``teams`` sink in the configuration file."""
 
 from __future__ import annotations
 
