@@ -13,12 +13,15 @@ import html
 import io
 import json
 from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 #: Jobs listed per cause in the text and Markdown formats (the HTML page lists every kept job).
 JOBS_SHOWN = 5
 #: Bars of the cause chart (the rest are summed in the last bar).
-BARS = 15
+BARS = 40
+#: Days the trend chart shows: this many up to the last failure, the days without one as zero.
+TREND_DAYS = 60
 
 
 def _pct(share: float) -> str:
@@ -126,22 +129,39 @@ def _bar_chart(causes: list[dict[str, Any]], unclassified: int) -> str:
     return "".join(parts) + "</svg>"
 
 
+def _days(trend: dict[str, int]) -> list[tuple[str, int]]:
+    """Every day of the chart's period (at most ``TREND_DAYS``), in order, with its count."""
+    last = date.fromisoformat(max(trend))
+    first = max(date.fromisoformat(min(trend)), last - timedelta(days=TREND_DAYS - 1))
+    span = (last - first).days + 1
+    return [((first + timedelta(days=i)).isoformat(), trend.get((first + timedelta(days=i)).isoformat(), 0))
+            for i in range(span)]
+
+
+def _when(moment: str | None) -> str:
+    """An ISO time as a person reads it: ``2026-11-22 05:15 UTC``."""
+    if not moment:
+        return "-"
+    parsed = datetime.fromisoformat(moment).astimezone(UTC)
+    return parsed.strftime("%Y-%m-%d %H:%M UTC")
+
+
 def _trend_chart(trend: dict[str, int]) -> str:
     if not trend:
         return ""
-    days, height, width = list(trend.items()), 140, 760
-    top, step = max(trend.values()), width / len(days)
+    days, height, width = _days(trend), 140, 760
+    top, step = max(1, max(n for _, n in days)), width / len(days)
     parts = [f'<svg role="img" aria-label="failed jobs per day" width="{width}" height="{height + 24}" '
              f'viewBox="0 0 {width} {height + 24}" xmlns="http://www.w3.org/2000/svg">']
     for i, (day, count) in enumerate(days):
-        h = max(1, round(height * count / top))
+        h = round(height * count / top)
         parts.append(f'<rect x="{i * step + 1:.1f}" y="{height - h}" width="{max(1.0, step - 2):.1f}" height="{h}" '
                      f'fill="#cf222e"><title>{_e(day)}: {count}</title></rect>')
     for i in sorted({0, len(days) - 1}):
         anchor = "start" if i == 0 else "end"
         parts.append(f'<text x="{0 if i == 0 else width}" y="{height + 16}" text-anchor="{anchor}">'
                      f'{_e(days[i][0])}</text>')
-    parts.append(f'<text x="{width}" y="12" text-anchor="end">peak {top}/day</text>')
+    parts.append(f'<text x="0" y="12">{len(days)} days, at most {top} failed jobs a day</text>')
     return "".join(parts) + "</svg>"
 
 
@@ -153,7 +173,7 @@ def _link(url: str | None, text: Any) -> str:
 
 
 def _jobs_table(jobs: list[dict[str, Any]]) -> str:
-    rows = "".join(f"<tr><td>{_e(j['time'])}</td><td>{_link(j['link'], j['job_id'])}</td><td>{_e(j['account'])}</td>"
+    rows = "".join(f"<tr><td>{_e(_when(j['time']))}</td><td>{_link(j['link'], j['job_id'])}</td><td>{_e(j['account'])}</td>"
                    f"<td>{_e(j['resource'])}</td><td>{_e((j['message'] or '')[:300])}</td></tr>" for j in jobs)
     return ("<table><thead><tr><th>time</th><th>job</th><th>account</th><th>resource</th><th>message</th></tr>"
             f"</thead><tbody>{rows}</tbody></table>")
@@ -163,8 +183,8 @@ def _cause_section(c: dict[str, Any]) -> str:
     fix = c["fix"]
     out = [f'<section id="{_e(c["cause"])}"><h2><code>{_e(c["cause"])}</code>: {_e(c["title"])}</h2>',
            f'<p>{c["count"]} failed jobs, {len(c["resources"])} resources, {len(c["accounts"])} accounts or '
-           f'subscriptions ({_e(", ".join(c["accounts"][:10]))}); first seen {_e(c["first_seen"])}, '
-           f'last seen {_e(c["last_seen"])}; codes {_e(", ".join(c["codes"]) or "-")}</p>']
+           f'subscriptions ({_e(", ".join(c["accounts"][:10]))}); first seen {_e(_when(c["first_seen"]))}, '
+           f'last seen {_e(_when(c["last_seen"]))}; codes {_e(", ".join(c["codes"]) or "-")}</p>']
     if fix:
         out.append(f'<h3>Fix</h3><p>{_e(fix["explanation"])}</p><ol>'
                    + "".join(f"<li>{_e(step)}</li>" for step in fix["steps"]) + "</ol>")
@@ -183,7 +203,7 @@ def _cause_section(c: dict[str, Any]) -> str:
 
 
 def render_html(s: dict[str, Any]) -> str:
-    body = [f"<h1>Failed backup jobs by cause</h1><p class=\"muted\">{_e(s['first_seen'])} .. {_e(s['last_seen'])}"
+    body = [f"<h1>Failed backup jobs by cause</h1><p class=\"muted\">{_e(_when(s['first_seen']))} .. {_e(_when(s['last_seen']))}"
             f"{' (since ' + _e(s['since']) + ')' if s['since'] else ''}</p>",
             f'<div class="summary"><div><b>{s["failed"]}</b>failed jobs</div><div><b>{len(s["causes"])}</b>causes'
             f'</div><div><b>{_pct(s["explained"])}</b>explained</div><div><b>{s["unclassified"]}</b>unclassified'
