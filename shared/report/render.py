@@ -173,8 +173,8 @@ def _link(url: str | None, text: Any) -> str:
 
 
 def _jobs_table(jobs: list[dict[str, Any]]) -> str:
-    rows = "".join(f"<tr><td>{_e(_when(j['time']))}</td><td>{_link(j['link'], j['job_id'])}</td><td>{_e(j['account'])}</td>"
-                   f"<td>{_e(j['resource'])}</td><td>{_e((j['message'] or '')[:300])}</td></tr>" for j in jobs)
+    rows = "".join(f"<tr><td>{_e(_when(j['time']))}</td><td>{_link(j['link'], j['job_id'])}</td>"
+                   f"<td>{_e(j['account'])}</td><td>{_e(j['resource'])}</td><td>{_e((j['message'] or '')[:300])}</td></tr>" for j in jobs)
     return ("<table><thead><tr><th>time</th><th>job</th><th>account</th><th>resource</th><th>message</th></tr>"
             f"</thead><tbody>{rows}</tbody></table>")
 
@@ -203,7 +203,8 @@ def _cause_section(c: dict[str, Any]) -> str:
 
 
 def render_html(s: dict[str, Any]) -> str:
-    body = [f"<h1>Failed backup jobs by cause</h1><p class=\"muted\">{_e(_when(s['first_seen']))} .. {_e(_when(s['last_seen']))}"
+    period = f"{_e(_when(s['first_seen']))} .. {_e(_when(s['last_seen']))}"
+    body = [f"<h1>Failed backup jobs by cause</h1><p class=\"muted\">{period}"
             f"{' (since ' + _e(s['since']) + ')' if s['since'] else ''}</p>",
             f'<div class="summary"><div><b>{s["failed"]}</b>failed jobs</div><div><b>{len(s["causes"])}</b>causes'
             f'</div><div><b>{_pct(s["explained"])}</b>explained</div><div><b>{s["unclassified"]}</b>unclassified'
