@@ -174,7 +174,8 @@ def _link(url: str | None, text: Any) -> str:
 
 def _jobs_table(jobs: list[dict[str, Any]]) -> str:
     rows = "".join(f"<tr><td>{_e(_when(j['time']))}</td><td>{_link(j['link'], j['job_id'])}</td>"
-                   f"<td>{_e(j['account'])}</td><td>{_e(j['resource'])}</td><td>{_e((j['message'] or '')[:300])}</td></tr>" for j in jobs)
+                   f"<td>{_e(j['account'])}</td><td>{_e(j['resource'])}</td>"
+                   f"<td>{_e((j['message'] or '')[:300])}</td></tr>" for j in jobs)
     return ("<table><thead><tr><th>time</th><th>job</th><th>account</th><th>resource</th><th>message</th></tr>"
             f"</thead><tbody>{rows}</tbody></table>")
 
