@@ -50,7 +50,7 @@ from shared.remediation.config import ApprovalConfig, RemediationConfig
 from shared.remediation.engine import RemediationEngine, engine_from_settings
 from shared.report.aggregate import Aggregate
 from shared.report.render import RENDERERS
-from shared.report.sources import Read, read_value
+from shared.report.sources import Read, job_list_key, read_job_list, read_value
 from shared.responder import DeliveryFailed, Responder
 from shared.settings import Settings, SettingsError, default_state_path
 from shared.sinks import BuildContext, build_destination, describe_answers, url_problems
@@ -573,7 +573,30 @@ def _report_reads(args: argparse.Namespace, pipeline: Pipeline, since: datetime 
             else:
                 yield from read_value(page, where, pipeline.parse)
         return
-    for item in _read_inputs(args.paths):
+    for path in args.paths:
+        yield from _report_path(path, pipeline)
+
+
+#: The first bytes of an input that tell a job list (``{"count": 3, "data": [``) from events.
+LIST_SNIFF_BYTES = 4096
+
+
+def _report_path(path: str, pipeline: Pipeline) -> Iterator[Read]:
+    """One input of ``report``: a job list streamed one job at a time (a 100,000-job export needs
+    the memory of one job); anything else read whole, as ``classify`` reads it (FILE:LINE)."""
+    name = STDIN if path == "-" else path
+    raw = getattr(sys.stdin, "buffer", None) if path == "-" else open(path, "rb")  # noqa: SIM115 (closed below)
+    if raw is None:  # a standard input without bytes (a test's StringIO): read as text
+        items: Iterator[Item] = read_located(sys.stdin.read(), name)
+    else:
+        with contextlib.closing(raw) if path != "-" else contextlib.nullcontext(raw):
+            stream = raw if hasattr(raw, "peek") else io.BufferedReader(raw)
+            key = job_list_key(stream.peek(LIST_SNIFF_BYTES)[:LIST_SNIFF_BYTES])
+            if key is not None:
+                yield from read_job_list(stream, key, name, pipeline.parse)
+                return
+            items = read_located(decode_text(stream.read()), name)
+    for item in items:
         if isinstance(item.value, InputError):
             yield Read(item.where, error=item.value.reason)
         else:

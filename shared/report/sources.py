@@ -18,16 +18,19 @@ gives the same failure, whichever way it was read.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, BinaryIO
+
+import ijson
 
 from shared.models import Failure
 from shared.parse.aws import arn_parts
 from shared.parse.azure import SCHEMA_ID
-from shared.untrusted import EventError, excerpt
+from shared.untrusted import EventError, bounded, excerpt
 
 #: The AWS CLI's top-level list key -> the EventBridge detail-type of the same job.
 AWS_LISTS: dict[str, str] = {
@@ -73,6 +76,30 @@ def read_value(value: Any, where: str, parse: Parse) -> Iterator[Read]:
                 yield _one(f"{where}: data[{index}]", partial(azure_job_alert, row), parse)
             return
     yield _one(where, partial(_as_is, value), parse)
+
+
+#: The start of a job list as the AWS CLI or ``az graph query`` prints it: ``{"BackupJobs": [``, or
+#: ``{"count": 3, "data": [`` (az prints its keys in order: ``count`` before ``data``).
+_LIST_START = re.compile(rb'^\s*\{\s*(?:"(?:count|totalRecords|total_records)"\s*:\s*\d+\s*,\s*)?'
+                         rb'"(BackupJobs|CopyJobs|RestoreJobs|data)"\s*:\s*\[')
+
+
+def job_list_key(start: bytes) -> str | None:
+    """The list key when ``start`` (the first bytes of an input) opens a job list, else None."""
+    match = _LIST_START.match(start)
+    return match.group(1).decode() if match else None
+
+
+def read_job_list(stream: BinaryIO, key: str, name: str, parse: Parse) -> Iterator[Read]:
+    """The jobs of a job list, one at a time (memory bounded by one job, whatever the file's
+    size); text that stops being JSON ends the file with one error naming the last job read."""
+    restate = partial(azure_job_alert) if key == "data" else partial(aws_job_event, detail_type=AWS_LISTS[key])
+    index = -1
+    try:
+        for index, record in enumerate(ijson.items(stream, f"{key}.item", use_float=True)):
+            yield _one(f"{name}: {key}[{index}]", partial(restate, record), parse)
+    except (ijson.JSONError, UnicodeDecodeError) as exc:
+        yield Read(f"{name}: {key}[{index + 1}]", error=f"not valid JSON from here on: {bounded(str(exc), 120)}")
 
 
 def _as_is(value: Any) -> Any:

@@ -15,6 +15,7 @@ import pytest
 
 from functions.cli import EXIT_BAD_INPUT, EXIT_OK, main
 from tests.conftest import EVENTS, event_paths
+from tests.support.cli import run_cli
 
 REPORT = EVENTS / "report"
 ALL_KINDS = [REPORT / f"{name}.json" for name in
@@ -99,16 +100,30 @@ def test_a_job_read_as_an_event_and_in_a_job_list_counts_once() -> None:
 def test_bad_items_are_named_on_stderr_counted_and_the_rest_is_reported(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     jobs = json.loads((REPORT / "aws-list-restore-jobs.json").read_text())
-    jobs["RestoreJobs"].append("not a job")
-    bad = tmp_path / "mixed.json"
-    bad.write_text(json.dumps(jobs) + "\n{not json\n" + json.dumps({"source": "aws.ec2"}) + "\n")
-    status, out = report("--format", "json", str(bad))
+    jobs["RestoreJobs"].insert(0, "not a job")
+    listed = tmp_path / "jobs.json"
+    listed.write_text(json.dumps(jobs))
+    events = tmp_path / "events.jsonl"
+    events.write_text("{not json\n" + json.dumps({"source": "aws.ec2"}) + "\n"
+                      + (EVENTS / "aws" / "copy-job-failed.json").read_text())
+    status, out = report("--format", "json", str(listed), str(events))
     err = capsys.readouterr().err
     assert status == EXIT_BAD_INPUT
     summary = json.loads(out)
-    assert summary["errors"] == 3 and counts(summary) == {"aws.restore.instance-profile": 1}
-    assert f"{bad}:1: RestoreJobs[1]: a job record must be a JSON object" in err
-    assert f"{bad}:2: " in err and f"{bad}:3: " in err and "aws.ec2" in err
+    assert summary["errors"] == 3
+    assert counts(summary) == {"aws.restore.instance-profile": 1, "aws.iam.role-permissions": 1}
+    assert f"{listed}: RestoreJobs[0]: a job record must be a JSON object" in err
+    assert f"{events}:1: " in err and f"{events}:2: " in err and "aws.ec2" in err
+
+
+def test_a_job_list_cut_short_keeps_the_jobs_before_the_cut(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = (REPORT / "aws-list-copy-jobs.json").read_text()
+    cut = tmp_path / "cut.json"
+    cut.write_text(text[:text.index('"CopyJobId": "8E2A6C07-1B3D-4F5A-9C7E-2D4B6F8A0C08"') + 20])
+    status, out = report("--format", "json", str(cut))
+    assert status == EXIT_BAD_INPUT
+    assert counts(json.loads(out)) == {"aws.kms.key-access": 1}
+    assert f"{cut}: CopyJobs[1]: not valid JSON from here on" in capsys.readouterr().err
 
 
 def _job(job_id: str, when: datetime) -> dict[str, Any]:
@@ -182,3 +197,10 @@ def test_html_is_one_self_contained_page_that_escapes_what_it_shows(tmp_path: Pa
     assert not [a for _, attrs in tags for a in attrs if a in ("src", "srcset", "style", "xlink:href")]
     assert "@import" not in html and "url(" not in html.split("</style>")[0]
     assert html.count("<section") == 6 + 1  # a section per cause, and the unclassified one
+
+
+def test_a_job_list_on_standard_input_is_read_as_a_file_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = (REPORT / "azure-graph-backup-jobs.json").read_bytes()
+    status, out, err = run_cli(["report", "--format", "json"], data, monkeypatch)
+    assert status == EXIT_OK and err == ""
+    assert counts(json.loads(out)) == {"azure.vm.agent-unreachable": 1, "azure.postgres.vault-msi-reader": 1}
