@@ -22,6 +22,10 @@ from shared.text import normalise_message
 JOBS_KEPT = 20
 #: Distinct values kept per placeholder of a cause's fix, to list them when they differ.
 VALUES_KEPT = 20
+#: Unclassified message groups kept; the jobs of further messages share one last group, so that a
+#: stream of messages unlike each other cannot grow the report without bound.
+MESSAGE_GROUPS = 500
+OTHER_MESSAGES = "(other messages)"
 #: A resource "fails repeatedly" from this many failed jobs.
 REPEATED = 2
 #: Resources listed as failing repeatedly, per cause.
@@ -164,6 +168,8 @@ class Aggregate:
             self.days[failure.time.date().isoformat()] += 1
         if finding.cause == UNCLASSIFIED:
             group_key = message_group(failure.message)
+            if group_key not in self.unclassified and len(self.unclassified) >= MESSAGE_GROUPS:
+                group_key = OTHER_MESSAGES
             group = self.unclassified.setdefault(group_key, Group(group_key, failure.message or "(no message)"))
         else:
             group = self.causes.setdefault(finding.cause, Group(finding.cause, finding.title))

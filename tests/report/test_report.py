@@ -204,3 +204,17 @@ def test_a_job_list_on_standard_input_is_read_as_a_file_is(monkeypatch: pytest.M
     status, out, err = run_cli(["report", "--format", "json"], data, monkeypatch)
     assert status == EXIT_OK and err == ""
     assert counts(json.loads(out)) == {"azure.vm.agent-unreachable": 1, "azure.postgres.vault-msi-reader": 1}
+
+
+def test_unclassified_failures_are_grouped_by_their_message_without_the_ids(tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    jobs = [_job(f"job-{n}", now) | {"StatusMessage": f"Frobnication of 'vol-{n}' failed after {n} tries in "
+                                                      f"arn:aws:ec2:eu-west-1:123456789012:volume/vol-0{n}"}
+            for n in range(5)]
+    jobs.append(_job("other", now) | {"StatusMessage": "Something else entirely"})
+    listed = tmp_path / "jobs.json"
+    listed.write_text(json.dumps({"BackupJobs": jobs}))
+    summary = report_json(str(listed))
+    assert summary["unclassified"] == 6 and summary["explained"] == 0
+    assert [m["count"] for m in summary["unclassified_messages"]] == [5, 1]
+    assert summary["unclassified_messages"][0]["message"].startswith("Frobnication of 'vol-0' failed")
