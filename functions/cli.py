@@ -585,7 +585,11 @@ def _report_path(path: str, pipeline: Pipeline) -> Iterator[Read]:
     """One input of ``report``: a job list streamed one job at a time (a 100,000-job export needs
     the memory of one job); anything else read whole, as ``classify`` reads it (FILE:LINE)."""
     name = STDIN if path == "-" else path
-    raw = getattr(sys.stdin, "buffer", None) if path == "-" else open(path, "rb")  # noqa: SIM115 (closed below)
+    try:
+        raw = getattr(sys.stdin, "buffer", None) if path == "-" else open(path, "rb")  # noqa: SIM115 (closed below)
+    except OSError as exc:  # one input that cannot be read costs only itself
+        yield Read(name, error=f"cannot read it: {exc.strerror or exc}")
+        return
     if raw is None:  # a standard input without bytes (a test's StringIO): read as text
         items: Iterator[Item] = read_located(sys.stdin.read(), name)
     else:

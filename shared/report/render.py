@@ -28,8 +28,12 @@ def _pct(share: float) -> str:
     return f"{100 * share:.1f}%"
 
 
+def _jobs(count: int) -> str:
+    return f"{count} failed job{'' if count == 1 else 's'}"
+
+
 def _total_line(s: dict[str, Any]) -> str:
-    return (f"{s['failed']} failed jobs, {s['classified']} with a known cause ({_pct(s['explained'])} explained), "
+    return (f"{_jobs(s['failed'])}, {s['classified']} with a known cause ({_pct(s['explained'])} explained), "
             f"{s['unclassified']} unclassified")
 
 
@@ -53,6 +57,15 @@ def render_text(s: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: A spreadsheet runs a cell that starts with one of these as a formula (CSV injection, OWASP):
+#: such a cell from a message or a name is written with a leading apostrophe.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: Any) -> Any:
+    return f"'{value}" if isinstance(value, str) and value.startswith(_FORMULA_START) else value
+
+
 CSV_COLUMNS = ("cause", "count", "resources", "accounts", "first_seen", "last_seen", "codes", "title", "fix")
 
 
@@ -61,12 +74,16 @@ def render_csv(s: dict[str, Any]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
+
+    def write(row: list[Any]) -> None:
+        writer.writerow([_csv_cell(cell) for cell in row])
+
     for c in s["causes"]:
-        writer.writerow([c["cause"], c["count"], len(c["resources"]), " ".join(c["accounts"]), c["first_seen"],
+        write([c["cause"], c["count"], len(c["resources"]), " ".join(c["accounts"]), c["first_seen"],
                          c["last_seen"], " ".join(c["codes"]), c["title"],
                          " | ".join(c["fix"]["steps"]) if c["fix"] else ""])
     for m in s["unclassified_messages"]:
-        writer.writerow(["unclassified", m["count"], len(m["resources"]), " ".join(m["accounts"]), m["first_seen"],
+        write(["unclassified", m["count"], len(m["resources"]), " ".join(m["accounts"]), m["first_seen"],
                          m["last_seen"], " ".join(m["codes"]), m["message"], ""])
     return buffer.getvalue()
 

@@ -3,6 +3,7 @@ documented shapes of every input kind in tests/events/report/ and the events of 
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 from collections import Counter
@@ -218,3 +219,19 @@ def test_unclassified_failures_are_grouped_by_their_message_without_the_ids(tmp_
     assert summary["unclassified"] == 6 and summary["explained"] == 0
     assert [m["count"] for m in summary["unclassified_messages"]] == [5, 1]
     assert summary["unclassified_messages"][0]["message"].startswith("Frobnication of 'vol-0' failed")
+
+
+def test_a_file_that_cannot_be_read_costs_only_itself(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, out = report("--format", "json", str(tmp_path / "missing.json"), str(ALL_KINDS[2]))
+    assert status == EXIT_BAD_INPUT
+    assert json.loads(out)["failed"] == 1
+    assert f"{tmp_path / 'missing.json'}: cannot read it: No such file or directory" in capsys.readouterr().err
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_written_as_text(tmp_path: Path) -> None:
+    jobs = {"BackupJobs": [_job("formula", datetime.now(UTC)) | {"StatusMessage": "=HYPERLINK(\"https://evil\")"}]}
+    listed = tmp_path / "jobs.json"
+    listed.write_text(json.dumps(jobs))
+    _, csv_text = report("--format", "csv", str(listed))
+    row = next(csv.reader(io.StringIO(csv_text.splitlines()[1])))
+    assert row[0] == "unclassified" and row[7] == "'=HYPERLINK(\"https://evil\")"
