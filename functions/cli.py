@@ -21,6 +21,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from importlib import metadata, resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -39,12 +40,15 @@ from shared.notify.config import ResponderConfig, config_from_settings, load_con
 from shared.notify.describe import describe_config
 from shared.notify.notice import Notice
 from shared.notify.router import Router, describe_route
-from shared.notify.types import ConfigError
+from shared.notify.types import ConfigError, seconds
 from shared.parse import EventError
 from shared.pipeline import Enricher, Pipeline
 from shared.plan import LANGUAGES
 from shared.redact import quiet_sdk_loggers, redact
 from shared.remediation.config import ApprovalConfig
+from shared.report.aggregate import Aggregate
+from shared.report.render import RENDERERS
+from shared.report.sources import Read, job_list_key, read_job_list, read_value
 from shared.responder import DeliveryFailed, Responder
 from shared.settings import Settings, SettingsError, default_state_path
 from shared.sinks import BuildContext, build_destination, describe_answers, url_problems
@@ -534,6 +538,85 @@ def cmd_config(args: argparse.Namespace, out: TextIO) -> int:
     return status
 
 
+def since_moment(value: str, now: datetime | None = None) -> datetime:
+    """``--since``: a duration back from now (``90s``, ``10m``, ``1h``, ``30d``, as in the
+    configuration), or a date or date-time (ISO 8601; UTC unless it says otherwise)."""
+    try:
+        return (now or datetime.now(UTC)) - timedelta(seconds=seconds(value))
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is neither a duration (90s, 10m, 1h, 30d) "
+                                         "nor a date (2026-11-01)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _report_reads(args: argparse.Namespace, pipeline: Pipeline, since: datetime | None) -> Iterator[Read]:
+    """What ``report`` reads: the files given, else the clouds this machine's credentials reach."""
+    if not args.paths:
+        from functions.report_live import live_pages  # the cloud SDKs only for a live report
+
+        for where, page in live_pages(args.region or [], args.organization, since, _say):
+            if isinstance(page, str):
+                yield Read(where, error=page)
+            else:
+                yield from read_value(page, where, pipeline.parse)
+        return
+    for path in args.paths:
+        yield from _report_path(path, pipeline)
+
+
+#: The first bytes of an input that tell a job list (``{"count": 3, "data": [``) from events.
+LIST_SNIFF_BYTES = 4096
+
+
+def _report_path(path: str, pipeline: Pipeline) -> Iterator[Read]:
+    """One input of ``report``: a job list streamed one job at a time (a 100,000-job export needs
+    the memory of one job); anything else read whole, as ``classify`` reads it (FILE:LINE)."""
+    name = STDIN if path == "-" else path
+    try:
+        raw = getattr(sys.stdin, "buffer", None) if path == "-" else open(path, "rb")  # noqa: SIM115 (closed below)
+    except OSError as exc:  # one input that cannot be read costs only itself
+        yield Read(name, error=f"cannot read it: {exc.strerror or exc}")
+        return
+    if raw is None:  # a standard input without bytes (a test's StringIO): read as text
+        items: Iterator[Item] = read_located(sys.stdin.read(), name)
+    else:
+        with contextlib.closing(raw) if path != "-" else contextlib.nullcontext(raw):
+            stream = raw if hasattr(raw, "peek") else io.BufferedReader(raw)
+            key = job_list_key(stream.peek(LIST_SNIFF_BYTES)[:LIST_SNIFF_BYTES])
+            if key is not None:
+                yield from read_job_list(stream, key, name, pipeline.parse)
+                return
+            items = read_located(decode_text(stream.read()), name)
+    for item in items:
+        if isinstance(item.value, InputError):
+            yield Read(item.where, error=item.value.reason)
+        else:
+            yield from read_value(item.value, item.where, pipeline.parse)
+
+
+def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
+    """Failed jobs from every input, classified as ``classify`` does, grouped by cause."""
+    pipeline = Pipeline(Classifier(load_catalog(args.catalog) if args.catalog else None))
+    report = Aggregate(pipeline.classifier.catalog, since=args.since)
+    for read in _report_reads(args, pipeline, args.since):
+        if read.failure is None:
+            report.errors += 1
+            _say(located(read.where, read.error or "unreadable"))
+            continue
+        report.add(read.failure, pipeline.classifier.classify(read.failure))
+    text = RENDERERS[args.format](report.summary())
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        _say(f"wrote {args.output} ({args.format})")
+    else:
+        out.write(printable(text))
+    return EXIT_BAD_INPUT if report.errors else EXIT_OK
+
+
 def cmd_catalog(args: argparse.Namespace, out: TextIO) -> int:
     catalog = load_catalog(args.catalog) if args.catalog else load_catalog()
     if args.action == "eval":
@@ -585,6 +668,22 @@ def build_parser() -> argparse.ArgumentParser:
                      description="Explain failed AWS Backup and Azure Backup jobs and how to fix them.")
     parser.add_argument("--version", action=_Version, help="print the version and exit")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("report", help="failed jobs grouped by cause, with the fix once per cause")
+    p.add_argument("paths", nargs="*", metavar="PATH",
+                   help="events, list-*-jobs JSON of the AWS CLI, az graph query output, or - for standard "
+                        "input; none: pull the jobs live with this machine's credentials")
+    p.add_argument("--since", type=since_moment, metavar="WHEN",
+                   help="only jobs from then on: a duration back from now (90s, 10m, 1h, 30d) or a date")
+    p.add_argument("--format", choices=tuple(RENDERERS), default="text", help="text (the default), json, csv, "
+                   "markdown, or html (one self-contained page)")
+    p.add_argument("--output", metavar="FILE", help="write the report here instead of standard output")
+    p.add_argument("--region", action="append", help="live: an AWS Region to read (repeatable; default: the "
+                   "configured one)")
+    p.add_argument("--organization", action="store_true", help="live: every account of the AWS Organization "
+                   "(ByAccountId=ANY, from the management or delegated administrator account)")
+    p.add_argument("--catalog", type=Path, help="a folder of catalog files instead of the bundled one")
+    p.set_defaults(run=cmd_report)
 
     p = sub.add_parser("classify", help="classify events offline, one JSON line per event")
     p.add_argument("paths", nargs="*", metavar="PATH", help="files, or - for standard input (the default)")

@@ -99,6 +99,23 @@ class ArmClient:
         self._client: PipelineClient[Any, Any] = PipelineClient(base_url=endpoint, policies=policies,
                                                                 transport=transport)
 
+    def post(self, path: str, api_version: str, body: Any) -> dict[str, Any]:
+        """The JSON answer of ``POST path`` with a JSON ``body`` (Resource Graph queries)."""
+        url = self._client.format_url(quote(path, safe="/;,=@:"))
+        request = HttpRequest("POST", url, params={"api-version": api_version}, json=body)
+        response = self._client.send_request(request, connection_timeout=CONNECT_TIMEOUT_SECONDS,
+                                             read_timeout=READ_TIMEOUT_SECONDS)
+        if response.status_code >= 400:
+            code = ""
+            with contextlib.suppress(ValueError, AttributeError):
+                code = str((response.json().get("error") or {}).get("code") or "")
+            raise ArmError(f"POST {path}: HTTP {response.status_code}{' ' + code if code else ''}",
+                           response.status_code)
+        answer = response.json()
+        if not isinstance(answer, dict):
+            raise ArmError(f"POST {path}: expected a JSON object", response.status_code)
+        return answer
+
     def get(self, path: str, api_version: str, params: Mapping[str, str] | None = None,
             timeout: float | None = None) -> dict[str, Any] | None:
         """The JSON body of ``GET path``, or None when ARM answers 404."""

@@ -31,6 +31,15 @@ def _duration(value: Any) -> Any:
     return value
 
 
+def seconds(value: str) -> int:
+    """A duration as the configuration writes it (``90s``, ``10m``, ``1h``, ``30d``) in seconds;
+    ``ValueError`` for anything else."""
+    result = _duration(value)
+    if not isinstance(result, int):
+        raise ValueError(f"{value!r} is not a duration (e.g. 90s, 10m, 1h, 30d)")
+    return result
+
+
 def _listed(value: Any) -> Any:
     """A single value or a list of them."""
     if value is None:
