@@ -241,9 +241,10 @@ class Responder:
 
     # --- delivery ----------------------------------------------------------------------------------
 
-    def _message(self, notice: Notice, sink: str | None, previous: Receipt | None = None) -> Message:
-        """The notice in words, in the sink's language (else the configuration's, else English)."""
-        language = getattr(self.config.sinks.get(sink or ""), "language", None) or self.pipeline.language
+    def _message(self, notice: Notice, sink: str | None, previous: Receipt | None = None,
+                 language: str | None = None) -> Message:
+        """The notice in words, in ``language`` or the sink's (else the configuration's, else English)."""
+        language = language or getattr(self.config.sinks.get(sink or ""), "language", None) or self.pipeline.language
         if previous and (link := previous.get("url")) and notice.first_link is None:
             notice = dataclasses.replace(notice, first_link=link)
         return compose(notice, self.pipeline.classifier.catalog, language)
@@ -308,21 +309,27 @@ class Responder:
             self._write_local(report, event_key, local, payloads)
 
     def _write_local(self, report: Report, event_key: str, notice: Notice, payloads: dict[str, Any]) -> None:
+        report.deliveries += self._local_copies(event_key, notice, payloads)
+
+    def _local_copies(self, event_key: str, notice: Notice, payloads: dict[str, Any],
+                      language: str | None = None) -> list[Delivery]:
         """Local copies (the outbox, the console): written by every run that handles the event (a
         file of the same name is replaced), recorded so a retry does not write them again."""
-        message = self._message(notice, None)
+        message = self._message(notice, None, language=language)
+        deliveries: list[Delivery] = []
         for sink in self.sinks:
             receipt_key = keys.local_receipt(event_key, sink.name, notice.kind)
             if self.once.receipt(receipt_key) is not None:
-                report.deliveries.append(Delivery(sink.name, True, "already delivered"))
+                deliveries.append(Delivery(sink.name, True, "already delivered"))
                 continue
             try:
                 detail = sink.write(notice, message, payloads)
             except DeliveryError as exc:
-                report.deliveries.append(Delivery(sink.name, False, str(exc), exc.retryable))
+                deliveries.append(Delivery(sink.name, False, str(exc), exc.retryable))
                 continue
             self.state.put(receipt_key, {"detail": detail}, EVENT_TTL)
-            report.deliveries.append(Delivery(sink.name, True, detail))
+            deliveries.append(Delivery(sink.name, True, detail))
+        return deliveries
 
     # --- digests -----------------------------------------------------------------------------------
 
@@ -418,6 +425,41 @@ class Responder:
                 elif posted.state == "claimed":
                     deliveries.append(Delivery(sink, True, "quiet hours summary"))
         return deliveries
+
+    # --- the scheduled failure report ----------------------------------------------------------
+
+    def send_report(self, summary: Mapping[str, Any], period: str) -> list[Delivery]:
+        """Post the failure report ``summary`` (``Aggregate.summary``) of ``period`` to the sinks of
+        the configuration's ``report`` section, once per period and sink: each post claims
+        ``keys.report(period, sink)`` first, so a second schedule or a retry posts nowhere twice
+        (another run posting it right now is a retryable failure). Nothing without the section."""
+        settings = self.config.report
+        if settings is None:
+            return []
+        notice = Notice(NoticeKind.REPORT, None, period=period, report=summary)
+        # A receipt outlives its period, so no run in the same period can post it again.
+        ttl = max(self.config.dedup.ticket_ttl, 2 * settings.since)
+        deliveries: list[Delivery] = []
+        payloads: dict[str, Any] = {}
+        for sink in settings.sinks:
+            destination = self.destinations.get(sink)
+            if destination is None:
+                continue
+            message = self._message(notice, sink, language=settings.language)
+            payloads[sink] = destination.preview(message, None)
+            if self.dry_run:
+                deliveries.append(Delivery(sink, True, "dry run: not sent"))
+                continue
+            posted = self._post(sink, keys.report(period, sink), functools.partial(destination.send, message, None),
+                                ttl)
+            if isinstance(posted, Delivery):
+                deliveries.append(posted)
+            elif posted.state == "claimed":
+                deliveries.append(Delivery(sink, True, "report " + _describe(posted.receipt)))
+            else:
+                deliveries.append(Delivery(sink, True, "already delivered") if posted.state == "done"
+                                  else Delivery(sink, False, BUSY, retryable=True))
+        return deliveries + self._local_copies(keys.report_local(period), notice, payloads, settings.language)
 
 
 def _placeholder_outcome(info: GroupInfo) -> Outcome:

@@ -37,7 +37,8 @@ class FixKind(StrEnum):
 
 class NoticeKind(StrEnum):
     """What a sink is told: a new failure; the same failure after the dedup window; a storm's running
-    count; a storm's summary when it closes; a recovery; what quiet hours held back."""
+    count; a storm's summary when it closes; a recovery; what quiet hours held back; the failure
+    report of a period (the weekly digest)."""
 
     FAILURE = "failure"
     REPEAT = "repeat"
@@ -45,6 +46,7 @@ class NoticeKind(StrEnum):
     DIGEST = "digest"
     RECOVERED = "recovered"
     QUIET_DIGEST = "quiet-digest"
+    REPORT = "report"
 
 
 CLOUD_NAMES: dict[str, str] = {Cloud.AWS: "AWS", Cloud.AZURE: "Azure"}

@@ -6,6 +6,7 @@ auto-remediation did, the links) is the same in Slack, Teams, a ticket and the c
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -34,6 +35,10 @@ _DECODE_COMMAND = re.compile(r"aws sts decode-authorization-message --encoded-me
                              r"(?: --[a-z-]+ [^\s()]+)*(?: \| jq (?:'[^']*'|[^\s()]+))?")
 #: A shell line continuation: a backslash at a line's end and the next line's indent.
 _CONTINUED = re.compile(r"[ \t]*\\\n[ \t]*")
+#: The causes a failure report names (by count); the rest are counted in one line.
+REPORT_CAUSES = 10
+#: The report period that reads "this week" (``shared.notify.types.duration_text`` of 7 days).
+WEEK = "7d"
 #: The notices that carry the failure's details, and so what auto-remediation decided.
 DETAILED = frozenset({NoticeKind.FAILURE, NoticeKind.REPEAT, NoticeKind.GROUP})
 
@@ -101,6 +106,8 @@ def _title(notice: Notice, outcome: Outcome | None, words: Words) -> str:
         return storm_headline(notice.group, outcome, words)
     if notice.kind == NoticeKind.QUIET_DIGEST:
         return w("quiet_title", total=sum(n for _, n in notice.summary), period=notice.period or "")
+    if notice.kind == NoticeKind.REPORT:
+        return _report_title(notice.report or {}, notice.period or "", words)
     if outcome is None:
         return w("backup_failure")
     if notice.kind == NoticeKind.RECOVERED:
@@ -273,6 +280,8 @@ def _sections(notice: Notice, outcome: Outcome | None, words: Words) -> tuple[Se
     w = _w(words)
     if notice.kind == NoticeKind.QUIET_DIGEST:
         return (_quiet(notice, words),)
+    if notice.kind == NoticeKind.REPORT:
+        return _report(notice.report or {}, words)
     sections: list[Section] = []
     if notice.group is not None and notice.kind in (NoticeKind.GROUP, NoticeKind.DIGEST):
         sections.append(_storm(notice, notice.group, words))
@@ -320,6 +329,8 @@ def _brief(notice: Notice, outcome: Outcome | None, words: Words) -> tuple[Secti
     f = outcome.failure if outcome else None
     if notice.kind == NoticeKind.QUIET_DIGEST:
         return (_quiet(notice, words),)
+    if notice.kind == NoticeKind.REPORT:
+        return _report(notice.report or {}, words)
     if notice.group is not None and notice.kind in (NoticeKind.GROUP, NoticeKind.DIGEST):
         return (_storm(notice, notice.group, words),)
     when = _display_time(f.time) if f else ""
@@ -427,6 +438,37 @@ def _storm(notice: Notice, group: GroupInfo, words: Words) -> Section:
 def _quiet(notice: Notice, words: Words) -> Section:
     return Section(Part.SUMMARY, heading=_w(words)("held"),
                    items=tuple(f"{cause}: {count:,}" for cause, count in notice.summary))
+
+
+def _report_title(summary: Mapping[str, Any], period: str, words: Words) -> str:
+    """'Backup failures this week: 42 failed jobs, 5 causes, 95% explained'. ``period`` is the
+    report's key (``FIRST-DAY/LENGTH``, ``shared.report.digest``): a 7-day one is "this week"."""
+    w = _w(words)
+    span = period.rpartition("/")[2]
+    when = w("report_week") if span in ("", WEEK) else w("report_last", span=span)
+    # Rounded down, so that "100%" means every failure was explained.
+    explained = math.floor(round(float(summary.get("explained", 1.0)) * 100, 6))
+    return w("report_title", when=when, failed=int(summary.get("failed", 0)), causes=len(summary.get("causes", [])),
+             explained=f"{explained}%")
+
+
+def _report(summary: Mapping[str, Any], words: Words) -> tuple[Section, ...]:
+    """The top causes (count, title, resources, accounts), then what is unclassified or unreadable."""
+    w = _w(words)
+    causes = list(summary.get("causes", []))
+    if not int(summary.get("failed", 0)):
+        return (Section(Part.SUMMARY, heading=w("report_top"), text=w("report_none")),)
+    items = [w("report_cause", count=c["count"], title=c.get("title") or c["cause"], resources=c.get("resources", 0),
+               accounts=len(c.get("accounts", [])), cause=c["cause"]) for c in causes[:REPORT_CAUSES]]
+    if len(causes) > REPORT_CAUSES:
+        items.append(w("report_more", more=len(causes) - REPORT_CAUSES))
+    since = str(summary.get("since") or "")[:10]
+    sections = [Section(Part.SUMMARY, heading=w("report_top"), text=w("report_since", since=since) if since else "",
+                        items=tuple(items))]
+    notes = [w("report_unclassified", count=summary["unclassified"])] if summary.get("unclassified") else []
+    notes += [w("report_unreadable", count=summary["errors"])] if summary.get("errors") else []
+    sections += [Section(Part.NOTE, text=note) for note in notes]
+    return tuple(sections)
 
 
 # --- small helpers -------------------------------------------------------------------------------

@@ -3,9 +3,10 @@
 Routes are tried in order; the first whose ``match`` fits wins (a route without ``match`` is the
 catch-all). Silences (each with a reason and an expiry) keep matching failures out of every sink;
 they are still counted. Quiet hours hold chat sinks back (except for the severities listed) and
-summarise what they held in a digest when they end. Secrets are given as a value or a reference
-(``env:NAME``; the cloud entry points add ``ssm:``, ``secretsmanager:`` ...) resolved when a sink is
-built, never printed."""
+summarise what they held in a digest when they end. The optional ``report`` section sends the
+failure report of the last ``since`` (a week by default) to chat sinks on a schedule. Secrets are
+given as a value or a reference (``env:NAME``; the cloud entry points add ``ssm:``,
+``secretsmanager:`` ...) resolved when a sink is built, never printed."""
 
 from __future__ import annotations
 
@@ -189,6 +190,23 @@ class DedupConfig(BaseModel):
     ticket_ttl: Duration = 30 * 86400
 
 
+class ReportConfig(BaseModel):
+    """The scheduled failure report (the weekly digest): what failed in the last ``since``, by cause,
+    posted to ``sinks`` once per period. Absent: no report is sent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sinks: Annotated[list[str], BeforeValidator(_listed), Field(min_length=1)]
+    #: The period the report covers, counted back from each run (and the period a report is sent
+    #: once in): ``7d`` for the weekly schedule.
+    since: Annotated[Duration, Field(ge=3600)] = 7 * 86400
+    #: The report's language (else each sink's, else the configuration's).
+    language: Literal["en", "ko", "ja"] | None = None
+    #: AWS: every account of the organization (``ByAccountId=*``: the management account or a
+    #: delegated administrator for AWS Backup only); else the function's own account.
+    organization: bool = False
+
+
 class ResponderConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -205,6 +223,8 @@ class ResponderConfig(BaseModel):
     #: Auto-remediation: what ``RESPONDER_AUTO_REMEDIATE`` may touch, validated here once and handed to
     #: the engine (``engine_from_settings(config=...)``). Omitted or ``null``: allows nothing.
     remediation: Annotated[RemediationConfig, BeforeValidator(lambda v: {} if v is None else v)] = RemediationConfig()
+    #: The scheduled failure report; omitted or ``null``: off.
+    report: ReportConfig | None = None
 
     @model_validator(mode="after")
     def _references(self) -> ResponderConfig:
@@ -217,6 +237,12 @@ class ResponderConfig(BaseModel):
         for name in [*self.default, *(s for q in self.quiet_hours for s in q.sinks)]:
             if name not in known:
                 raise ValueError(f"unknown sink {name!r} (known: {', '.join(sorted(known)) or 'none'})")
+        for name in self.report.sinks if self.report else []:
+            if name not in known:
+                raise ValueError(f"report sends to unknown sink {name!r} (known: {', '.join(sorted(known)) or 'none'})")
+            if self.sinks[name].type not in CHAT_TYPES:
+                raise ValueError(f"report sends to {name!r}, a {self.sinks[name].type} sink: the report goes to chat "
+                                 f"sinks only ({', '.join(CHAT_TYPES)})")
         names = [r.name for r in self.routes]
         if len(set(names)) != len(names):
             raise ValueError("route names must be unique")

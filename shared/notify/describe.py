@@ -1,5 +1,6 @@
 """What ``backup-responder config check`` prints about a configuration: sinks (their secrets'
-references, never values), routes, silences, quiet hours, dedup and the remediation allow-list."""
+references, never values), routes, silences, quiet hours, dedup, the scheduled report and the
+remediation allow-list."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import UTC, datetime
 
 from shared.notify.config import Match, ResponderConfig
 from shared.notify.secrets import describe_secret
+from shared.notify.types import duration_text
 from shared.remediation.config import RemediationConfig
 
 
@@ -37,8 +39,21 @@ def describe_config(config: ResponderConfig, now: datetime | None = None) -> lis
     d = config.dedup
     lines.append(f"dedup: same failure counted for {d.window}s; storms grouped for {d.storm_window}s, "
                  f"updated every {d.update_every}s")
+    lines.append(describe_report(config))
     lines += describe_remediation(config.remediation)
     return lines
+
+
+def describe_report(config: ResponderConfig) -> str:
+    """The scheduled failure report (the weekly digest), or that it is off."""
+    report = config.report
+    if report is None:
+        return "report: off (no `report` section: no scheduled failure report)"
+    span = duration_text(report.since)
+    where = "every account of the organization" if report.organization else "this account or subscription"
+    language = f", in {report.language}" if report.language else ""
+    return (f"report: the failures of the last {span} ({where}) -> {', '.join(report.sinks)}, once per "
+            f"{span} period{language} (on the WeeklyReport schedule / RESPONDER_REPORT_SCHEDULE)")
 
 
 def describe_remediation(remediation: RemediationConfig) -> list[str]:

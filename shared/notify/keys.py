@@ -132,3 +132,13 @@ def quiet(sink: str, period: str) -> str:
 def quiet_done(sink: str, period: str) -> str:
     """A quiet period's summary posted to one sink: the claim, then the receipt."""
     return f"quietdone:{sink}:{period}"
+
+
+def report(period: str, sink: str) -> str:
+    """A period's failure report posted to one sink: the claim, then the receipt."""
+    return f"report:{period}:{sink}"
+
+
+def report_local(period: str) -> str:
+    """The event key under which a report's local copies are recorded."""
+    return f"report-{period}"

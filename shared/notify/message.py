@@ -22,7 +22,7 @@ class Part(StrEnum):
     LOOKUPS = "lookups"  # how to find the values the event did not carry
     CHANGE = "change"  # what auto-remediation changed (a diff)
     STORM = "storm"  # a storm's counts and newest resources
-    SUMMARY = "summary"  # what quiet hours held back
+    SUMMARY = "summary"  # what quiet hours held back; a failure report's top causes
     NOTE = "note"  # a short remark
 
 

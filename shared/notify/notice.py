@@ -1,10 +1,13 @@
 """What the responder tells a sink: a ``Notice`` (a failure, a storm update, a digest, a recovery,
-a quiet hours' summary). It holds facts, not words: ``shared.notify.compose`` words it."""
+a quiet hours' summary, a period's failure report). It holds facts, not words:
+``shared.notify.compose`` words it."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from shared.models import Outcome
 from shared.vocab import NoticeKind
@@ -46,9 +49,11 @@ class Notice:
     fingerprint: str | None = None
     #: How often this failure has been seen (``repeat``).
     count: int = 1
-    #: For ``quiet-digest``: (cause, count) pairs, and the period.
+    #: For ``quiet-digest``: (cause, count) pairs, and the period (also a ``report``'s).
     summary: list[tuple[str, int]] = field(default_factory=list)
     period: str | None = None
+    #: For ``report``: the failure report's summary (``shared.report.aggregate.Aggregate.summary``).
+    report: Mapping[str, Any] | None = None
     #: The storm's first message or the open ticket, where the sink gave a link to it.
     first_link: str | None = None
 

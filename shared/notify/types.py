@@ -40,6 +40,14 @@ def seconds(value: str) -> int:
     return result
 
 
+def duration_text(value: int) -> str:
+    """Seconds as the configuration writes them, in the largest whole unit (``7d``, ``36h``, ``90s``)."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if value and value % size == 0:
+            return f"{value // size}{unit}"
+    return f"{value}s"
+
+
 def _listed(value: Any) -> Any:
     """A single value or a list of them."""
     if value is None:

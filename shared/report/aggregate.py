@@ -141,6 +141,8 @@ class Aggregate:
 
     catalog: Catalog = field(default_factory=default_catalog)
     since: datetime | None = None
+    #: The language of each cause's title and fix, where its rule has it (else English).
+    language: str = "en"
     causes: dict[str, Group] = field(default_factory=dict)
     unclassified: dict[str, Group] = field(default_factory=dict)
     #: Jobs read that did not fail (completed, running, resolved alerts): read, not reported.
@@ -207,7 +209,7 @@ class Aggregate:
         rule = group.rules.most_common(1)[0][0] if group.rules else group.finding.rule
         common = group.common_values()
         shared = Failure(cloud=group.example.cloud, job_type=common.get("job_type"), facts=common)
-        plan = plan_for(shared, group.finding.model_copy(update={"rule": rule}), self.catalog)
+        plan = plan_for(shared, group.finding.model_copy(update={"rule": rule}), self.catalog, self.language)
         if plan is None:
             return None
         return {"rule": rule, "title": plan.title, "explanation": plan.explanation, "steps": plan.steps,

@@ -54,6 +54,8 @@ class OutboxSink:
             f = outcome.failure
             stamp = f.time.strftime("%Y%m%dT%H%M%SZ") if f.time else "undated"
             base = f"{stamp}-{f.cloud}-{outcome.finding.cause}-{outcome_key(outcome)}"
+        elif notice.kind == NoticeKind.REPORT:  # named for its period: 2026-11-30-7d-report.json
+            base = (notice.period or "undated").replace("/", "-")
         else:
             base = f"quiet-{hashlib.sha256((notice.period or '').encode()).hexdigest()[:12]}"
         suffix = "" if notice.kind == NoticeKind.FAILURE else f"-{notice.kind}"
