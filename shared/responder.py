@@ -22,7 +22,7 @@ from typing import Any
 from shared.models import Outcome
 from shared.notify import keys
 from shared.notify.compose import compose
-from shared.notify.config import ResponderConfig
+from shared.notify.config import ReportConfig, ResponderConfig
 from shared.notify.grouping import EVENT_TTL, Admission, ClosedGroup, Grouper
 from shared.notify.idempotency import Claim, Once
 from shared.notify.keys import outcome_key
@@ -428,14 +428,18 @@ class Responder:
 
     # --- the scheduled failure report ----------------------------------------------------------
 
-    def send_report(self, summary: Mapping[str, Any], period: str) -> list[Delivery]:
+    def send_report(self, summary: Mapping[str, Any], period: str,
+                    deadline: Deadline | float | None = None) -> list[Delivery]:
         """Post the failure report ``summary`` (``Aggregate.summary``) of ``period`` to the sinks of
         the configuration's ``report`` section, once per period and sink: each post claims
         ``keys.report(period, sink)`` first, so a second schedule or a retry posts nowhere twice
         (another run posting it right now is a retryable failure). Nothing without the section."""
-        settings = self.config.report
-        if settings is None:
+        if self.config.report is None:
             return []
+        with deadline_scope(self._deadline(deadline)) if deadline is not None else contextlib.nullcontext():
+            return self._send_report(summary, period, self.config.report)
+
+    def _send_report(self, summary: Mapping[str, Any], period: str, settings: ReportConfig) -> list[Delivery]:
         notice = Notice(NoticeKind.REPORT, None, period=period, report=summary)
         # A receipt outlives its period, so no run in the same period can post it again.
         ttl = max(self.config.dedup.ticket_ttl, 2 * settings.since)

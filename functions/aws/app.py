@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 import boto3
@@ -39,6 +40,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions.aws import jobs
 from functions.aws.accounts import CLIENT_CONFIG, AccountClients
 from functions.aws.decoder import StsDecoder
 from functions.aws.enrich import BackupEnricher
@@ -53,6 +55,7 @@ from shared.parse import EventError
 from shared.parse.aws import arn_parts
 from shared.pipeline import Enricher
 from shared.redact import error_text, quiet_sdk_loggers
+from shared.report.digest import send_scheduled_report
 from shared.responder import DeliveryFailed, Report, Responder, failures
 from shared.settings import Settings
 from shared.sinks.http import SYSTEM_CLOCK, Clock
@@ -99,6 +102,14 @@ class _TracedDecoder:
 
     def decode(self, failure: Failure) -> str:
         return self._decode(failure)
+
+
+#: The constant input of the template's WeeklyReportSchedule rule: post the failure report.
+WEEKLY_REPORT_EVENT: dict[str, str] = {"backup-responder": "weekly-report"}
+
+
+def is_weekly_report(event: dict[str, Any]) -> bool:
+    return event == WEEKLY_REPORT_EVENT
 
 
 def is_schedule(event: dict[str, Any]) -> bool:
@@ -220,6 +231,8 @@ class App:
         self.refuse_malformed(event)
         if is_schedule(event):  # the template's Digests schedule: not a failure, not idempotent
             return self.flush(context)
+        if is_weekly_report(event):  # the WeeklyReportSchedule rule: once per week (``Once``), not idempotent here
+            return self.weekly_report(context)
         if not self.table:  # local runs: no table, no idempotency
             return self.process(event=event, context=context)
         if self._process_once is None:
@@ -270,6 +283,36 @@ class App:
         if failed:
             raise RuntimeError("digest delivery failed: " + ", ".join(f"{d.sink}: {d.detail}" for d in failed))
         return {"flushed": len(deliveries)}
+
+    def weekly_report(self, context: LambdaContext | None) -> dict[str, Any]:
+        """Post the failure report of the configuration's ``report`` section (nothing without one):
+        the jobs of its Regions (default: the function's) listed live, once per period and sink.
+        A list call that fails, or a sink that fails, raises: Lambda retries, and a retry posts only
+        where the report is not delivered yet."""
+        responder = self.responder(context)
+        settings = responder.config.report
+        regions = (settings.regions if settings else []) or [self.session.region_name]
+        organization = settings.organization if settings else False
+
+        def pages(since: datetime) -> Iterator[tuple[str, dict[str, Any]]]:
+            for client in jobs.backup_clients(regions, self.session):
+                yield from jobs.job_pages(client, since, organization)
+
+        run = send_scheduled_report(responder, pages, deadline=deadline_of(context))
+        if run is None:
+            logger.info("weekly report: off (the configuration has no report section)")
+            return {"report": "off"}
+        failed = run.failed
+        sent = len(run.deliveries) - len(failed)
+        extra = {"period": run.period, "failed_jobs": run.summary["failed"] if run.summary else None,
+                 "sent": sent, "failed": len(failed)}
+        logger.info("weekly report", extra=extra)
+        if sent:
+            metrics.add_metric(name="ReportsSent", unit=MetricUnit.Count, value=sent)
+        if failed:
+            raise RuntimeError("report delivery failed: " + ", ".join(f"{d.sink}: {d.detail}" for d in failed))
+        return {"report": run.period, "failed_jobs": extra["failed_jobs"],
+                "delivered": {d.sink: d.ok for d in run.deliveries}}
 
     @staticmethod
     def _duplicate(response: Any, idempotent_data: DataRecord) -> Any:

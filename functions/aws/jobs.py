@@ -1,4 +1,4 @@
-"""AWS Backup's job history, read live for ``backup-responder report``: ``ListBackupJobs``,
+"""AWS Backup's job history, read live for ``backup-responder report`` and the weekly report: ``ListBackupJobs``,
 ``ListCopyJobs`` and ``ListRestoreJobs`` through botocore's paginators, from ``since`` on, in each
 Region asked for. Throttling is botocore's: the clients retry in its ``standard`` mode
 (``functions.aws.accounts.CLIENT_CONFIG``), with backoff, before an error reaches here.
@@ -45,12 +45,13 @@ def job_pages(client: Any, since: datetime | None, organization: bool,
             say(f"AWS {region}: {count} {key[:-4].lower()} jobs read")
 
 
-def backup_clients(regions: list[str]) -> list[Any]:
-    """A Backup client per Region (the session's own Region when none is asked for)."""
+def backup_clients(regions: list[str], session: Any = None) -> list[Any]:
+    """A Backup client per Region of ``session`` (a new one by default; its own Region when none is
+    asked for)."""
     import boto3
 
     from functions.aws.accounts import CLIENT_CONFIG
 
-    session = boto3.session.Session()
+    session = session or boto3.session.Session()
     return [session.client("backup", region_name=region, config=CLIENT_CONFIG)
             for region in (regions or [session.region_name])]

@@ -205,6 +205,8 @@ class ReportConfig(BaseModel):
     #: AWS: every account of the organization (``ByAccountId=*``: the management account or a
     #: delegated administrator for AWS Backup only); else the function's own account.
     organization: bool = False
+    #: AWS: the Regions whose jobs are read (default: the function's own).
+    regions: Annotated[list[Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")]], BeforeValidator(_listed)] = []
 
 
 class ResponderConfig(BaseModel):

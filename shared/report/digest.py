@@ -24,6 +24,7 @@ from shared.pipeline import Delivery, Pipeline
 from shared.report.aggregate import Aggregate
 from shared.report.sources import read_value
 from shared.responder import Responder
+from shared.sinks.http import Deadline
 
 log = logging.getLogger("backup_responder.report")
 
@@ -72,10 +73,10 @@ class ReportRun:
 
 
 def send_scheduled_report(responder: Responder, pages: Callable[[datetime], Iterable[Page]],
-                          now: datetime | None = None) -> ReportRun | None:
+                          now: datetime | None = None, deadline: Deadline | float | None = None) -> ReportRun | None:
     """Read ``pages(since)``, summarise and post this period's report; None when the configuration
     has no ``report`` section (off). When every sink has this period's report already, nothing is
-    read or posted."""
+    read or posted. ``deadline``: as ``Responder.handle``'s, for the posts."""
     settings = responder.config.report
     if settings is None:
         return None
@@ -87,4 +88,4 @@ def send_scheduled_report(responder: Responder, pages: Callable[[datetime], Iter
     since = now - timedelta(seconds=settings.since)
     language = settings.language or responder.pipeline.language or "en"
     summary = summarise(pages(since), responder.pipeline, since, language)
-    return ReportRun(period, summary, responder.send_report(summary, period))
+    return ReportRun(period, summary, responder.send_report(summary, period, deadline))

@@ -35,7 +35,10 @@ FAILED_STATES = ["FAILED", "ABORTED", "EXPIRED", "PARTIAL"]
 #: Authorization Reference; cfn-lint's copy of it is checked below).
 NO_RESOURCE_LEVEL = {"sts:decodeauthorizationmessage", "backup:describebackupjob", "backup:describecopyjob",
                      "backup:describerestorejob", "xray:puttracesegments", "xray:puttelemetryrecords",
-                     "backup:getrestorejobmetadata", "tag:getresources"}
+                     "backup:getrestorejobmetadata", "tag:getresources", "backup:listbackupjobs",
+                     "backup:listcopyjobs", "backup:listrestorejobs"}
+#: What the weekly report reads (functions/aws/jobs.py), and nothing else it adds.
+LIST_JOBS = {"backup:listbackupjobs", "backup:listcopyjobs", "backup:listrestorejobs"}
 #: Everything auto-remediation may change (docs/remediation.md, "Permissions").
 WRITES = {"iam:putrolepolicy", "iam:passrole", "backup:putbackupvaultaccesspolicy", "kms:putkeypolicy",
           "backup:startcopyjob", "backup:startrestorejob"}
@@ -309,6 +312,7 @@ def test_the_state_table_has_ttl_and_the_key_the_code_uses() -> None:
     EVERYTHING,
     {"AutoRemediate": "dry-run", "RemediationRoleName": "", "EnableChatApproval": "true",
      "SlackSigningSecret": SIGNING_SECRET, "Tracing": "PassThrough"},
+    {"WeeklyReport": "true"},
 ])
 def test_every_wildcard_resource_is_one_the_service_requires(parameters: dict[str, str]) -> None:
     policies = json.loads((Path(__import__("cfnlint").__file__).parent / "data" / "AdditionalSpecs" /
@@ -769,7 +773,8 @@ def test_every_makefile_built_function_has_its_build_target() -> None:
 def test_a_schedule_sends_the_digests_of_closed_storms() -> None:
     out = sam_transform(load(TEMPLATE))
     schedules = [r["Properties"] for r in out["Resources"].values()
-                 if r["Type"] == "AWS::Events::Rule" and "ScheduleExpression" in r["Properties"]]
+                 if r["Type"] == "AWS::Events::Rule" and "ScheduleExpression" in r["Properties"]
+                 and "Condition" not in r]
     assert [s["ScheduleExpression"] for s in schedules] == ["rate(5 minutes)"]
     [target] = schedules[0]["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": ["ResponderFunction", "Arn"]}
@@ -786,3 +791,35 @@ def test_every_documented_guided_deploy_grants_the_capabilities_the_named_roles_
     assert any(name == "README.md" for name, _ in commands)
     for name, line in commands:
         assert "--capabilities CAPABILITY_IAM CAPABILITY_NAMED_IAM" in line, f"{name}: {line.strip()}"
+
+
+# --- the weekly report: only with WeeklyReport, and only the three list actions ------------------
+
+@pytest.mark.parametrize("on", [False, True])
+def test_the_weekly_report_schedule_and_its_permissions_exist_only_when_it_is_on(on: bool) -> None:
+    from functions.aws.app import WEEKLY_REPORT_EVENT
+
+    cfn = Cfn(load(TEMPLATE), {"WeeklyReport": "true"} if on else {})
+    assert exists(cfn, "WeeklyReportSchedule") is on and exists(cfn, "WeeklyReportPermission") is on
+    lists = [s for s in role_statements(cfn, "ResponderRole") if set(_actions(s)) & LIST_JOBS]
+    if not on:
+        assert lists == [] and cfn.template["Parameters"]["WeeklyReport"]["Default"] == "false"
+        return
+    [statement] = lists
+    assert set(_actions(statement)) == LIST_JOBS and _resources(statement) == ["*"] and statement["Effect"] == "Allow"
+    rule = cfn.eval(cfn.template["Resources"]["WeeklyReportSchedule"]["Properties"])
+    assert rule["ScheduleExpression"] == "cron(0 8 ? * MON *)" and rule["State"] == "ENABLED"
+    [target] = rule["Targets"]
+    assert target["Arn"] == "<ResponderFunction.Arn>"
+    assert json.loads(target["Input"]) == WEEKLY_REPORT_EVENT  # what the handler recognises
+    permission = cfn.eval(cfn.template["Resources"]["WeeklyReportPermission"]["Properties"])
+    assert permission == {"Action": "lambda:InvokeFunction", "FunctionName": "<ResponderFunction>",
+                          "Principal": "events.amazonaws.com", "SourceArn": "<WeeklyReportSchedule.Arn>"}
+
+
+def test_the_sam_transform_keeps_the_weekly_report_behind_its_condition() -> None:
+    out = sam_transform(load(TEMPLATE))
+    conditional = {name: r["Condition"] for name, r in out["Resources"].items() if name.startswith("WeeklyReport")}
+    assert conditional == {"WeeklyReportSchedule": "SendWeeklyReport", "WeeklyReportPermission": "SendWeeklyReport"}
+    assert not Cfn(out).condition("SendWeeklyReport")
+    assert Cfn(out, {"WeeklyReport": "true"}).condition("SendWeeklyReport")
