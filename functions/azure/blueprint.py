@@ -1,6 +1,7 @@
 """The Azure Functions blueprint (Python v2 model): route ``backup-alert``, registered by the root
 ``function_app.py``. Thin: the request goes straight to ``AlertEndpoint``. A timer sends the digests
-of closed storms and ended quiet hours when no further alert arrives to carry them."""
+of closed storms and ended quiet hours when no further alert arrives to carry them; another posts the
+weekly failure report when the configuration has a ``report`` section."""
 
 from __future__ import annotations
 
@@ -53,3 +54,25 @@ def send_digests(timer: func.TimerRequest) -> None:
                                                      len(deliveries) - len(failed), len(failed))
     if failed:
         raise RuntimeError("digest delivery failed: " + ", ".join(failed))
+
+
+#: When the weekly failure report is posted: the app setting ``RESPONDER_REPORT_SCHEDULE`` (NCRONTAB,
+#: UTC), which infra/azure/main.bicep sets (Monday 08:00 by default). The host resolves ``%NAME%``.
+REPORT_SCHEDULE = "%RESPONDER_REPORT_SCHEDULE%"
+
+
+@bp.timer_trigger(schedule=REPORT_SCHEDULE, arg_name="timer", run_on_startup=False)
+@bp.retry(strategy="exponential_backoff", max_retry_count="5", minimum_interval="00:01:00",
+          maximum_interval="00:15:00")
+def send_report(timer: func.TimerRequest) -> None:
+    """Post the weekly report (nothing without a ``report`` section); a query or a sink that fails
+    raises, and the host's retries post it only where it is not delivered yet."""
+    log = logging.getLogger("backup_responder.azure")
+    run = endpoint().send_report()
+    if run is None:
+        log.info("weekly report: off (the configuration has no report section)")
+        return
+    failed = [f"{d.sink}: {d.detail}" for d in run.failed]
+    log.info("weekly report %s: %d sent, %d failed", run.period, len(run.deliveries) - len(failed), len(failed))
+    if failed:
+        raise RuntimeError("report delivery failed: " + ", ".join(failed))

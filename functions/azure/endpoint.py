@@ -31,11 +31,14 @@ import azure.functions as func
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError
 
+from functions.azure import jobs
 from functions.azure.auth import AuthError, KeysUnavailable, SecureWebhookValidator
+from functions.azure.enrich import ARM_ENDPOINT, ArmClient, managed_identity
 from functions.azure.state import StateError
 from shared.parse import EventError
 from shared.pipeline import Enricher
 from shared.redact import error_text, quiet_sdk_loggers, redact
+from shared.report.digest import ReportRun, send_scheduled_report
 from shared.responder import DeliveryFailed, Report, Responder, failures
 from shared.sinks.http import SYSTEM_CLOCK, Clock
 from shared.state import StateStore
@@ -94,6 +97,17 @@ class AlertEndpoint:
     state: StateStore
     validator: SecureWebhookValidator | None = None
     clock: Callable[[], float] = field(default=time.time)
+    #: Resource Manager for the weekly report's Resource Graph query (only with a ``report`` section).
+    graph: ArmClient | None = None
+
+    def send_report(self) -> ReportRun | None:
+        """The weekly report: the failed jobs of the last ``report.since`` in every subscription the
+        identity reads (Resource Graph), posted once per period; None without a ``report`` section.
+        A query that fails raises (nothing half-read is posted)."""
+        graph = self.graph
+        if graph is None or self.responder.config.report is None:
+            return None
+        return send_scheduled_report(self.responder, lambda since: jobs.job_pages(graph, since))
 
     def handle(self, req: func.HttpRequest) -> func.HttpResponse:
         started = time.monotonic()
@@ -257,4 +271,7 @@ def build_endpoint(env: Mapping[str, str] | None = None, enrichers: Sequence[Enr
         validator = SecureWebhookValidator(config) if config is not None else None
     responder = build_responder(settings, enrichers=enrichers, state=store,
                                 remediators=lambda: azure_remediators(credential, env), clock=clock)
-    return AlertEndpoint(responder=responder, state=store, validator=validator)
+    graph = None
+    if responder.config.report is not None:
+        graph = ArmClient(credential or managed_identity(), env.get("RESPONDER_ARM_ENDPOINT") or ARM_ENDPOINT)
+    return AlertEndpoint(responder=responder, state=store, validator=validator, graph=graph)

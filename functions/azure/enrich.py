@@ -83,6 +83,13 @@ class OutOfTime(Exception):
     """The enrichment budget is spent."""
 
 
+def managed_identity() -> TokenCredential:
+    """The app's managed identity (azure-identity's default chain, never a browser sign-in)."""
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential(exclude_interactive_browser_credential=True)
+
+
 class ArmClient:
     """GETs against Azure Resource Manager through azure-core's pipeline."""
 
@@ -238,12 +245,8 @@ class AzureBackupEnricher:
         env = os.environ if env is None else env
         if (env.get("RESPONDER_AZURE_ENRICH") or "on").strip().lower() in ("off", "false", "0", "no"):
             return None
-        if credential is None:
-            from azure.identity import DefaultAzureCredential
-
-            credential = DefaultAzureCredential(exclude_interactive_browser_credential=True)
         endpoint = env.get("RESPONDER_ARM_ENDPOINT") or ARM_ENDPOINT
-        return cls(ArmClient(credential, endpoint))
+        return cls(ArmClient(credential or managed_identity(), endpoint))
 
     # ------------------------------------------------------------------ the Enricher protocol
     def enrich(self, failure: Failure) -> Failure:

@@ -42,6 +42,9 @@ param remediationResourceGroups array = []
 @description('RESPONDER_CONFIG: the configuration file (routes, sinks, and the remediation allow-list without which nothing is ever changed), as a path in the published app relative to its root, e.g. responder.yaml next to function_app.py. Empty: the webhook settings alone, and no fix is allowed.')
 param responderConfig string = ''
 
+@description('RESPONDER_REPORT_SCHEDULE: when the weekly failure report is posted (NCRONTAB, UTC), if the configuration has a `report` section (docs/delivery.md); without one the timer does nothing. The setting must exist: the function app reads it when it starts.')
+param reportSchedule string = '0 0 8 * * 1'
+
 @description('Chat approval of planned fixes ("Apply fix" in Slack and Teams, docs/remediation.md): stores the Slack signing secret and the approval link secret in the key vault, gives the app their Key Vault references, and with autoRemediate=dry-run grants the constrained role administrator so that an approved fix can be applied. Off: the approval routes refuse every request.')
 param chatApproval bool = false
 
@@ -335,6 +338,10 @@ var baseSettings = [
   {
     name: 'RESPONDER_AUTO_REMEDIATE'
     value: autoRemediate
+  }
+  {
+    name: 'RESPONDER_REPORT_SCHEDULE'
+    value: reportSchedule
   }
   {
     // The Teams approval page trusts X-MS-CLIENT-PRINCIPAL-ID only when App Service Authentication is on.

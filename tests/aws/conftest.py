@@ -63,6 +63,24 @@ SEED004_DECODED: dict[str, Any] = {
 }
 
 
+def _dated(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records as boto3 returns them: dates are datetimes."""
+    return [{k: datetime.fromisoformat(v) if k.endswith("Date") else v for k, v in r.items()} for r in records]
+
+
+def _listed(name: str, key: str) -> list[dict[str, Any]]:
+    from tests.conftest import load_event
+
+    return _dated(load_event(f"report/{name}.json")[key])
+
+
+#: The documented job records of tests/events/report/, as ListBackupJobs, ListCopyJobs and
+#: ListRestoreJobs return them through boto3 (for botocore's Stubber).
+BACKUP = _listed("aws-list-backup-jobs", "BackupJobs")
+COPY = _listed("aws-list-copy-jobs", "CopyJobs")
+RESTORE = _listed("aws-list-restore-jobs", "RestoreJobs")
+
+
 @pytest.fixture(autouse=True)
 def _fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     """Never the developer's credentials or profile; every test sets up the services it talks to."""

@@ -17,17 +17,7 @@ from botocore.stub import ANY, Stubber
 import functions.aws.jobs as jobs
 import functions.local as local
 from functions.cli import EXIT_BAD_INPUT, EXIT_OK, main
-from tests.conftest import load_event
-
-
-def _dated(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The records as boto3 returns them: dates are datetimes."""
-    return [{k: datetime.fromisoformat(v) if k.endswith("Date") else v for k, v in r.items()} for r in records]
-
-
-BACKUP = _dated(load_event("report/aws-list-backup-jobs.json")["BackupJobs"])
-COPY = _dated(load_event("report/aws-list-copy-jobs.json")["CopyJobs"])
-RESTORE = _dated(load_event("report/aws-list-restore-jobs.json")["RestoreJobs"])
+from tests.aws.conftest import BACKUP, COPY, RESTORE
 
 
 @pytest.fixture

@@ -18,8 +18,7 @@ from botocore.stub import Stubber
 
 import functions.aws.jobs as jobs
 from functions.aws.app import WEEKLY_REPORT_EVENT
-from tests.aws.conftest import REGION, World
-from tests.aws.test_report_live import BACKUP, COPY, RESTORE
+from tests.aws.conftest import BACKUP, COPY, REGION, RESTORE, World
 from tests.delivery.conftest import FakeServices
 
 #: The WeeklyReportSchedule's time: a Monday at 08:00 UTC. The recorded jobs fall in the week before.

@@ -5,6 +5,8 @@ fake HTTP server of tests/support (``FakeHttpServer``, which records every ``Req
 - ``ArmServer``: answers like Azure Resource Manager (HTTPS, with a certificate made for the test)
   from recorded responses under ``tests/azure/arm/``, and hands the paths of a stateful API (the
   role assignments of ``tests/remediation/arm.py``) to that API;
+- ``ResourceGraph``: an ``ArmServer`` API answering Resource Graph queries with the recorded pages of
+  ``tests/events/report/resource-graph-page-*.json``;
 - ``WebhookServer``: a Teams-like Workflows webhook that records what it receives.
 
 The tenant's signing keys (JWKS) for the tokens the tests mint are served by a ``FakeHttpServer`` too.
@@ -132,6 +134,37 @@ class ArmServer:
         status, body = self.routes.get(key, (404, {"error": {"code": "ResourceNotFound",
                                                              "message": f"{request.path} was not found."}}))
         return Reply(status, headers, json.dumps(body).encode())
+
+
+# ---------------------------------------------------------------------------------------- Resource Graph
+class ResourceGraph:
+    """``POST /providers/Microsoft.ResourceGraph/resources``: the recorded pages in turn, the next
+    one only for the skip token the previous one gave, to a caller with ``token``; ``status``
+    answers every query with that error instead while it is set."""
+
+    path = "/providers/microsoft.resourcegraph/resources"
+
+    def __init__(self, token: str) -> None:
+        from tests.conftest import load_event
+
+        self.token = token
+        self.pages = [load_event(f"report/resource-graph-page-{n}.json") for n in (1, 2)]
+        self.queries: list[dict[str, Any]] = []
+        self.status: int | None = None
+
+    def serves(self, path: str) -> bool:
+        return path.lower() == self.path
+
+    def respond(self, request: Request) -> Reply:
+        assert request.method == "POST" and request.query["api-version"] == ["2022-10-01"]
+        assert request.headers["authorization"] == f"Bearer {self.token}"
+        body = request.json()
+        self.queries.append(body)
+        if self.status is not None:
+            return Reply.json(self.status, {"error": {"code": "RateLimiting", "message": "too many requests"}})
+        token = body["options"].get("$skipToken")
+        assert token in (None, self.pages[0]["$skipToken"])
+        return Reply.json(200, self.pages[0] if token is None else self.pages[1])
 
 
 # ---------------------------------------------------------------------------------------- webhook

@@ -388,6 +388,19 @@ def test_the_configuration_file_is_an_app_setting_when_given() -> None:
     assert setting("baseSettings", "RESPONDER_AUTO_REMEDIATE") == "autoRemediate"
 
 
+def test_every_app_setting_a_timer_schedule_names_is_always_set() -> None:
+    """The host resolves ``%NAME%`` in a timer's schedule from the app settings when it starts, and
+    refuses the function without it: the weekly report's schedule is set in every deployment."""
+    from tests.azure.conftest import app_functions
+
+    schedules = [b["schedule"] for f in app_functions() for b in json.loads(f.get_function_json())["bindings"]
+                 if b["type"] == "timerTrigger"]
+    named = {name for schedule in schedules for name in re.findall(r"%(\w+)%", schedule)}
+    assert named == {"RESPONDER_REPORT_SCHEDULE"}
+    assert setting("baseSettings", "RESPONDER_REPORT_SCHEDULE") == "reportSchedule"
+    assert parsed("main.bicep")["parameters"]["reportSchedule"]["default"] == "0 0 8 * * 1"  # Monday 08:00
+
+
 def test_the_teams_page_trusts_easy_auth_only_when_declared_with_chat_approval() -> None:
     assert parsed("main.bicep")["parameters"]["teamsApprovalEasyAuth"]["default"] is False
     assert setting("baseSettings", "RESPONDER_TEAMS_APPROVAL_EASY_AUTH") == {"operator": {

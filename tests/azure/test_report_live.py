@@ -8,45 +8,17 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import functions.local as local
 from functions.cli import EXIT_OK, main
-from tests.azure.servers import ArmServer, FakeCredential
-from tests.conftest import load_event
-from tests.support.http_server import Reply, Request
-
-PAGES = [load_event(f"report/resource-graph-page-{n}.json") for n in (1, 2)]
-
-
-class ResourceGraph:
-    """``POST /providers/Microsoft.ResourceGraph/resources``: the recorded pages in turn, the next
-    one only for the skip token the previous one gave."""
-
-    path = "/providers/microsoft.resourcegraph/resources"
-
-    def __init__(self) -> None:
-        self.queries: list[dict[str, Any]] = []
-
-    def serves(self, path: str) -> bool:
-        return path.lower() == self.path
-
-    def respond(self, request: Request) -> Reply:
-        assert request.method == "POST" and request.query["api-version"] == ["2022-10-01"]
-        assert request.headers["authorization"] == "Bearer laptop-token"
-        body = request.json()
-        self.queries.append(body)
-        token = body["options"].get("$skipToken")
-        page = PAGES[0] if token is None else PAGES[1]
-        assert token in (None, PAGES[0]["$skipToken"])
-        return Reply.json(200, page)
+from tests.azure.servers import ArmServer, FakeCredential, ResourceGraph
 
 
 @pytest.fixture
 def graph(arm: ArmServer, tls_files: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> ResourceGraph:
-    api = ResourceGraph()
+    api = ResourceGraph("laptop-token")
     arm.apis.append(api)
     monkeypatch.setattr(local, "azure_credential", lambda: FakeCredential("laptop-token"))
     monkeypatch.setenv("RESPONDER_ARM_ENDPOINT", arm.url)
