@@ -19,8 +19,11 @@ from shared.notify.notice import Notice
 from shared.notify.types import ConfigError
 from shared.pipeline import Pipeline
 from shared.report.digest import Page, period_of, send_scheduled_report, summarise
+from shared.settings import Settings
 from shared.sinks.local.render import render_text
+from shared.state import MemoryStore
 from shared.vocab import NoticeKind
+from shared.wiring import build_responder
 from tests.conftest import load_event
 from tests.delivery.conftest import FakeServices, config_for, make_responder
 from tests.support.clock import FakeClock
@@ -164,7 +167,7 @@ def test_slack_and_teams_get_the_report_once_per_period(services: FakeServices, 
     assert pull.asked == [datetime(2026, 11, 16, 8, tzinfo=UTC)]  # the last 7 days
     [slack] = services.delivered("/slack")
     blocks = slack.json()["blocks"]
-    assert blocks[0]["text"]["text"].endswith("Backup failures this week: 9 failed jobs, 6 causes, 88% explained")
+    assert blocks[0]["text"]["text"] == ":bar_chart: Backup failures this week: 9 failed jobs, 6 causes, 88% explained"
     assert "*Top causes*" in blocks[1]["text"]["text"] and "aws.kms.key-access" in blocks[1]["text"]["text"]
     [teams] = services.delivered("/teams")
     card = json.dumps(teams.json())
@@ -185,10 +188,9 @@ def test_slack_and_teams_get_the_report_once_per_period(services: FakeServices, 
 
 
 def test_two_responders_on_one_store_post_once(services: FakeServices, clock: FakeClock) -> None:
-    first = report_responder(services, clock)
-    second = make_responder(services, clock, sinks=["slack", "teams"], report={"sinks": ["slack", "teams"]})
-    second.state = first.state
-    second.once.state = first.state
+    store = MemoryStore(clock.time)
+    raw = config_for(services, report={"sinks": ["slack", "teams"]})
+    first, second = (build_responder(Settings(), state=store, clock=clock, config=parse_config(raw)) for _ in "12")
     assert first.send_report({"failed": 0, "causes": []}, "2026-12-07/7d")
     deliveries = second.send_report({"failed": 0, "causes": []}, "2026-12-07/7d")
     assert [d.detail for d in deliveries] == ["already delivered", "already delivered"]

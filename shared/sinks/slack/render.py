@@ -36,7 +36,8 @@ _SDK_LOG.propagate = False
 
 SEVERITY_EMOJI = {"critical": ":red_circle:", "high": ":large_orange_circle:", "medium": ":large_yellow_circle:",
                   "low": ":white_circle:"}
-KIND_EMOJI = {NoticeKind.RECOVERED: ":white_check_mark:", NoticeKind.QUIET_DIGEST: ":zzz:"}
+KIND_EMOJI = {NoticeKind.RECOVERED: ":white_check_mark:", NoticeKind.QUIET_DIGEST: ":zzz:",
+              NoticeKind.REPORT: ":bar_chart:"}
 REMEDIATION_EMOJI = {"applied": ":white_check_mark:", "planned": ":memo:", "refused": ":no_entry_sign:",
                      "failed": ":x:", "suppressed": ":no_entry_sign:", "notified": ":information_source:"}
 #: The block ids of the remediation part of a message (the "Apply fix" button's block among them).
