@@ -44,15 +44,30 @@ LAMBDA_ENV = {
 }
 
 _CHILD = """
-import json, resource, time
+import json, time
 start = time.perf_counter()
 {code}
 elapsed = time.perf_counter() - start
-print(json.dumps({{"ms": elapsed * 1000, "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM"))
+print(json.dumps({{"ms": elapsed * 1000, "maxrss_mb": int(hwm.split()[1]) / 1024}}))
 """
+
+_SEED_EVENT = "json.loads(Path('tests/events/aws/seed004-restore-ec2-not-authorized-encoded.json').read_text())"
 
 CASES = {
     "bare_import_boto3": "import boto3",
+    # The baseline of the issue: the least a Powertools Lambda that reads the event and calls AWS
+    # pays: Logger and Metrics, boto3 and one client, the event's fields read.
+    "baseline_powertools_boto3_handler": (
+        "from pathlib import Path\n"
+        "from aws_lambda_powertools import Logger, Metrics\n"
+        "import boto3\n"
+        "logger, metrics = Logger(service='bench'), Metrics(namespace='Bench')\n"
+        f"event = {_SEED_EVENT}\n"
+        "detail = event['detail']\n"
+        "client = boto3.session.Session().client('backup')\n"
+        "assert detail['status'] == 'FAILED' and client.meta.region_name\n"
+    ),
     "handler_import": "import functions.aws.handler",
     # Tracing parameter "PassThrough" (POWERTOOLS_TRACE_DISABLED=true).
     "handler_import_tracing_off": "import os; os.environ['POWERTOOLS_TRACE_DISABLED'] = 'true'\n"
@@ -60,12 +75,22 @@ CASES = {
     "handler_import_and_first_classification": (
         "import functions.aws.handler as h\n"
         "from pathlib import Path\n"
-        "event = json.loads(Path('tests/events/aws/seed004-restore-ec2-not-authorized-encoded.json').read_text())\n"
+        f"event = {_SEED_EVENT}\n"
         "pipeline = h.app.responder(None).pipeline\n"
         "outcome = pipeline.assess(pipeline.parse(event))\n"
         "assert outcome.finding.cause == 'aws.iam.pass-role'\n"
     ),
+    # The Azure Functions worker imports function_app; its floor is the two SDK packages it needs.
+    "baseline_import_azure_functions_identity": "import azure.functions, azure.identity",
+    "azure_import_function_app": "import function_app",
 }
+
+#: The figures the issue sets a goal for: (case, its baseline, the goal for case / baseline).
+RATIOS = (
+    ("handler_import_and_first_classification", "baseline_powertools_boto3_handler", "min_ms", 1.5),
+    ("handler_import_and_first_classification", "baseline_powertools_boto3_handler", "peak_rss_mb", 1.5),
+    ("azure_import_function_app", "baseline_import_azure_functions_identity", "min_ms", 1.3),
+)
 
 
 def _run(code: str) -> dict[str, float]:
@@ -107,7 +132,9 @@ def main() -> None:
         print(f"{name:<{width}}  {row['min_ms']:>8}  {row['median_ms']:>9}  {row['peak_rss_mb']:>11}")
     ratio = report["handler_import"]["min_ms"] / report["bare_import_boto3"]["min_ms"]
     print(f"handler import / bare boto3 import (min): {ratio:.2f}x")
-
+    for case, baseline, figure, goal in RATIOS:
+        ratio = report[case][figure] / report[baseline][figure]
+        print(f"{case} / {baseline} ({figure}): {ratio:.2f}x (goal <= {goal}x)")
 
 if __name__ == "__main__":
     main()
