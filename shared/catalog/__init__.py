@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import re2  # type: ignore[import-untyped]
-import yaml
 from pydantic import ValidationError
 
 from shared.catalog.knowledge import KNOWLEDGE_FILES, Knowledge, load_knowledge
@@ -34,7 +33,6 @@ COMPILED = CATALOG_DIR / "compiled.pickle"
 #: The modules whose classes the compiled catalog holds: a change to them makes it stale too.
 _CODE = ("__init__.py", "knowledge.py", "schema.py", "../parse/azure.py")
 log = logging.getLogger("backup_responder")
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class CatalogError(ValueError):
@@ -245,8 +243,10 @@ class Catalog:
 
 
 def load_file(path: Path) -> CatalogFile:
+    import yaml  # here: a cold start reads the compiled catalog, not the YAML
+
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 (safe loader)
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 (safe loader)
         return CatalogFile.model_validate(data)
     except (yaml.YAMLError, ValidationError) as exc:
         raise CatalogError(f"{path.name}: {exc}") from exc
