@@ -1,4 +1,4 @@
-"""What the Lambda's cold start imports: only what its configuration uses (each check in a fresh
+"""What a cold start imports (the Lambda, the Azure worker): only what the configuration uses (each check in a fresh
 interpreter, since the test session has imported everything already)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 
 from functions.aws.observe import NoTracer, build_tracer, tracing_enabled
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 #: Deferred until the configuration asks for them.
 DEFERRED = ("aws_xray_sdk", "functions.aws.remediate", "shared.remediation.engine", "shared.approval", "slack_sdk",
             "yaml")
@@ -81,3 +81,15 @@ def test_the_stand_in_tracer_leaves_what_it_decorates_unchanged() -> None:
     tracer = NoTracer()
     assert tracer.capture_lambda_handler(capture_response=False)(handler) is handler
     assert tracer.capture_method(capture_response=False)(handler) is handler
+
+
+def test_the_azure_workers_start_imports_the_routes_only() -> None:
+    # The Functions host imports function_app to index its functions; the endpoint, the
+    # remediation SDK and PyJWT come with the first request that needs them.
+    code = "import json, sys, function_app; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                         check=True, capture_output=True, text=True)
+    modules = json.loads(out.stdout)
+    loaded = [m for m in ("functions.azure.endpoint", "functions.azure.remediate", "azure.mgmt", "jwt", "shared.responder")
+              if any(n == m or n.startswith(m + ".") for n in modules)]
+    assert loaded == []
