@@ -1,5 +1,5 @@
-"""What a cold start imports (the Lambda, the Azure worker): only what the configuration uses (each check in a fresh
-interpreter, since the test session has imported everything already)."""
+"""What a cold start imports (the Lambda, the Azure worker): only what the configuration uses (each
+check in a fresh interpreter, since the test session has imported everything already)."""
 
 from __future__ import annotations
 
