@@ -1,20 +1,23 @@
-"""Cold start of the AWS Lambda handler: import time and peak memory, beside a bare `import boto3`
-measured in the same run (same machine, same interpreter, fresh processes).
+"""Cold starts: the AWS Lambda handler and the Azure Functions app, import time and peak memory,
+each beside a baseline measured in the same run (same machine, same interpreter, fresh processes).
 
-    .venv/bin/python bench/aws_cold_start.py [--runs 9]
+    .venv/bin/python bench/aws_cold_start.py [--runs 9] [--against REVISION]
 
 What is measured, each in its own fresh interpreter with the environment template.yaml gives the
-function (tracing on, as deployed):
-- `import boto3`: the floor every Python Lambda that calls AWS pays;
-- `import functions.aws.handler`: the handler module (Powertools Logger, Tracer, Metrics,
-  idempotency, parameters; the core; boto3) -- Lambda's init phase; and the same with tracing off
-  (the template's Tracing parameter set to PassThrough; Powertools still imports the X-Ray SDK);
-- the same plus building the responder and classifying the seed 004 event offline: what the first
-  event adds before any network call (the catalog is loaded then).
+function (in Lambda: ``LAMBDA_TASK_ROOT`` is set):
+- `import boto3`: the floor every Python Lambda that calls AWS pays; and the issue's baseline, a
+  bare Powertools handler (Logger, Metrics, boto3 and one client, the event's fields read);
+- `import functions.aws.handler` with tracing on (the template's default, Tracing=Active) and off
+  (PassThrough: POWERTOOLS_TRACE_DISABLED=true);
+- the handler plus building the responder and classifying the seed 004 event offline, tracing off
+  and on: what the first event adds before any network call (the catalog is loaded then);
+- Azure: `import function_app` (what the Functions host does to index the app) beside
+  `import azure.functions, azure.identity`, and the same plus the first alert classified offline.
 Times are the fastest and the median of the rounds (the fastest is the least disturbed by other
-work on the machine); memory is the peak RSS (ru_maxrss) of the largest run. Lambda
-allots CPU in proportion to memory: at 512 MB a function gets about 0.29 of a vCPU (1,769 MB is one
-vCPU), so its cold start is slower than these figures by about that factor.
+work on the machine); memory is the peak RSS (VmHWM) of the largest run. The ratios the issue sets
+goals for are printed last. Lambda allots CPU in proportion to memory: at 512 MB a function gets
+about 0.29 of a vCPU (1,769 MB is one vCPU), so its cold start is slower than these figures by
+about that factor.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +45,7 @@ LAMBDA_ENV = {
     "POWERTOOLS_LOG_LEVEL": "WARNING",
     "STATE_TABLE": "backup-responder-state",
     "MEMBER_ROLE_NAME": "BackupResponderReadOnly",
+    "LAMBDA_TASK_ROOT": str(ROOT),  # in Lambda, so that Powertools' Tracer traces unless told not to
 }
 
 _CHILD = """
@@ -73,12 +78,20 @@ CASES = {
     "handler_import_tracing_off": "import os; os.environ['POWERTOOLS_TRACE_DISABLED'] = 'true'\n"
                                   "import functions.aws.handler",
     "handler_import_and_first_classification": (
+        "import os; os.environ['POWERTOOLS_TRACE_DISABLED'] = 'true'\n"
         "import functions.aws.handler as h\n"
         "from pathlib import Path\n"
         f"event = {_SEED_EVENT}\n"
         "pipeline = h.app.responder(None).pipeline\n"
         "outcome = pipeline.assess(pipeline.parse(event))\n"
         "assert outcome.finding.cause == 'aws.iam.pass-role'\n"
+    ),
+    "handler_import_and_first_classification_tracing_on": (
+        "import functions.aws.handler as h\n"
+        "from pathlib import Path\n"
+        f"event = {_SEED_EVENT}\n"
+        "pipeline = h.app.responder(None).pipeline\n"
+        "assert pipeline.assess(pipeline.parse(event)).finding.cause == 'aws.iam.pass-role'\n"
     ),
     # The Azure Functions worker imports function_app; its floor is the two SDK packages it needs.
     "baseline_import_azure_functions_identity": "import azure.functions, azure.identity",
@@ -101,6 +114,7 @@ CASES = {
 RATIOS = (
     ("handler_import_and_first_classification", "baseline_powertools_boto3_handler", "min_ms", 1.5),
     ("handler_import_and_first_classification", "baseline_powertools_boto3_handler", "peak_rss_mb", 1.5),
+    ("handler_import_and_first_classification_tracing_on", "baseline_powertools_boto3_handler", "min_ms", None),
     ("azure_import_function_app", "baseline_import_azure_functions_identity", "min_ms", 1.3),
     ("azure_import_and_first_alert", "baseline_import_azure_functions_identity", "min_ms", None),
 )
@@ -130,10 +144,29 @@ def measure(runs: int) -> dict[str, dict[str, float]]:
     return report
 
 
+def at_revision(revision: str, runs: int) -> str:
+    """What this script prints when it measures the code of another git revision (in a temporary
+    worktree; this script is copied in, so that both sides are measured alike)."""
+    with tempfile.TemporaryDirectory() as folder:
+        tree = Path(folder) / "tree"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--quiet", str(tree), revision],
+                       check=True)
+        try:
+            (tree / "bench" / "aws_cold_start.py").write_text(Path(__file__).read_text(encoding="utf-8"),
+                                                               encoding="utf-8")
+            return subprocess.run([sys.executable, str(tree / "bench" / "aws_cold_start.py"), "--runs", str(runs)],
+                                  cwd=tree, check=True, capture_output=True, text=True).stdout
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--against", metavar="REVISION", help="first measure the code of this git revision")
     args = parser.parse_args()
+    if args.against:
+        print(f"at {args.against}:\n{at_revision(args.against, args.runs)}\nthis tree:")
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, like a small Lambda
     for code in CASES.values():  # warm the file cache and write bytecode, as a deployed package has
