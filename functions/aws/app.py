@@ -43,7 +43,6 @@ from functions.aws.accounts import CLIENT_CONFIG, AccountClients
 from functions.aws.decoder import StsDecoder
 from functions.aws.enrich import BackupEnricher
 from functions.aws.observe import NAMESPACE, logger, metrics, tracer
-from functions.aws.remediate import AwsRemediator, remediation_clients
 from functions.aws.secrets import ParameterSecrets
 from functions.aws.state import KEY_ATTR, TTL_ATTR, DynamoStore
 from shared.decode import Decoder
@@ -53,6 +52,7 @@ from shared.parse import EventError
 from shared.parse.aws import arn_parts
 from shared.pipeline import Enricher
 from shared.redact import error_text, quiet_sdk_loggers
+from shared.remediation.changes import Remediator
 from shared.responder import DeliveryFailed, Report, Responder, failures
 from shared.settings import Settings
 from shared.sinks.http import SYSTEM_CLOCK, Clock
@@ -186,10 +186,18 @@ class App:
         """The clients that make changes: the function's own role in its account, the write-capable
         ``REMEDIATION_ROLE_NAME`` elsewhere (never the read-only member role). Created on first use."""
         if self._remediation_clients is None:
+            from functions.aws.remediate import remediation_clients  # only when remediation is on
+
             account, partition = account_of(context)
             self._remediation_clients = remediation_clients(self.env, account, self.session.region_name, partition,
                                                             self.session)
         return self._remediation_clients
+
+    def remediators(self, context: LambdaContext | None) -> list[Remediator]:
+        """The AWS remediator, built (and its module imported) only when remediation is on."""
+        from functions.aws.remediate import AwsRemediator
+
+        return [AwsRemediator(self.remediation_clients(context))]
 
     def state(self) -> StateStore:
         if self._state is None:
@@ -212,7 +220,7 @@ class App:
                                enrichers=[_TracedEnricher(BackupEnricher(clients))],
                                decoder=_TracedDecoder(StsDecoder(clients)), state=self.state(),
                                resolvers=self.secrets.resolvers(),
-                               remediators=lambda: [AwsRemediator(self.remediation_clients(context))],
+                               remediators=lambda: self.remediators(context),
                                clock=self.clock)
 
     def handle(self, event: Any, context: LambdaContext) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from functions.azure.state import StateError
 from shared.parse import EventError
 from shared.pipeline import Enricher
 from shared.redact import error_text, quiet_sdk_loggers, redact
+from shared.remediation.changes import Remediator
 from shared.responder import DeliveryFailed, Report, Responder, failures
 from shared.sinks.http import SYSTEM_CLOCK, Clock
 from shared.state import StateStore
@@ -240,7 +241,6 @@ def build_endpoint(env: Mapping[str, str] | None = None, enrichers: Sequence[Enr
     ``clock`` is delivery's (pacing, retries, deadline)."""
     from functions.azure.auth import SecureWebhookConfig
     from functions.azure.enrich import AzureBackupEnricher
-    from functions.azure.remediate import azure_remediators
     from functions.azure.state import TableStore
     from shared.settings import Settings
     from shared.wiring import build_responder
@@ -255,6 +255,10 @@ def build_endpoint(env: Mapping[str, str] | None = None, enrichers: Sequence[Enr
     if validator is None:
         config = SecureWebhookConfig.from_env(env)
         validator = SecureWebhookValidator(config) if config is not None else None
-    responder = build_responder(settings, enrichers=enrichers, state=store,
-                                remediators=lambda: azure_remediators(credential, env), clock=clock)
+    def remediators() -> Sequence[Remediator]:  # called (and its SDK imported) only when remediation is on
+        from functions.azure.remediate import azure_remediators
+
+        return azure_remediators(credential, env)
+
+    responder = build_responder(settings, enrichers=enrichers, state=store, remediators=remediators, clock=clock)
     return AlertEndpoint(responder=responder, state=store, validator=validator)
