@@ -48,8 +48,10 @@ $(CHECKOV): | $(BIN)/python
 test: lint typecheck node_modules/.installed $(CHECKOV)
 	$(BIN)/python -m pytest
 
+# The figures of the performance issue, each beside its baseline (bench/README.md).
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/aws_cold_start.py
 
 clean:
 	rm -rf $(VENV) outbox build *.egg-info

@@ -1,20 +1,23 @@
-"""Cold start of the AWS Lambda handler: import time and peak memory, beside a bare `import boto3`
-measured in the same run (same machine, same interpreter, fresh processes).
+"""Cold starts: the AWS Lambda handler and the Azure Functions app, import time and peak memory,
+each beside a baseline measured in the same run (same machine, same interpreter, fresh processes).
 
-    .venv/bin/python bench/aws_cold_start.py [--runs 9]
+    .venv/bin/python bench/aws_cold_start.py [--runs 9] [--against REVISION]
 
 What is measured, each in its own fresh interpreter with the environment template.yaml gives the
-function (tracing on, as deployed):
-- `import boto3`: the floor every Python Lambda that calls AWS pays;
-- `import functions.aws.handler`: the handler module (Powertools Logger, Tracer, Metrics,
-  idempotency, parameters; the core; boto3) -- Lambda's init phase; and the same with tracing off
-  (the template's Tracing parameter set to PassThrough; Powertools still imports the X-Ray SDK);
-- the same plus building the responder and classifying the seed 004 event offline: what the first
-  event adds before any network call (the catalog is loaded then).
+function (in Lambda: ``LAMBDA_TASK_ROOT`` is set):
+- `import boto3`: the floor every Python Lambda that calls AWS pays; and the issue's baseline, a
+  bare Powertools handler (Logger, Metrics, boto3 and one client, the event's fields read);
+- `import functions.aws.handler` with tracing on (the template's default, Tracing=Active) and off
+  (PassThrough: POWERTOOLS_TRACE_DISABLED=true);
+- the handler plus building the responder and classifying the seed 004 event offline, tracing off
+  and on: what the first event adds before any network call (the catalog is loaded then);
+- Azure: `import function_app` (what the Functions host does to index the app) beside
+  `import azure.functions, azure.identity`, and the same plus the first alert classified offline.
 Times are the fastest and the median of the rounds (the fastest is the least disturbed by other
-work on the machine); memory is the peak RSS (ru_maxrss) of the largest run. Lambda
-allots CPU in proportion to memory: at 512 MB a function gets about 0.29 of a vCPU (1,769 MB is one
-vCPU), so its cold start is slower than these figures by about that factor.
+work on the machine); memory is the peak RSS (VmHWM) of the largest run. The ratios the issue sets
+goals for are printed last. Lambda allots CPU in proportion to memory: at 512 MB a function gets
+about 0.29 of a vCPU (1,769 MB is one vCPU), so its cold start is slower than these figures by
+about that factor.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,36 +45,84 @@ LAMBDA_ENV = {
     "POWERTOOLS_LOG_LEVEL": "WARNING",
     "STATE_TABLE": "backup-responder-state",
     "MEMBER_ROLE_NAME": "BackupResponderReadOnly",
+    "LAMBDA_TASK_ROOT": str(ROOT),  # in Lambda, so that Powertools' Tracer traces unless told not to
 }
 
 _CHILD = """
-import json, resource, time
+import json, time
 start = time.perf_counter()
 {code}
 elapsed = time.perf_counter() - start
-print(json.dumps({{"ms": elapsed * 1000, "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM"))
+print(json.dumps({{"ms": elapsed * 1000, "maxrss_mb": int(hwm.split()[1]) / 1024}}))
 """
+
+_SEED_EVENT = "json.loads(Path('tests/events/aws/seed004-restore-ec2-not-authorized-encoded.json').read_text())"
 
 CASES = {
     "bare_import_boto3": "import boto3",
+    # The baseline of the issue: the least a Powertools Lambda that reads the event and calls AWS
+    # pays: Logger and Metrics, boto3 and one client, the event's fields read.
+    "baseline_powertools_boto3_handler": (
+        "from pathlib import Path\n"
+        "from aws_lambda_powertools import Logger, Metrics\n"
+        "import boto3\n"
+        "logger, metrics = Logger(service='bench'), Metrics(namespace='Bench')\n"
+        f"event = {_SEED_EVENT}\n"
+        "detail = event['detail']\n"
+        "client = boto3.session.Session().client('backup')\n"
+        "assert detail['status'] == 'FAILED' and client.meta.region_name\n"
+    ),
     "handler_import": "import functions.aws.handler",
     # Tracing parameter "PassThrough" (POWERTOOLS_TRACE_DISABLED=true).
     "handler_import_tracing_off": "import os; os.environ['POWERTOOLS_TRACE_DISABLED'] = 'true'\n"
                                   "import functions.aws.handler",
     "handler_import_and_first_classification": (
+        "import os; os.environ['POWERTOOLS_TRACE_DISABLED'] = 'true'\n"
         "import functions.aws.handler as h\n"
         "from pathlib import Path\n"
-        "event = json.loads(Path('tests/events/aws/seed004-restore-ec2-not-authorized-encoded.json').read_text())\n"
+        f"event = {_SEED_EVENT}\n"
         "pipeline = h.app.responder(None).pipeline\n"
         "outcome = pipeline.assess(pipeline.parse(event))\n"
         "assert outcome.finding.cause == 'aws.iam.pass-role'\n"
     ),
+    "handler_import_and_first_classification_tracing_on": (
+        "import functions.aws.handler as h\n"
+        "from pathlib import Path\n"
+        f"event = {_SEED_EVENT}\n"
+        "pipeline = h.app.responder(None).pipeline\n"
+        "assert pipeline.assess(pipeline.parse(event)).finding.cause == 'aws.iam.pass-role'\n"
+    ),
+    # The Azure Functions worker imports function_app; its floor is the two SDK packages it needs.
+    "baseline_import_azure_functions_identity": "import azure.functions, azure.identity",
+    "azure_import_function_app": "import function_app",
+    # What the first alert adds: building the endpoint (Table storage client, managed identity,
+    # responder) and classifying one real alert offline.
+    "azure_import_and_first_alert": (
+        "import function_app\n"
+        "from pathlib import Path\n"
+        "from functions.azure import blueprint\n"
+        "pipeline = blueprint.endpoint().responder.pipeline\n"
+        "event = json.loads(Path('tests/events/azure/'\n"
+        "                        'blob-backup-usererrormissingrequiredpermissions.json').read_text())\n"
+        "assert pipeline.assess(pipeline.parse(event)).finding.cause == 'azure.blob.vault-msi-permissions'\n"
+    ),
 }
+
+#: The figures compared with a baseline: (case, its baseline, the figure, the issue's goal for
+#: case / baseline, if it sets one).
+RATIOS = (
+    ("handler_import_and_first_classification", "baseline_powertools_boto3_handler", "min_ms", 1.5),
+    ("handler_import_and_first_classification", "baseline_powertools_boto3_handler", "peak_rss_mb", 1.5),
+    ("handler_import_and_first_classification_tracing_on", "baseline_powertools_boto3_handler", "min_ms", None),
+    ("azure_import_function_app", "baseline_import_azure_functions_identity", "min_ms", 1.3),
+    ("azure_import_and_first_alert", "baseline_import_azure_functions_identity", "min_ms", None),
+)
 
 
 def _run(code: str) -> dict[str, float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
-    env.update(LAMBDA_ENV, PYTHONPATH=str(ROOT))
+    env.update(LAMBDA_ENV, PYTHONPATH=str(ROOT), AzureWebJobsStorage="UseDevelopmentStorage=true")
     out = subprocess.run([sys.executable, "-c", _CHILD.format(code=code)], check=True, capture_output=True,
                          text=True, cwd=ROOT, env=env)
     result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
@@ -92,10 +144,29 @@ def measure(runs: int) -> dict[str, dict[str, float]]:
     return report
 
 
+def at_revision(revision: str, runs: int) -> str:
+    """What this script prints when it measures the code of another git revision (in a temporary
+    worktree; this script is copied in, so that both sides are measured alike)."""
+    with tempfile.TemporaryDirectory() as folder:
+        tree = Path(folder) / "tree"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--quiet", str(tree), revision],
+                       check=True)
+        try:
+            (tree / "bench" / "aws_cold_start.py").write_text(Path(__file__).read_text(encoding="utf-8"),
+                                                               encoding="utf-8")
+            return subprocess.run([sys.executable, str(tree / "bench" / "aws_cold_start.py"), "--runs", str(runs)],
+                                  cwd=tree, check=True, capture_output=True, text=True).stdout
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--against", metavar="REVISION", help="first measure the code of this git revision")
     args = parser.parse_args()
+    if args.against:
+        print(f"at {args.against}:\n{at_revision(args.against, args.runs)}\nthis tree:")
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, like a small Lambda
     for code in CASES.values():  # warm the file cache and write bytecode, as a deployed package has
@@ -107,7 +178,9 @@ def main() -> None:
         print(f"{name:<{width}}  {row['min_ms']:>8}  {row['median_ms']:>9}  {row['peak_rss_mb']:>11}")
     ratio = report["handler_import"]["min_ms"] / report["bare_import_boto3"]["min_ms"]
     print(f"handler import / bare boto3 import (min): {ratio:.2f}x")
-
+    for case, baseline, figure, goal in RATIOS:
+        ratio = report[case][figure] / report[baseline][figure]
+        print(f"{case} / {baseline} ({figure}): {ratio:.2f}x" + (f" (goal <= {goal}x)" if goal else ""))
 
 if __name__ == "__main__":
     main()

@@ -26,6 +26,7 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+import orjson
 import yaml
 from pydantic import ValidationError
 
@@ -161,6 +162,17 @@ def _print_json(obj: dict[str, Any], out: TextIO) -> None:
     out.write(printable(json.dumps(obj, ensure_ascii=False, default=str)) + "\n")
 
 
+def _print_classification(line: dict[str, Any], out: TextIO) -> None:
+    """``_print_json`` for the classify lines, by orjson (several times faster than the standard
+    library on every event); text it refuses (a lone surrogate) goes the standard way."""
+    try:
+        text = orjson.dumps(line, default=str).decode()
+    except orjson.JSONEncodeError:
+        _print_json(line, out)
+        return
+    out.write(text + "\n")
+
+
 def _say(text: str) -> None:
     """A note for the person at the terminal, on standard error."""
     sys.stderr.write(f"backup-responder: {text}\n")
@@ -198,7 +210,7 @@ def cmd_classify(args: argparse.Namespace, out: TextIO) -> int:
             if args.explain:
                 out.write(json.dumps(line["explain"], indent=2, ensure_ascii=False, default=str) + "\n")
         else:
-            _print_json(line, out)
+            _print_classification(line, out)
     return status
 
 

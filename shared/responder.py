@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.models import Outcome
 from shared.notify import keys
@@ -31,13 +31,15 @@ from shared.notify.notice import GroupInfo, Notice
 from shared.notify.router import RouteDecision, Router, period_key
 from shared.pipeline import Delivery, Pipeline
 from shared.redact import error_text, redact
-from shared.remediation.engine import RemediationEngine
 from shared.sinks import CHAT_TYPES
 from shared.sinks.base import DeliveryError, Destination, Receipt
 from shared.sinks.http import SYSTEM_CLOCK, Clock, Deadline, deadline_scope
 from shared.sinks.local.transport import LocalSink
 from shared.state import MemoryStore, StateStore
 from shared.vocab import NoticeKind
+
+if TYPE_CHECKING:  # the engine is imported only by a responder that remediates (shared.wiring)
+    from shared.remediation.engine import RemediationEngine
 
 log = logging.getLogger("backup_responder")
 #: A storm's digest is tried at this many flushes at most (its failures were delivered already).

@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from shared.approval import TeamsApprovalLink
 from shared.decode import Decoder
 from shared.notify.config import ResponderConfig, config_from_settings
 from shared.notify.secrets import SecretResolver, resolve_secret
 from shared.notify.types import ConfigError
 from shared.pipeline import Enricher, Pipeline
 from shared.remediation.changes import Remediator
-from shared.remediation.engine import engine_from_settings
 from shared.responder import Responder
 from shared.settings import Settings
 from shared.sinks import BuildContext, build_destinations
@@ -24,6 +23,9 @@ from shared.sinks.http import SYSTEM_CLOCK, Clock, Transport, urllib_transport
 from shared.sinks.local.config import OutboxSinkConfig
 from shared.sinks.local.transport import LocalSink, OutboxSink
 from shared.state import MemoryStore, StateStore
+
+if TYPE_CHECKING:  # imported where used: only a configuration that asks for them pays for them
+    from shared.approval import TeamsApprovalLink
 
 log = logging.getLogger("backup_responder")
 
@@ -37,6 +39,7 @@ def approval_link(settings: Settings, resolvers: Sequence[SecretResolver] = ()) 
     logged, never the secret)."""
     if not settings.approval_base_url or settings.approval_secret is None:
         return None
+    from shared.approval import TeamsApprovalLink
     try:
         url = check_url(settings.approval_base_url, "RESPONDER_APPROVAL_BASE_URL")
         secret = resolve_secret(settings.approval_secret.get_secret_value(), resolvers)
@@ -74,6 +77,8 @@ def build_responder(settings: Settings | None = None, *, config: ResponderConfig
     state = state or MemoryStore()
     engine = None
     if remediators is not None and config.remediation.effective_mode(settings.auto_remediate) != "off":
+        from shared.remediation.engine import engine_from_settings
+
         adapters = remediators() if callable(remediators) else remediators
         engine = engine_from_settings(settings, state, adapters, config=config.remediation)
     return Responder(pipeline, sinks, state, config=config, destinations=build_destinations(config, context),

@@ -40,12 +40,10 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.aws import jobs
 from functions.aws.accounts import CLIENT_CONFIG, AccountClients
 from functions.aws.decoder import StsDecoder
 from functions.aws.enrich import BackupEnricher
 from functions.aws.observe import NAMESPACE, logger, metrics, tracer
-from functions.aws.remediate import AwsRemediator, remediation_clients
 from functions.aws.secrets import ParameterSecrets
 from functions.aws.state import KEY_ATTR, TTL_ATTR, DynamoStore
 from shared.decode import Decoder
@@ -55,7 +53,7 @@ from shared.parse import EventError
 from shared.parse.aws import arn_parts
 from shared.pipeline import Enricher
 from shared.redact import error_text, quiet_sdk_loggers
-from shared.report.digest import send_scheduled_report
+from shared.remediation.changes import Remediator
 from shared.responder import DeliveryFailed, Report, Responder, failures
 from shared.settings import Settings
 from shared.sinks.http import SYSTEM_CLOCK, Clock
@@ -197,10 +195,18 @@ class App:
         """The clients that make changes: the function's own role in its account, the write-capable
         ``REMEDIATION_ROLE_NAME`` elsewhere (never the read-only member role). Created on first use."""
         if self._remediation_clients is None:
+            from functions.aws.remediate import remediation_clients  # only when remediation is on
+
             account, partition = account_of(context)
             self._remediation_clients = remediation_clients(self.env, account, self.session.region_name, partition,
                                                             self.session)
         return self._remediation_clients
+
+    def remediators(self, context: LambdaContext | None) -> list[Remediator]:
+        """The AWS remediator, built (and its module imported) only when remediation is on."""
+        from functions.aws.remediate import AwsRemediator
+
+        return [AwsRemediator(self.remediation_clients(context))]
 
     def state(self) -> StateStore:
         if self._state is None:
@@ -223,7 +229,7 @@ class App:
                                enrichers=[_TracedEnricher(BackupEnricher(clients))],
                                decoder=_TracedDecoder(StsDecoder(clients)), state=self.state(),
                                resolvers=self.secrets.resolvers(),
-                               remediators=lambda: [AwsRemediator(self.remediation_clients(context))],
+                               remediators=lambda: self.remediators(context),
                                clock=self.clock)
 
     def handle(self, event: Any, context: LambdaContext) -> dict[str, Any]:
@@ -289,6 +295,9 @@ class App:
         the jobs of its Regions (default: the function's) listed live, once per period and sink.
         A list call that fails, or a sink that fails, raises: Lambda retries, and a retry posts only
         where the report is not delivered yet."""
+        from functions.aws import jobs  # the list calls and the report's code only for this schedule
+        from shared.report.digest import send_scheduled_report
+
         responder = self.responder(context)
         settings = responder.config.report
         regions = (settings.regions if settings else []) or [self.session.region_name]

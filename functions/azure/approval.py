@@ -18,14 +18,13 @@ import os
 import threading
 import time
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import azure.functions as func
 
-from functions.azure.remediate import remediation_engine
-from functions.azure.state import TableStore
-from shared.approval import Reply, SlackApproval, TeamsApproval, post_follow_up, slack_refusal, teams_refusal
-from shared.remediation.engine import RemediationEngine
-from shared.settings import Settings
+if TYPE_CHECKING:  # imported by the requests that need them: the worker's start loads only the routes
+    from shared.approval import Reply
+    from shared.remediation.engine import RemediationEngine
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
@@ -41,6 +40,10 @@ def engine(env: Mapping[str, str] | None = None) -> RemediationEngine:
     """The worker's engine, built from the app settings on first use (and kept warm)."""
     global _engine
     if _engine is None:
+        from functions.azure.remediate import remediation_engine
+        from functions.azure.state import TableStore
+        from shared.settings import Settings
+
         with _lock:
             if _engine is None:
                 _engine = remediation_engine(Settings.from_env(env), TableStore.from_env(env), env=env)
@@ -54,6 +57,13 @@ def use_engine(value: RemediationEngine | None) -> None:
         _engine = value
 
 
+def post_follow_up(reply: Reply) -> bool:
+    """``shared.approval.post_follow_up``, imported with the first approval."""
+    from shared.approval import post_follow_up as post
+
+    return post(reply)
+
+
 def _response(reply: Reply) -> func.HttpResponse:
     return func.HttpResponse(reply.body, status_code=reply.status, headers={"Content-Type": reply.content_type,
                                                                             **reply.headers})
@@ -63,6 +73,8 @@ def _response(reply: Reply) -> func.HttpResponse:
 def remediation_slack(req: func.HttpRequest) -> func.HttpResponse:
     """Slack's interactivity requests. A request that Slack did not sign with ``SLACK_SIGNING_SECRET``
     (or that is stale) is refused with 401 first: no state is read and no engine is built for it."""
+    from shared.approval import SlackApproval, slack_refusal
+
     body, headers = req.get_body() or b"", dict(req.headers)
     secret = os.environ.get(ENV_SIGNING_SECRET, "")
     refusal = slack_refusal(secret, body, headers, time.time())
@@ -80,6 +92,8 @@ def remediation_approve(req: func.HttpRequest) -> func.HttpResponse:
     before anything is read."""
     if os.environ.get(ENV_EASY_AUTH, "").strip().lower() != "true":
         return func.HttpResponse("Not found", status_code=404)
+    from shared.approval import TeamsApproval, teams_refusal
+
     params = dict(req.params) if req.method.upper() == "GET" else dict(req.form)
     headers, secret = dict(req.headers), os.environ.get(ENV_APPROVAL_SECRET, "")
     refusal = teams_refusal(secret, params, headers)

@@ -27,10 +27,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import jwt
-from jwt import PyJWKClient
-from jwt.exceptions import PyJWKClientConnectionError, PyJWKClientError
-
 log = logging.getLogger("backup_responder.azure.auth")
 
 #: The Microsoft Entra application that action groups use to request Secure Webhook tokens
@@ -66,10 +62,14 @@ class JwksKeySource:
     """Keys from a JWKS URL (the tenant's ``discovery/v2.0/keys``), cached by PyJWT."""
 
     def __init__(self, url: str) -> None:
+        from jwt import PyJWKClient
+
         self._client = PyJWKClient(url, cache_keys=True, lifespan=JWKS_CACHE_SECONDS,
                                    timeout=JWKS_TIMEOUT_SECONDS)
 
     def signing_key(self, token: str) -> Any:
+        from jwt.exceptions import PyJWKClientConnectionError, PyJWKClientError
+
         try:
             return self._client.get_signing_key_from_jwt(token).key
         except PyJWKClientConnectionError as exc:
@@ -145,6 +145,8 @@ class SecureWebhookValidator:
     def validate(self, authorization: str | None) -> dict[str, Any]:
         """The token's claims; ``AuthError`` when it must be rejected, ``KeysUnavailable`` when
         the keys could not be fetched."""
+        import jwt  # with its crypto: only an app that checks Secure Webhook tokens loads it
+
         token = _bearer(authorization)
         try:
             header = jwt.get_unverified_header(token)

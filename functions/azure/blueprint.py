@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import TYPE_CHECKING
 
 import azure.functions as func
 
-from functions.azure.endpoint import AlertEndpoint, build_endpoint
+if TYPE_CHECKING:  # imported on the first alert: the worker's start (indexing) loads only the routes
+    from functions.azure.endpoint import AlertEndpoint
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
@@ -22,6 +24,8 @@ def endpoint() -> AlertEndpoint:
     """The worker's endpoint, built from the app settings on first use (and kept warm)."""
     global _endpoint
     if _endpoint is None:
+        from functions.azure.endpoint import build_endpoint
+
         with _lock:
             if _endpoint is None:
                 _endpoint = build_endpoint()

@@ -25,24 +25,26 @@ import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError
 
-from functions.azure import jobs
 from functions.azure.auth import AuthError, KeysUnavailable, SecureWebhookValidator
-from functions.azure.enrich import ARM_ENDPOINT, ArmClient, managed_identity
 from functions.azure.state import StateError
 from shared.parse import EventError
 from shared.pipeline import Enricher
 from shared.redact import error_text, quiet_sdk_loggers, redact
-from shared.report.digest import ReportRun, send_scheduled_report
+from shared.remediation.changes import Remediator
 from shared.responder import DeliveryFailed, Report, Responder, failures
 from shared.sinks.http import SYSTEM_CLOCK, Clock
 from shared.state import StateStore
 from shared.untrusted import NotJson, bounded, check_event, printable, read_json
+
+if TYPE_CHECKING:  # the weekly report's parts are imported only when it runs
+    from functions.azure.enrich import ArmClient
+    from shared.report.digest import ReportRun
 
 log = logging.getLogger("backup_responder.azure")
 
@@ -104,6 +106,9 @@ class AlertEndpoint:
         """The weekly report: the failed jobs of the last ``report.since`` in every subscription the
         identity reads (Resource Graph), posted once per period; None without a ``report`` section.
         A query that fails raises (nothing half-read is posted)."""
+        from functions.azure import jobs
+        from shared.report.digest import send_scheduled_report
+
         graph = self.graph
         if graph is None or self.responder.config.report is None:
             return None
@@ -254,7 +259,6 @@ def build_endpoint(env: Mapping[str, str] | None = None, enrichers: Sequence[Enr
     ``clock`` is delivery's (pacing, retries, deadline)."""
     from functions.azure.auth import SecureWebhookConfig
     from functions.azure.enrich import AzureBackupEnricher
-    from functions.azure.remediate import azure_remediators
     from functions.azure.state import TableStore
     from shared.settings import Settings
     from shared.wiring import build_responder
@@ -269,9 +273,15 @@ def build_endpoint(env: Mapping[str, str] | None = None, enrichers: Sequence[Enr
     if validator is None:
         config = SecureWebhookConfig.from_env(env)
         validator = SecureWebhookValidator(config) if config is not None else None
-    responder = build_responder(settings, enrichers=enrichers, state=store,
-                                remediators=lambda: azure_remediators(credential, env), clock=clock)
+    def remediators() -> Sequence[Remediator]:  # called (and its SDK imported) only when remediation is on
+        from functions.azure.remediate import azure_remediators
+
+        return azure_remediators(credential, env)
+
+    responder = build_responder(settings, enrichers=enrichers, state=store, remediators=remediators, clock=clock)
     graph = None
-    if responder.config.report is not None:
+    if responder.config.report is not None:  # the weekly report's Resource Graph query
+        from functions.azure.enrich import ARM_ENDPOINT, ArmClient, managed_identity
+
         graph = ArmClient(credential or managed_identity(), env.get("RESPONDER_ARM_ENDPOINT") or ARM_ENDPOINT)
     return AlertEndpoint(responder=responder, state=store, validator=validator, graph=graph)

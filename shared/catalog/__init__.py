@@ -1,7 +1,18 @@
-"""Loading and checking the error catalog (the YAML files beside this module)."""
+"""Loading and checking the error catalog (the YAML files beside this module).
+
+The YAML files are the reviewed source. Reading, validating and indexing them takes a few hundred
+milliseconds, paid on every cold start; ``compiled.pickle`` beside them holds the result (the
+validated rules, the provider knowledge and the matchers' inputs), built by
+``tools/compile_catalog.py`` and keyed by a hash of the files and of the code that defines what it
+holds. ``default_catalog`` loads it in a few milliseconds when its key is current, and falls back to
+the YAML otherwise (``tests/catalog/test_compiled.py`` fails then, saying how to rebuild it).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import pickle
 import re
 import re._parser as sre_parse  # type: ignore[import-not-found]  # private, stable; weighs patterns
 from collections.abc import Iterable
@@ -11,14 +22,17 @@ from pathlib import Path
 from typing import Any
 
 import re2  # type: ignore[import-untyped]
-import yaml
 from pydantic import ValidationError
 
 from shared.catalog.knowledge import KNOWLEDGE_FILES, Knowledge, load_knowledge
 from shared.catalog.schema import CatalogFile, Rule
 
 CATALOG_DIR = Path(__file__).parent
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: The compiled catalog (see the module's docstring).
+COMPILED = CATALOG_DIR / "compiled.pickle"
+#: The modules whose classes the compiled catalog holds: a change to them makes it stale too.
+_CODE = ("__init__.py", "knowledge.py", "schema.py", "../parse/azure.py")
+log = logging.getLogger("backup_responder")
 
 
 class CatalogError(ValueError):
@@ -111,25 +125,40 @@ class MessageMatcher:
 
     def __init__(self, patterns: Iterable[Pattern]) -> None:
         self.patterns: tuple[Pattern, ...] = tuple(patterns)
+        self._set: Any = None  # compiled on first use: an AWS function never needs the Azure set
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its patterns; the RE2 set is compiled again where it is used."""
+        return MessageMatcher, (self.patterns,)
+
+    def _compile(self) -> None:
         options = re2.Options()
         options.case_sensitive = False
         # Room for the set's DFA: with RE2's default 8 MB the Azure set falls back to a slower
         # engine on most messages (measured: 70 us a message, 15 us with this budget).
         options.max_mem = DFA_MEMORY
-        self._set = re2.Set.SearchSet(options)
+        regex_set = re2.Set.SearchSet(options)
         # Family rules share their words: each distinct pattern is in the set once.
-        self._users: list[list[Pattern]] = []
+        users: list[list[Pattern]] = []
         slots: dict[str, int] = {}
         for entry in self.patterns:
             if entry[0] not in slots:
-                slots[entry[0]] = len(self._users)
-                self._users.append([])
-                self._set.Add(entry[0])
-            self._users[slots[entry[0]]].append(entry)
-        self._set.Compile()
+                slots[entry[0]] = len(users)
+                users.append([])
+                regex_set.Add(entry[0])
+            users[slots[entry[0]]].append(entry)
+        regex_set.Compile()
+        # The users first: a thread that sees the set sees its users (two threads compiling at
+        # once build the same two).
+        self._users: list[list[Pattern]] = users
+        self._set = regex_set
 
     def matches(self, text: str) -> list[Pattern]:
-        found = self._set.Match(text) if self.patterns else None
+        if not self.patterns:
+            return []
+        if self._set is None:
+            self._compile()
+        found = self._set.Match(text)
         return [entry for slot in sorted(found or ()) for entry in self._users[slot]]
 
 
@@ -214,8 +243,10 @@ class Catalog:
 
 
 def load_file(path: Path) -> CatalogFile:
+    import yaml  # here: a cold start reads the compiled catalog, not the YAML
+
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 (safe loader)
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 (safe loader)
         return CatalogFile.model_validate(data)
     except (yaml.YAMLError, ValidationError) as exc:
         raise CatalogError(f"{path.name}: {exc}") from exc
@@ -236,7 +267,38 @@ def load_catalog(directory: Path | None = None) -> Catalog:
                    (code for f in files for code in f.umbrella_codes))
 
 
+def source_key(directory: Path | None = None) -> str:
+    """The hash the compiled catalog is keyed by: every data file of the catalog and the code that
+    defines the compiled objects (any change to them makes it stale)."""
+    folder = directory or CATALOG_DIR
+    digest = hashlib.sha256()
+    data = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".json"))
+    for path in (*data, *(CATALOG_DIR / name for name in _CODE)):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def compile_catalog(catalog: Catalog, key: str) -> bytes:
+    """The compiled form of ``catalog`` under ``key`` (``tools/compile_catalog.py`` writes it)."""
+    return pickle.dumps({"key": key, "catalog": catalog}, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def load_compiled(path: Path = COMPILED, key: str | None = None) -> Catalog | None:
+    """The catalog compiled at ``path`` if it is current (its key is ``key``, default: the bundled
+    catalog's), else None. The file is part of the package, as trusted as its code."""
+    try:
+        stored = pickle.loads(path.read_bytes())  # noqa: S301 (the package's own file, see above)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError) as exc:
+        log.debug("compiled catalog not used: %s", exc)
+        return None
+    if not isinstance(stored, dict) or stored.get("key") != (key or source_key()):
+        log.warning("the compiled catalog is stale: reading the YAML (run tools/compile_catalog.py)")
+        return None
+    catalog = stored.get("catalog")
+    return catalog if isinstance(catalog, Catalog) else None
+
+
 @lru_cache(maxsize=1)
 def default_catalog() -> Catalog:
-    """The bundled catalog, loaded once per process."""
-    return load_catalog()
+    """The bundled catalog, loaded once per process: compiled when current, else from the YAML."""
+    return load_compiled() or load_catalog()

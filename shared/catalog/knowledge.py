@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from shared.catalog.schema import Example, Match, Rule
 from shared.parse.azure import CodeBook
 
@@ -31,7 +29,6 @@ DATA_DIR = Path(__file__).parent
 AWS_ERRORS, AZURE_CODES = "aws_errors.json", "azure_codes.yaml"
 #: Data files beside the catalog's rule files that are knowledge, not rules.
 KNOWLEDGE_FILES = frozenset({AWS_ERRORS, AZURE_CODES})
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 #: The services whose errors a job on a resource type relays, to pick the right documentation
 #: when several services define the same code.
@@ -270,9 +267,11 @@ def _azure_docs(data: Any) -> Iterable[ErrorDoc]:
 
 def load_knowledge(directory: Path | None = None, umbrella: Iterable[str] = (),
                    rule_codes: Mapping[str, Iterable[str]] | None = None) -> Knowledge:
+    import yaml  # here: a cold start reads the compiled catalog, not the YAML
+
     folder = directory or DATA_DIR
     aws_path, azure_path = folder / AWS_ERRORS, folder / AZURE_CODES
     aws = json.loads(aws_path.read_text(encoding="utf-8")) if aws_path.exists() else {}
-    azure = (yaml.load(azure_path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 (safe loader)
+    azure = (yaml.load(azure_path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 (safe loader)
              if azure_path.exists() else [])
     return Knowledge([*_aws_docs(aws), *_azure_docs(azure)], aws.get("aliases"), umbrella, rule_codes)

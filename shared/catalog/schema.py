@@ -99,7 +99,9 @@ def placeholders_in(text: str) -> set[str]:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: the rules usually come validated from the compiled catalog; the schema is built
+    # on the first validation (reading the YAML), not at every import.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Snippet(_Strict):

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from shared.models import Outcome
@@ -277,6 +276,8 @@ def parse_config(data: Any, source: str = "config") -> ResponderConfig:
 
 def load_config(path: Path) -> ResponderConfig:
     """A YAML or JSON configuration file, validated."""
+    import yaml  # here: the simple settings need no configuration file
+
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:

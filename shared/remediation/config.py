@@ -36,7 +36,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from shared.models import Failure
@@ -228,6 +227,8 @@ def load_remediation_config(path: Path | str | None) -> RemediationConfig:
     """The ``remediation`` key of the configuration file at ``path`` (no path: the default)."""
     if path is None:
         return RemediationConfig()
+    import yaml  # here: only a configuration file needs it
+
     try:
         document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:

@@ -22,7 +22,7 @@ from typing import Any
 import boto3
 import pytest
 
-import shared.wiring as wiring
+import shared.remediation.engine as engine_module
 from functions.aws import handler
 from functions.aws.app import DEADLINE_SAFETY_SECONDS, App, deadline_of
 from functions.aws.state import KEY_PREFIX
@@ -93,14 +93,15 @@ def container(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[W
     calls = CallLog(session)
     monkeypatch.setattr(handler, "app", App(session=session, clock=world.clock))
     slept: list[float] = []
-    real_engine: Callable[..., RemediationEngine] = wiring.engine_from_settings
+    real_engine: Callable[..., RemediationEngine] = engine_module.engine_from_settings
 
     def engine_without_sleeping(*args: Any, **kwargs: Any) -> RemediationEngine:
         engine = real_engine(*args, **kwargs)
         engine.sleep = slept.append
         return engine
 
-    monkeypatch.setattr(wiring, "engine_from_settings", engine_without_sleeping)
+    # The responder imports the engine when remediation is on: patch it where it is defined.
+    monkeypatch.setattr(engine_module, "engine_from_settings", engine_without_sleeping)
     yield world, calls, slept
 
 
