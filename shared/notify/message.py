@@ -119,3 +119,14 @@ class Message:
 
     def body(self, compact: bool) -> tuple[Section, ...]:
         return self.brief if compact else self.sections
+
+    @property
+    def compact(self) -> bool:
+        """Whether a new post of this message is the short form: all but failures and repeats
+        (storm counts, digests, recoveries, summaries refer to what was posted before)."""
+        return self.kind not in (NoticeKind.FAILURE, NoticeKind.REPEAT)
+
+    def decision_shown(self, compact: bool) -> Decision | None:
+        """What auto-remediation decided, where the form shows it: the whole message, and a repeat's
+        short form (a comment on the open ticket says what was done this time)."""
+        return self.decision if not compact or self.kind == NoticeKind.REPEAT else None

@@ -16,8 +16,6 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-#: Jobs listed per cause in the text and Markdown formats (the HTML page lists every kept job).
-JOBS_SHOWN = 5
 #: Bars of the cause chart (the rest are summed in the last bar).
 BARS = 40
 #: Days the trend chart shows: this many up to the last failure, the days without one as zero.

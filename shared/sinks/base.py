@@ -104,15 +104,6 @@ def truncate(text: str, limit: int, marker: str = "…") -> str:
     return text[: limit - len(marker)].rstrip() + marker
 
 
-def truncate_bytes(text: str, limit: int, marker: str = "…") -> str:
-    """``text`` cut to at most ``limit`` UTF-8 bytes (never in the middle of a character)."""
-    if len(text.encode()) <= limit:
-        return text
-    room = limit - len(marker.encode())
-    cut = text.encode()[: max(room, 0)].decode("utf-8", errors="ignore")
-    return cut.rstrip() + marker
-
-
 class DeliveryError(Exception):
     """A sink could not deliver; ``retryable`` says whether trying again may help."""
 

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from shared.notify.message import Message, Section
-from shared.vocab import NoticeKind
 
 PieceKind = Literal["heading", "text", "steps", "items", "code", "facts", "links"]
 
@@ -60,8 +59,7 @@ def pieces(message: Message, compact: bool = False, *, links: bool = True, foote
     out: list[Piece] = []
     if not compact and message.context:
         out.append(Piece("text", " · ".join(message.context)))
-    decision = message.decision
-    if decision is not None and (not compact or message.kind == NoticeKind.REPEAT):
+    if (decision := message.decision_shown(compact)) is not None:
         out += [Piece("text", decision.headline), *(Piece("text", line) for line in decision.lines)]
     if not compact and message.facts:
         out += [Piece("heading", message.labels.get("what_failed", "")), Piece("facts", pairs=message.facts)]

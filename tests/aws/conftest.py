@@ -9,7 +9,7 @@ import json
 import os
 import re
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +21,7 @@ import boto3
 import botocore.loaders
 import botocore.session
 import pytest
+from botocore.stub import Stubber
 from moto import mock_aws
 
 from tests.support.clock import FakeClock
@@ -333,3 +334,17 @@ def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake_sts: tuple[FakeS
         clock = FakeClock()
         monkeypatch.setattr(handler, "app", new_container(clock))
         yield World(sts, backup, hook, hook_url, tmp_path / "outbox", clock)
+
+
+def stubbed_backup_clients(queues: Mapping[str, Callable[[Stubber], None]], stubbers: list[Stubber]) -> list[Any]:
+    """One AWS Backup client per Region of ``queues``, each answering from a Stubber that its queue
+    fills (the stubbers are added to ``stubbers``, to check later that every answer was asked for)."""
+    made = []
+    for region, queue in queues.items():
+        client = boto3.client("backup", region_name=region)
+        stubber = Stubber(client)
+        queue(stubber)
+        stubber.activate()
+        stubbers.append(stubber)
+        made.append(client)
+    return made

@@ -10,14 +10,13 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
 import functions.aws.jobs as jobs
 import functions.local as local
 from functions.cli import EXIT_BAD_INPUT, EXIT_OK, main
-from tests.aws.conftest import BACKUP, COPY, RESTORE
+from tests.aws.conftest import BACKUP, COPY, RESTORE, stubbed_backup_clients
 
 
 @pytest.fixture
@@ -35,15 +34,7 @@ def stubbed(monkeypatch: pytest.MonkeyPatch, regions: dict[str, Any]) -> list[St
 
     def clients(asked: list[str]) -> list[Any]:
         assert asked == list(regions)
-        made = []
-        for region, queue in regions.items():
-            client = boto3.client("backup", region_name=region)
-            stubber = Stubber(client)
-            queue(stubber)
-            stubber.activate()
-            stubbers.append(stubber)
-            made.append(client)
-        return made
+        return stubbed_backup_clients(regions, stubbers)
 
     monkeypatch.setattr(jobs, "backup_clients", clients)
     return stubbers

@@ -12,13 +12,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.stub import Stubber
 
 import functions.aws.jobs as jobs
 from functions.aws.app import WEEKLY_REPORT_EVENT
-from tests.aws.conftest import BACKUP, COPY, REGION, RESTORE, World
+from tests.aws.conftest import BACKUP, COPY, REGION, RESTORE, World, stubbed_backup_clients
 from tests.delivery.conftest import FakeServices
 
 #: The WeeklyReportSchedule's time: a Monday at 08:00 UTC. The recorded jobs fall in the week before.
@@ -70,15 +69,7 @@ class Clients:
         self.calls.append(regions)
         queues = self.queues.pop(0)
         assert regions == list(queues)
-        made = []
-        for region, queue in queues.items():
-            client = boto3.client("backup", region_name=region)
-            stubber = Stubber(client)
-            queue(stubber)
-            stubber.activate()
-            self.stubbers.append(stubber)
-            made.append(client)
-        return made
+        return stubbed_backup_clients(queues, self.stubbers)
 
     def all_answered(self) -> None:
         for stubber in self.stubbers:

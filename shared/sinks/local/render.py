@@ -12,7 +12,6 @@ from typing import Any
 from shared.models import Outcome
 from shared.notify.message import Message, Section
 from shared.sinks.base import clean
-from shared.vocab import NoticeKind
 
 INDENT = "  "
 
@@ -51,8 +50,7 @@ def render_text(message: Message, compact: bool = False) -> str:
         lines.append(INDENT + " · ".join(message.context))
     width = max((len(label) for label, _ in message.facts), default=0) + 2
     lines += [f"{INDENT}{label:<{width}}{clean(value)}" for label, value in message.facts]
-    decision = message.decision
-    if decision is not None and (not compact or message.kind == NoticeKind.REPEAT):
+    if (decision := message.decision_shown(compact)) is not None:
         lines += ["", *_wrap(decision.headline), *(line for text in decision.lines for line in _wrap(text))]
     for section in message.body(compact):
         lines += _section(section)

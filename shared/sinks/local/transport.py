@@ -16,9 +16,6 @@ from shared.sinks.base import DeliveryError
 from shared.sinks.local.render import message_document, render_text
 from shared.vocab import NoticeKind
 
-#: The notices a local copy shows in full; the others (storm updates, digests, recoveries) are short.
-FULL = frozenset({NoticeKind.FAILURE, NoticeKind.REPEAT})
-
 
 class LocalSink(Protocol):
     """Gets every notice, with the payloads the configured sinks were sent (or would be)."""
@@ -82,5 +79,5 @@ class ConsoleSink:
 
     def write(self, notice: Notice, message: Message, payloads: dict[str, Any] | None = None) -> str:
         stream = self.stream or sys.stdout
-        stream.write(render_text(message, compact=notice.kind not in FULL) + "\n" + "-" * 100 + "\n")
+        stream.write(render_text(message, compact=message.compact) + "\n" + "-" * 100 + "\n")
         return "printed"

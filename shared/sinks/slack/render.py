@@ -251,8 +251,7 @@ def build_message(message: Message, compact: bool = False) -> dict[str, Any]:
     sections = message.body(compact)
     if not compact and (facts := _facts_block(message)) is not None:
         head.append(facts)
-    if not compact or message.kind == NoticeKind.REPEAT:
-        head += remediation_blocks(message.decision)  # in the head: never cut by _fit
+    head += remediation_blocks(message.decision_shown(compact))  # in the head: never cut by _fit
     for section in sections:
         blocks = _section(section)
         # The storm's count and what auto-remediation changed stay in the head: never cut by _fit.

@@ -19,9 +19,6 @@ from shared.sinks.slack.config import SlackSink
 from shared.sinks.slack.render import _SDK_LOG, SlackLimits, build_message
 from shared.vocab import NoticeKind
 
-#: What a webhook posts in full; the rest (storm counts, digests, recoveries) is short.
-FULL = frozenset({NoticeKind.FAILURE, NoticeKind.REPEAT})
-
 
 def _key(secret: str) -> str:
     """A stable, non-secret name for a webhook (for pacing)."""
@@ -60,7 +57,7 @@ class SlackWebhook:
         return default_verdict(response, now)
 
     def payload(self, message: Message) -> dict[str, Any]:
-        return {**build_message(message, compact=message.kind not in FULL), "unfurl_links": False,
+        return {**build_message(message, compact=message.compact), "unfurl_links": False,
                 "unfurl_media": False}
 
     def preview(self, message: Message, previous: Receipt | None) -> dict[str, Any]:
@@ -145,7 +142,7 @@ class SlackApi:
             return [update] if self.storm_mode == "update" else [reply]
         if message.kind in (NoticeKind.RECOVERED, NoticeKind.REPEAT) and ts:
             return [("chat.postMessage", {**base, "thread_ts": ts, **build_message(message, compact=True)})]
-        return [("chat.postMessage", {**base, **build_message(message, compact=message.kind not in FULL)})]
+        return [("chat.postMessage", {**base, **build_message(message, compact=message.compact)})]
 
     def preview(self, message: Message, previous: Receipt | None) -> dict[str, Any]:
         return {"calls": [{"method": m, "json": a} for m, a in self.requests(message, previous)]}

@@ -163,8 +163,7 @@ def build_card(message: Message, budget: _Budget | None = None, approval: TeamsA
     body: list[dict[str, Any]] = [{"type": "Container", "style": style, "bleed": True, "items": header_items}]
     if not compact:
         body += _fact_rows(message)
-    if not compact or message.kind == NoticeKind.REPEAT:
-        body += remediation_items(message.decision)
+    body += remediation_items(message.decision_shown(compact))
     for section in message.body(compact):
         body += _section(section, budget)
     card: dict[str, Any] = {

@@ -13,10 +13,6 @@ from shared.sinks.base import DestinationKind, Receipt
 from shared.sinks.http import RETRYABLE_STATUS, Request, Response, Sender, Verdict, default_verdict
 from shared.sinks.teams.config import TeamsSink
 from shared.sinks.teams.render import TeamsLimits, build_payload
-from shared.vocab import NoticeKind
-
-#: What is posted in full; the rest (storm counts, digests, recoveries) is a short card.
-FULL = frozenset({NoticeKind.FAILURE, NoticeKind.REPEAT})
 
 #: The statuses a Workflows webhook answers when it took the message: 202 Accepted ("Post to a
 #: channel when a webhook request is received"), 200 from the retired Office 365 connectors.
@@ -87,7 +83,7 @@ class TeamsWorkflow:
         return default_verdict(response, now)
 
     def payload(self, message: Message) -> dict[str, Any]:
-        return build_payload(message, self.approval, compact=message.kind not in FULL)
+        return build_payload(message, self.approval, compact=message.compact)
 
     def preview(self, message: Message, previous: Receipt | None) -> dict[str, Any]:
         return {"method": "POST", "url": "<teams workflows webhook>", "json": self.payload(message)}
