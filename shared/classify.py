@@ -100,9 +100,27 @@ class Candidate:
                 "unconfirmed_scope": -unconfirmed, "priority": priority}
 
 
+#: Decisions remembered per classifier: a storm repeats a handful of messages across many jobs.
+DECISIONS_REMEMBERED = 4096
+#: What a decision depends on besides the catalog (``_decision_key``), and what it is: the finding,
+#: the rule's title when it names placeholders (filled for each failure), and the code filled in.
+DecisionKey = tuple[Any, ...]
+Decision = tuple[Finding, str | None, str | None]
+
+
+def _decision_key(failure: Failure) -> DecisionKey | None:
+    """Every field of a failure that the finding depends on, except the placeholders a title names
+    (None when a decoded authorization message takes part: those are rare and not remembered)."""
+    if failure.decoded is not None:
+        return None
+    return (failure.cloud, failure.message, tuple(failure.codes), failure.code, failure.job_type,
+            failure.resource_type, failure.state, failure.failed, failure.recovered)
+
+
 class Classifier:
     def __init__(self, catalog: Catalog | None = None) -> None:
         self.catalog = catalog or default_catalog()
+        self._decisions: dict[DecisionKey, Decision] = {}
 
     def candidates(self, failure: Failure, ranked: bool = True) -> list[Candidate]:
         """Every rule that matches and whose scope admits the failure, the winner first (in no
@@ -188,9 +206,26 @@ class Classifier:
                 "codes": failure.codes or ([failure.code] if failure.code else [])}
 
     def classify(self, failure: Failure) -> Finding:
+        """The finding for ``failure``. Classifying is a pure function of the failure's fields and
+        the catalog, so a decision is remembered (a bounded number, the oldest forgotten first) and
+        only a title that names placeholders is filled again."""
+        key = _decision_key(failure)
+        if key is None:
+            return self._decide(failure)[0]
+        decision = self._decisions.get(key)
+        if decision is None:
+            decision = self._decisions[key] = self._decide(failure)
+            if len(self._decisions) > DECISIONS_REMEMBERED:
+                del self._decisions[next(iter(self._decisions))]
+        finding, template, code = decision
+        if template is None:
+            return finding
+        return finding.model_copy(update={"title": _title(template, failure, code)})
+
+    def _decide(self, failure: Failure) -> Decision:
         found = self.candidates(failure, ranked=False)
         if not found:
-            return unclassified(failure, self.catalog)
+            return unclassified(failure, self.catalog), None, None
         winner = min(found, key=Candidate.sort_key)
         rule = winner.rule.rule
         base = CONFIDENCE[_evidence_kind(winner, bool(failure.message))]
@@ -200,23 +235,28 @@ class Classifier:
         if rule.resource_types and not failure.resource_type:
             confidence *= UNSTATED_SCOPE_FACTOR
         code = failure.code or winner.evidence.get("inferred-code")
-        title = rule.title
-        if "{" in title:
-            title = _UNFILLED_ASIDE.sub("", fill(title, {**failure.placeholders(), **({"code": code} if code else {})}))
-        if "  " in title or "\n" in title:
-            title = _SPACE.sub(" ", title)
-        title = title.strip()
+        template = rule.title if "{" in rule.title else None
         generic = winner.layer < LAYER_STATE or rule.documented
-        return Finding(
+        finding = Finding(
             cause=rule.cause,
             rule=rule.id,
             code=self.catalog.knowledge.spell(failure.cloud, code),
             confidence=round(confidence, 3),
-            title=title,
+            title=_title(rule.title, failure, code),
             severity=rule.severity,
             explicit_deny=bool(failure.decoded and failure.decoded.explicit_deny),
             documentation=_documentation(self.catalog, failure, code) if generic else None,
         )
+        return finding, template, code
+
+
+def _title(title: str, failure: Failure, code: str | None) -> str:
+    """A rule's title with the failure's values, on one line."""
+    if "{" in title:
+        title = _UNFILLED_ASIDE.sub("", fill(title, {**failure.placeholders(), **({"code": code} if code else {})}))
+    if "  " in title or "\n" in title:
+        title = _SPACE.sub(" ", title)
+    return title.strip()
 
 
 _KIND_ORDER = ("decoded", "code", "inferred-code", "message", "any-action", "state", "umbrella-code")

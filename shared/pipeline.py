@@ -46,9 +46,10 @@ class Pipeline:
     decoder: Decoder | None = None
     language: str = "en"
 
-    def parse(self, raw: Any) -> Failure:
+    def parse(self, raw: Any, checked: bool = False) -> Failure:
+        """``raw`` as a failure (``checked``: it was read by ``shared.untrusted.read_plain``)."""
         catalog = self.classifier.catalog
-        return parse_event(raw, catalog.codes, catalog.aws_codes)
+        return parse_event(raw, catalog.codes, catalog.aws_codes, checked=checked)
 
     def enrich(self, failure: Failure) -> Failure:
         for enricher in self.enrichers:

@@ -179,3 +179,32 @@ def test_unknown_failures_are_unclassified_with_the_message_kept(classifier: Cla
 def test_a_successful_job_is_not_a_failure(classifier: Classifier) -> None:
     finding = classifier.classify(failure_of(classifier, "aws/backup-job-completed.json"))
     assert finding.cause == "unclassified" and "not a failure" in finding.title
+
+
+def test_a_classifier_that_has_seen_many_failures_answers_as_a_fresh_one() -> None:
+    """Decisions are remembered per classifier: the answer never depends on what came before."""
+    failures = [parse_event(load_event(path)) for path in event_paths("aws") + event_paths("azure")]
+    seasoned = Classifier()
+    for failure in failures:
+        seasoned.classify(failure)
+    for failure in reversed(failures):
+        assert seasoned.classify(failure) == Classifier().classify(failure)
+
+
+def test_a_title_is_filled_with_each_failures_own_values() -> None:
+    event = load_event("aws/seed003-copy-org-membership.json")
+    classifier = Classifier()
+    titles = []
+    for account in ("444455556666", "777788889999"):
+        event["detail"]["destinationBackupVaultArn"] = f"arn:aws:backup:us-west-2:{account}:backup-vault:central"
+        titles.append(classifier.classify(parse_event(event)).title)
+    assert "444455556666" in titles[0] and "777788889999" in titles[1]
+
+
+def test_a_failure_changed_after_parsing_does_not_change_the_next_one() -> None:
+    event = load_event("aws/seed003-copy-source-kms-key-access.json")
+    first = parse_event(event)
+    first.codes.append("InvalidSnapshot.NotFound")
+    first.facts.clear()
+    again = parse_event(event)
+    assert "InvalidSnapshot.NotFound" not in again.codes and again.facts

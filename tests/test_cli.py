@@ -330,6 +330,11 @@ HOSTILE_LINES: list[tuple[bytes, str]] = [
      "NaN at detail.backupSizeInBytes is not a JSON number"),
     (b'{"source": "aws.ec2", "source": "aws.backup", "detail-type": "Backup Job State Change", "detail": {}}',
      'duplicate key "source"'),
+    # repeated keys that a line read the fast way (shared.untrusted.read_plain) must also see
+    (b'{"source" : "aws.ec2", "source": "aws.backup", "detail-type": "Backup Job State Change", "detail": {}}',
+     'duplicate key "source"'),
+    (b'{"source": "aws.backup", "detail-type": "Backup Job State Change", '
+     b'"detail": {"state": "COMPLETED", "state": "FAILED"}}', 'duplicate key "state" in the object at detail'),
     (b'{"source": "aws.' + b"x" * 1_000_000 + b'"}', "(1000004 characters)"),
 ]
 

@@ -14,12 +14,14 @@ from shared.parse import EventError, parse_event
 from shared.untrusted import (
     MAX_DEPTH,
     MAX_ERROR_CHARS,
+    NOT_PLAIN,
     NotJson,
     check_value,
     decode_at,
     decode_text,
     excerpt,
     read_json,
+    read_plain,
 )
 from tests.conftest import event_paths, load_event
 
@@ -107,3 +109,55 @@ def test_a_huge_source_is_quoted_in_a_bounded_excerpt() -> None:
     with pytest.raises(EventError) as caught:
         parse_event(event)
     assert "(1000004 characters)" in str(caught.value) and len(str(caught.value)) < 300
+
+
+def _careful(line: str) -> Any:
+    """What the careful way makes of ``line``: its value, or the refusal's text."""
+    try:
+        value, end = decode_at(line)
+        if line[end:].strip():
+            return "extra data"
+        check_value(value)
+        return value
+    except EventError as exc:
+        return f"refused: {exc}"
+
+
+def test_plain_lines_read_the_fast_way_as_the_careful_way_reads_them() -> None:
+    lines = [json.dumps(load_event(path)) for path in event_paths("aws") + event_paths("azure")]
+    lines += [json.dumps(load_event(path), separators=(",", ":")) for path in event_paths("aws")]
+    plain = [line for line in lines if read_plain(line) is not NOT_PLAIN]
+    assert len(plain) > len(lines) // 2  # most real payloads are plain
+    for line in plain:
+        assert read_plain(line) == _careful(line)
+
+
+@pytest.mark.parametrize("line", [
+    '{"a": 1, "a": 2}',                      # a repeated key
+    '{"a": {"b": 1, "b": 1}}',               # repeated deeper, same value
+    '{"a" : 1, "a": 2}',                     # a space before the colon
+    '{"a"\t:1,"a"\n:2}',                     # tab and newline before the colon
+    '{"a": "x\\": 1", "a": 2}',              # an escaped quote before a colon
+    '{"a": "\\u0022:", "a": 2}',             # an escaped quote as \\u0022
+    '{"a": "\\ud800"}',                      # a lone surrogate escape
+    '{"a": "x\udc80"}',                      # a byte that is not UTF-8 (surrogateescape)
+    '{"a": NaN}', '{"a": Infinity}', '{"a": 1e400}',
+    '{"a": 18446744073709551616}',           # 2**64: orjson would read a double
+    '{"a": 123456789012345678901234567890}',
+    "[" * MAX_DEPTH + "]" * MAX_DEPTH,       # nesting at the limit
+    '\ufeff{"a": 1}',                        # a byte order mark
+    '{"a": 1} {"b": 2}',                     # two documents on one line
+    '{"a": 1',                               # cut
+])
+def test_what_the_fast_way_cannot_settle_is_left_to_the_careful_way(line: str) -> None:
+    assert read_plain(line) is NOT_PLAIN
+
+
+@pytest.mark.parametrize("line", [
+    '{"a": 9223372036854775807, "b": -9223372036854775808}',  # 19 digits: read as integers
+    '{"a": [1, 2.5, true, false, null, {"b": "c"}], "d": ""}',
+    "[" * (MAX_DEPTH // 2 - 1) + "]" * (MAX_DEPTH // 2 - 1),
+    '{"a": "한국어 日本語"}',
+])
+def test_plain_documents_are_read_the_fast_way(line: str) -> None:
+    assert read_plain(line) == json.loads(line)

@@ -20,13 +20,18 @@ def _first_problem(exc: ValidationError) -> str:
     return f"{where}: {error['msg']}"
 
 
-def parse_event(raw: Any, codes: CodeBook | None = None, aws_codes: CodeBook | None = None) -> Failure:
+def parse_event(raw: Any, codes: CodeBook | None = None, aws_codes: CodeBook | None = None, *,
+                checked: bool = False) -> Failure:
     """An AWS Backup EventBridge event or an Azure Monitor common-alert-schema alert as a
     ``Failure``; anything else raises ``EventError`` saying what it is and why it was refused.
     ``codes`` and ``aws_codes`` are the documented codes of each cloud, to spell and find them.
     Every entry point comes through here, so this is where a value that the parsers and the core
-    must not walk is refused (``shared.untrusted.check_value``)."""
-    check_event(raw)
+    must not walk is refused (``shared.untrusted.check_value``), unless the reader has ``checked``
+    it already."""
+    if not checked:
+        check_event(raw)
+    elif not isinstance(raw, dict):
+        raise EventError(f"expected a JSON object, got {excerpt(raw)}")
     if "detail-type" in raw or "source" in raw:
         source = raw.get("source")
         if source != "aws.backup":

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.models import Failure
 from shared.parse.azure import CodeBook
-from shared.parse.codes import codes_in
+from shared.parse.codes import MESSAGES_REMEMBERED, spelled_codes_in
 from shared.text import strip_wrapping_quotes
 from shared.vocab import JobType
 
@@ -211,10 +212,24 @@ def console_url(region: str | None, job_type: JobType | None, job_id: str | None
             f"#/jobs/{job_type}/details/{job_id}")
 
 
-def _codes(message: str | None, book: CodeBook | None) -> list[str]:
-    """The codes in the message, in documented spelling where known."""
-    found = codes_in(message, (lambda code: code in book) if book else (lambda code: False))
-    return [book.spell(code) or code for code in found] if book else found
+class MessageReading(NamedTuple):
+    """What a status message says, read once: the message without wrapping quotes, its codes
+    (documented spelling first), the encoded authorization message, and ``message_facts``."""
+
+    message: str | None
+    codes: tuple[str, ...]
+    encoded: str | None
+    facts: tuple[tuple[str, str], ...]
+
+
+@lru_cache(maxsize=MESSAGES_REMEMBERED)
+def read_message(status_message: str | None, book: CodeBook | None) -> MessageReading:
+    """``statusMessage`` read as ``MessageReading`` (pure, so remembered per message and book)."""
+    message = strip_wrapping_quotes(status_message) if status_message else None
+    if not message:
+        return MessageReading(None, (), None, ())
+    return MessageReading(message, spelled_codes_in(message, book), encoded_message_in(message),
+                          tuple(message_facts(message).items()))
 
 
 def parse_backup_event(raw: dict[str, Any], codes: CodeBook | None = None) -> Failure:
@@ -224,9 +239,8 @@ def parse_backup_event(raw: dict[str, Any], codes: CodeBook | None = None) -> Fa
     d = event.detail
     job_type = JOB_TYPES.get(event.detail_type)
     state = (d.status or d.state or "").upper() or None
-    message = strip_wrapping_quotes(d.status_message) if d.status_message else None
-    if message == "":
-        message = None
+    reading = read_message(d.status_message, codes)
+    message = reading.message
     failed = state in FAILED_STATES or (job_type == "backup" and state == "COMPLETED" and bool(message))
 
     job_id = d.backup_job_id or d.copy_job_id or d.restore_job_id
@@ -246,7 +260,7 @@ def parse_backup_event(raw: dict[str, Any], codes: CodeBook | None = None) -> Fa
         "message_category": d.message_category,
         **(d.created_by.facts() if d.created_by else {}),
         **arn_ids(resource_arn, recovery_point),
-        **message_facts(message),
+        **dict(reading.facts),
     }
     if job_type == "copy":
         destination = arn_parts(d.destination_backup_vault_arn)
@@ -283,10 +297,10 @@ def parse_backup_event(raw: dict[str, Any], codes: CodeBook | None = None) -> Fa
         resource_name=_name(resource_arn),
         vault_name=d.backup_vault_name or _name(vault_arn),
         vault_id=vault_arn,
-        code=found[0] if (found := _codes(message, codes)) else None,
-        codes=found,
+        code=reading.codes[0] if reading.codes else None,
+        codes=list(reading.codes),
         message=message,
-        encoded_message=encoded_message_in(message),
+        encoded_message=reading.encoded,
         facts={k: v for k, v in facts.items() if v},
         links=links,
     )

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.models import Failure
-from shared.parse.codes import codes_in
+from shared.parse.codes import spelled_codes_in
 from shared.vocab import JobType
 
 SCHEMA_ID = "azureMonitorCommonAlertSchema"
@@ -277,7 +277,7 @@ def parse_common_alert(raw: dict[str, Any], codes: CodeBook | None = None) -> Fa
 
     message = text("errormessage", "errorstring", "failurereason", "errordetails") or ess.description
     code = extract_code(ess, fields, codes)
-    in_message = [codes.spell(c) or c for c in codes_in(message, codes.__contains__)]
+    in_message = spelled_codes_in(message, codes)
     all_codes = list(dict.fromkeys(c for c in (code, *in_message) if c))
     code = code or (all_codes[0] if all_codes else None)
     condition = (ess.monitor_condition or "Fired").lower()
