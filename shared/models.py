@@ -59,8 +59,9 @@ class Failure(BaseModel):
     decoded: DecodedAuthorization | None = None
     #: Everything else the fix can name (see ``shared.catalog.schema.PLACEHOLDERS``).
     facts: dict[str, str] = {}
-    #: Notes from enrichment (a call that failed, a token that could not be decoded).
-    notes: list[str] = []
+    #: Notes from enrichment (a call that failed, a token that could not be decoded). A factory:
+    #: pydantic deep-copies a literal default for every failure.
+    notes: list[str] = Field(default_factory=list)
     #: Links to the provider's console pages (job, resource), filled by the parsers.
     links: dict[str, str] = {}
 

@@ -15,8 +15,10 @@ for a value the event carried.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -54,7 +56,10 @@ ARN_IDS: dict[tuple[str, str], str] = {
     # a bucket's ARN has no Region or account: arn:aws:s3:::name
     ("s3", r"([a-z0-9][a-z0-9.-]+)"): "bucket_name",
 }
-_ARN_IDS = [(service, re.compile(pattern + r"(?:[/:].*)?$"), name) for (service, pattern), name in ARN_IDS.items()]
+#: ``ARN_IDS`` by service, each pattern compiled.
+_ARN_IDS: dict[str, list[tuple[re.Pattern[str], str]]] = {}
+for (_service, _pattern), _id in ARN_IDS.items():
+    _ARN_IDS.setdefault(_service, []).append((re.compile(_pattern + r"(?:[/:].*)?$"), _id))
 #: Resource parts of the ARNs AWS Backup gives recovery points: its own for fully managed resources
 #: (and S3, EFS, DynamoDB with advanced features), the service's snapshot, image or backup otherwise.
 #: A copy or restore event names the recovery point it used only in the envelope's ``resources``.
@@ -144,7 +149,14 @@ class JobDetail(BaseModel):
         is the one object kept: it names the plan)."""
         if not isinstance(data, dict):
             return data
-        return {k: v if k == "createdBy" and isinstance(v, dict) else _text(v) for k, v in data.items()}
+        loose = [k for k, v in data.items() if type(v) is not str or not v]  # most values are text
+        if not loose:
+            return data
+        data = dict(data)
+        for key in loose:
+            if not (key == "createdBy" and isinstance(data[key], dict)):
+                data[key] = _text(data[key])
+        return data
 
 
 class BackupEvent(BaseModel):
@@ -172,9 +184,11 @@ class BackupEvent(BaseModel):
         return [str(v) for v in value if _text(v)] if isinstance(value, list) else []
 
 
-def arn_parts(arn: str | None) -> dict[str, str]:
+@lru_cache(maxsize=256)  # an event names its resource, vault and role ARNs several times over
+def arn_parts(arn: str | None) -> Mapping[str, str]:
+    """An ARN's partition, service, region, account and resource (empty when it is not an ARN)."""
     match = _ARN.match(arn or "")
-    return match.groupdict() if match else {}
+    return MappingProxyType(match.groupdict() if match else {})
 
 
 def _name(arn: str | None) -> str | None:
@@ -189,9 +203,12 @@ def arn_ids(*arns: str | None) -> dict[str, str]:
     ids: dict[str, str] = {}
     for arn in arns:
         parts = arn_parts(arn)
-        for service, pattern, name in _ARN_IDS:
-            found = pattern.match(parts.get("resource", "")) if parts.get("service") == service else None
-            if found and name not in ids and not (service == "s3" and (parts["region"] or parts["account"])):
+        service = parts.get("service", "")
+        if service == "s3" and (parts["region"] or parts["account"]):
+            continue  # an access point or an object lambda, not a bucket
+        for pattern, name in _ARN_IDS.get(service, ()):
+            found = pattern.match(parts["resource"])
+            if found and name not in ids:
                 ids[name] = found.group(1)
     return ids
 

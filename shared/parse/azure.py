@@ -72,8 +72,8 @@ class Essentials(BaseModel):
     signal_type: str | None = Field(None, alias="signalType")
     monitor_condition: str | None = Field(None, alias="monitorCondition")
     monitoring_service: str | None = Field(None, alias="monitoringService")
-    alert_target_ids: list[str] = Field([], alias="alertTargetIDs")
-    configuration_items: list[str] = Field([], alias="configurationItems")
+    alert_target_ids: list[str] = Field(default_factory=list, alias="alertTargetIDs")
+    configuration_items: list[str] = Field(default_factory=list, alias="configurationItems")
     origin_alert_id: str | None = Field(None, alias="originAlertId")
     fired: datetime | None = Field(None, alias="firedDateTime")
     description: str | None = None
