@@ -1,5 +1,7 @@
 """Where one event's time goes in `backup-responder classify`: microseconds per event, per phase,
-on one core, beside what the pydantic models alone cost (the floor of any parse path built on them).
+on one core, beside what the pydantic models alone cost (the floor of any parse path built on them),
+and an AWS line read into its envelope three ways: as `classify` does (`read_plain`, then the
+pydantic model), by pydantic from the JSON text, and by msgspec from the JSON text.
 
     .venv/bin/python bench/phases.py [--events 10000]
 
@@ -34,6 +36,25 @@ def _per_event(items: list[Any], work: Callable[[Any], object], fresh: Callable[
     return best / len(items) * 1e6
 
 
+def _msgspec_envelope() -> Any:
+    """A decoder of the AWS envelope into msgspec structs with the fields ``BackupEvent`` reads, as
+    loose as its models (text, numbers, ``{}``): what reading and validating at once costs there."""
+    import msgspec
+
+    loose = str | int | float | dict[str, Any] | list[Any] | None
+    names = ["backup_job_id", "copy_job_id", "restore_job_id", "state", "status", "status_message",
+             "resource_arn", "resource_type", "created_resource_arn", "backup_vault_arn", "backup_vault_name",
+             "source_backup_vault_arn", "destination_backup_vault_arn", "recovery_point_arn",
+             "source_recovery_point_arn", "destination_recovery_point_arn", "iam_role_arn", "account_id",
+             "message_category", "created_by"]
+    detail = msgspec.defstruct("Detail", [(name, loose, None) for name in names], rename="camel")
+    envelope = msgspec.defstruct("Envelope", [
+        ("detail_type", str), ("source", str), ("detail", detail), ("id", loose, None), ("account", loose, None),
+        ("time", str | None, None), ("region", str | None, None), ("resources", list[loose], [])],
+        rename={"detail_type": "detail-type"})
+    return msgspec.json.Decoder(envelope)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=10000)
@@ -52,12 +73,13 @@ def main() -> None:
     from shared.parse.aws import BackupEvent
     from shared.parse.azure import CommonAlert
     from shared.pipeline import Pipeline
-    from shared.untrusted import read_plain
+    from shared.untrusted import NOT_PLAIN, read_plain
 
     lines = generate(args.events)
     text = "\n".join(lines)
     values = [json.loads(line) for line in lines]
     aws = [v for v in values if "source" in v]
+    aws_lines = [line for line in lines if '"aws.backup"' in line and read_plain(line) is not NOT_PLAIN]
     azure = [v for v in values if "schemaId" in v]
     pipeline = Pipeline()
     failures = [pipeline.parse(v, checked=True) for v in values]
@@ -82,9 +104,13 @@ def main() -> None:
         ("models alone: BackupEvent validated", _per_event(aws, BackupEvent.model_validate)),
         ("models alone: CommonAlert validated", _per_event(azure, CommonAlert.model_validate)),
         ("models alone: Failure validated", _per_event(fields, lambda kw: Failure(**kw))),
+        ("AWS line to envelope: read_plain, BackupEvent", _per_event(
+            aws_lines, lambda line: BackupEvent.model_validate(read_plain(line)))),
+        ("AWS line to envelope: pydantic from JSON", _per_event(aws_lines, BackupEvent.model_validate_json)),
+        ("AWS line to envelope: msgspec from JSON", _per_event(aws_lines, _msgspec_envelope().decode)),
     )
     for name, micros in rows:
-        print(f"{name:<40} {micros:8.2f} us")
+        print(f"{name:<46} {micros:8.2f} us")
 
 
 if __name__ == "__main__":
