@@ -7,6 +7,7 @@ so that catalog authors can predict it, and ``explain`` says why a rule won.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,6 +122,7 @@ class Classifier:
     def __init__(self, catalog: Catalog | None = None) -> None:
         self.catalog = catalog or default_catalog()
         self._decisions: dict[DecisionKey, Decision] = {}
+        self._remembering = threading.Lock()
 
     def candidates(self, failure: Failure, ranked: bool = True) -> list[Candidate]:
         """Every rule that matches and whose scope admits the failure, the winner first (in no
@@ -214,9 +216,11 @@ class Classifier:
             return self._decide(failure)[0]
         decision = self._decisions.get(key)
         if decision is None:
-            decision = self._decisions[key] = self._decide(failure)
-            if len(self._decisions) > DECISIONS_REMEMBERED:
-                del self._decisions[next(iter(self._decisions))]
+            decision = self._decide(failure)
+            with self._remembering:  # the Azure worker classifies on several threads
+                self._decisions[key] = decision
+                if len(self._decisions) > DECISIONS_REMEMBERED:
+                    del self._decisions[next(iter(self._decisions))]
         finding, template, code = decision
         if template is None:
             return finding
