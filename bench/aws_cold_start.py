@@ -121,7 +121,10 @@ RATIOS = (
 
 
 def _run(code: str) -> dict[str, float]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
+    # PYTHONDONTWRITEBYTECODE would leave the project's modules without bytecode (compiled from
+    # source on every run) while the installed packages have theirs: the warm-up must write it.
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AWS_", "POWERTOOLS_")) and k != "PYTHONDONTWRITEBYTECODE"}
     env.update(LAMBDA_ENV, PYTHONPATH=str(ROOT), AzureWebJobsStorage="UseDevelopmentStorage=true")
     out = subprocess.run([sys.executable, "-c", _CHILD.format(code=code)], check=True, capture_output=True,
                          text=True, cwd=ROOT, env=env)

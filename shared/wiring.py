@@ -14,7 +14,6 @@ from shared.notify.config import ResponderConfig, config_from_settings
 from shared.notify.secrets import SecretResolver, resolve_secret
 from shared.notify.types import ConfigError
 from shared.pipeline import Enricher, Pipeline
-from shared.remediation.changes import Remediator
 from shared.responder import Responder
 from shared.settings import Settings
 from shared.sinks import BuildContext, build_destinations
@@ -26,11 +25,12 @@ from shared.state import MemoryStore, StateStore
 
 if TYPE_CHECKING:  # imported where used: only a configuration that asks for them pays for them
     from shared.approval import TeamsApprovalLink
+    from shared.remediation.changes import Remediator
 
 log = logging.getLogger("backup_responder")
 
 #: The cloud adapters that apply fixes, created only when auto-remediation is not off.
-Remediators = Callable[[], Sequence[Remediator]]
+Remediators = Callable[[], Sequence["Remediator"]]
 
 
 def approval_link(settings: Settings, resolvers: Sequence[SecretResolver] = ()) -> TeamsApprovalLink | None:

@@ -28,7 +28,7 @@ import json
 import os
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -53,13 +53,15 @@ from shared.parse import EventError
 from shared.parse.aws import arn_parts
 from shared.pipeline import Enricher
 from shared.redact import error_text, quiet_sdk_loggers
-from shared.remediation.changes import Remediator
 from shared.responder import DeliveryFailed, Report, Responder, failures
 from shared.settings import Settings
 from shared.sinks.http import SYSTEM_CLOCK, Clock
 from shared.state import MemoryStore, StateStore
 from shared.untrusted import check_event
 from shared.wiring import build_responder
+
+if TYPE_CHECKING:  # the remediation modules are imported only when remediation is on
+    from shared.remediation.changes import Remediator
 
 #: The same failure is one job id in one state: a second delivery of it is a duplicate.
 IDEMPOTENCY_KEY = "[detail.backupJobId || detail.copyJobId || detail.restoreJobId, detail.state || detail.status]"

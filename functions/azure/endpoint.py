@@ -36,14 +36,14 @@ from functions.azure.state import StateError
 from shared.parse import EventError
 from shared.pipeline import Enricher
 from shared.redact import error_text, quiet_sdk_loggers, redact
-from shared.remediation.changes import Remediator
 from shared.responder import DeliveryFailed, Report, Responder, failures
 from shared.sinks.http import SYSTEM_CLOCK, Clock
 from shared.state import StateStore
 from shared.untrusted import NotJson, bounded, check_event, printable, read_json
 
-if TYPE_CHECKING:  # the weekly report's parts are imported only when it runs
+if TYPE_CHECKING:  # the weekly report's and remediation's parts are imported only when they run
     from functions.azure.enrich import ArmClient
+    from shared.remediation.changes import Remediator
     from shared.report.digest import ReportRun
 
 log = logging.getLogger("backup_responder.azure")

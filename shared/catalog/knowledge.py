@@ -18,12 +18,12 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from shared.catalog.schema import Example, Match, Rule
-from shared.parse.azure import CodeBook
+from shared.parse.codes import CodeBook
 
 DATA_DIR = Path(__file__).parent
 AWS_ERRORS, AZURE_CODES = "aws_errors.json", "azure_codes.yaml"
@@ -95,6 +95,10 @@ class ErrorDoc:
     action: str | None = None
     #: Whether ``cause`` says what the documentation says, not only what the family implies.
     cause_documented: bool = False
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its values (the compiled catalog holds about a thousand; see ``CompiledRule``)."""
+        return ErrorDoc, tuple(getattr(self, f.name) for f in fields(self))
 
 
 def _words(text: str) -> frozenset[str]:

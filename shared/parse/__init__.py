@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from shared.models import Failure
 from shared.parse.aws import parse_backup_event
-from shared.parse.azure import SCHEMA_ID, CodeBook, parse_common_alert
+from shared.parse.codes import CodeBook
 from shared.untrusted import EventError, bounded, check_event, excerpt
 
 __all__ = ["CodeBook", "EventError", "parse_event"]
@@ -41,6 +41,9 @@ def parse_event(raw: Any, codes: CodeBook | None = None, aws_codes: CodeBook | N
             return parse_backup_event(raw, aws_codes)
         except ValidationError as exc:
             raise EventError(f"malformed AWS Backup event: {_first_problem(exc)}") from exc
+    # Imported here, not at the top: the Lambda parses AWS events only.
+    from shared.parse.azure import SCHEMA_ID, parse_common_alert
+
     if "schemaId" in raw or "data" in raw:
         schema = raw.get("schemaId")
         if schema != SCHEMA_ID:

@@ -24,8 +24,7 @@ from typing import Any, NamedTuple
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.models import Failure
-from shared.parse.azure import CodeBook
-from shared.parse.codes import MESSAGES_REMEMBERED, spelled_codes_in
+from shared.parse.codes import MESSAGES_REMEMBERED, CodeBook, spelled_codes_in
 from shared.text import strip_wrapping_quotes
 from shared.vocab import JobType
 

@@ -9,14 +9,13 @@ parser looks in all of those; ``CodeBook`` restores the documented spelling.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.models import Failure
-from shared.parse.codes import spelled_codes_in
+from shared.parse.codes import CodeBook, spelled_codes_in
 from shared.vocab import JobType
 
 SCHEMA_ID = "azureMonitorCommonAlertSchema"
@@ -104,39 +103,6 @@ class CommonAlert(BaseModel):
 
     schema_id: str = Field(alias="schemaId")
     data: AlertData
-
-
-class CodeBook:
-    """Documented spellings of provider error codes, looked up in any case."""
-
-    #: Codes are found inside a text by their first characters, then compared whole.
-    _PREFIX = 4
-
-    def __init__(self, codes: Iterable[str] = ()) -> None:
-        self._by_lower = {code.lower(): code for code in codes}
-        self._by_prefix: dict[str, list[str]] = {}
-        for code in sorted(self._by_lower, key=len, reverse=True):  # longest first: UserErrorX over ErrorX
-            self._by_prefix.setdefault(code[:self._PREFIX], []).append(code)
-
-    def spell(self, code: str | None) -> str | None:
-        if not code:
-            return None
-        return self._by_lower.get(code.lower(), code)
-
-    def __contains__(self, code: object) -> bool:
-        return isinstance(code, str) and code.lower() in self._by_lower
-
-    def found_in(self, text: str) -> str | None:
-        """The longest known code inside ``text`` (built-in alerts embed it lower-cased in
-        ``originAlertId``, at the end or followed by a word such as ``log``)."""
-        lowered = text.lower()
-        best = ""
-        for start in range(len(lowered) - self._PREFIX + 1):
-            for code in self._by_prefix.get(lowered[start:start + self._PREFIX], ()):
-                if len(code) > len(best) and lowered.startswith(code, start):
-                    best = code
-                    break
-        return self._by_lower[best] if best else None
 
 
 def _fields(obj: Any, depth: int = 6) -> dict[str, Any]:

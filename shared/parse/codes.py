@@ -19,7 +19,7 @@ unmistakable (``...Exception``, ``...Fault``, ``UserError...``); plain words fol
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Protocol
 
@@ -95,7 +95,7 @@ def codes_in(text: str | None, known: Callable[[str], bool] = lambda code: False
 
 
 class Spelling(Protocol):
-    """A cloud's documented codes (``shared.parse.azure.CodeBook``)."""
+    """A cloud's documented codes (``CodeBook``)."""
 
     def __contains__(self, code: object) -> bool: ...
 
@@ -113,3 +113,36 @@ def spelled_codes_in(text: str | None, book: Spelling | None) -> tuple[str, ...]
     if book is None:
         return tuple(codes_in(text))
     return tuple(book.spell(code) or code for code in codes_in(text, book.__contains__))
+
+
+class CodeBook:
+    """Documented spellings of provider error codes, looked up in any case."""
+
+    #: Codes are found inside a text by their first characters, then compared whole.
+    _PREFIX = 4
+
+    def __init__(self, codes: Iterable[str] = ()) -> None:
+        self._by_lower = {code.lower(): code for code in codes}
+        self._by_prefix: dict[str, list[str]] = {}
+        for code in sorted(self._by_lower, key=len, reverse=True):  # longest first: UserErrorX over ErrorX
+            self._by_prefix.setdefault(code[:self._PREFIX], []).append(code)
+
+    def spell(self, code: str | None) -> str | None:
+        if not code:
+            return None
+        return self._by_lower.get(code.lower(), code)
+
+    def __contains__(self, code: object) -> bool:
+        return isinstance(code, str) and code.lower() in self._by_lower
+
+    def found_in(self, text: str) -> str | None:
+        """The longest known code inside ``text`` (built-in alerts embed it lower-cased in
+        ``originAlertId``, at the end or followed by a word such as ``log``)."""
+        lowered = text.lower()
+        best = ""
+        for start in range(len(lowered) - self._PREFIX + 1):
+            for code in self._by_prefix.get(lowered[start:start + self._PREFIX], ()):
+                if len(code) > len(best) and lowered.startswith(code, start):
+                    best = code
+                    break
+        return self._by_lower[best] if best else None

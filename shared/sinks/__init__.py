@@ -2,7 +2,8 @@
 its markup; ``transport.py``: how it is sent, and ``build``), and this registry. Adding a sink is
 one folder and one line in ``SINK_TYPES``.
 
-A sink's transport (and its SDK) is imported only when a sink of that type is configured."""
+A sink's settings model and its transport (and its SDK) are imported only when a sink of that type
+is configured."""
 
 from __future__ import annotations
 
@@ -13,19 +14,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import Field
+from pydantic import BeforeValidator, SerializeAsAny
+from pydantic_core import PydanticCustomError
 
 from shared.notify.secrets import SecretResolver, is_reference, resolve_secret
 from shared.notify.types import ConfigError, RetryConfig
 from shared.sinks.base import BrokenDestination, Destination, DestinationKind, SinkSettings, check_url
-from shared.sinks.github.config import GitHubSink
 from shared.sinks.http import SYSTEM_CLOCK, Clock, Pacer, RetryPolicy, Sender, Transport, urllib_transport
-from shared.sinks.jira.config import JiraSink
-from shared.sinks.local.config import OutboxSinkConfig
-from shared.sinks.pagerduty.config import PagerDutySink
-from shared.sinks.servicenow.config import ServiceNowSink
-from shared.sinks.slack.config import SlackSink
-from shared.sinks.teams.config import TeamsSink
 
 if TYPE_CHECKING:
     from shared.approval import TeamsApprovalLink
@@ -36,24 +31,45 @@ log = logging.getLogger("backup_responder.delivery")
 
 @dataclass(frozen=True)
 class SinkType:
-    config: type[SinkSettings]
+    #: ``module:class`` of its settings model (a ``SinkSettings``).
+    settings: str
     kind: DestinationKind
     #: ``module:function`` building the destination: ``(name, settings, BuildContext) -> Destination``.
     builder: str | None
 
+    def config(self) -> type[SinkSettings]:
+        """The settings model, imported now: a cold start imports the models of the types configured only."""
+        return _load(self.settings)  # type: ignore[no-any-return]
+
 
 SINK_TYPES: dict[str, SinkType] = {
-    "slack": SinkType(SlackSink, "chat", "shared.sinks.slack.transport:build"),
-    "teams": SinkType(TeamsSink, "chat", "shared.sinks.teams.transport:build"),
-    "jira": SinkType(JiraSink, "ticket", "shared.sinks.jira.transport:build"),
-    "servicenow": SinkType(ServiceNowSink, "ticket", "shared.sinks.servicenow.transport:build"),
-    "pagerduty": SinkType(PagerDutySink, "ticket", "shared.sinks.pagerduty.transport:build"),
-    "github": SinkType(GitHubSink, "ticket", "shared.sinks.github.transport:build"),
-    "outbox": SinkType(OutboxSinkConfig, "local", None),  # the responder writes it itself
+    "slack": SinkType("shared.sinks.slack.config:SlackSink", "chat", "shared.sinks.slack.transport:build"),
+    "teams": SinkType("shared.sinks.teams.config:TeamsSink", "chat", "shared.sinks.teams.transport:build"),
+    "jira": SinkType("shared.sinks.jira.config:JiraSink", "ticket", "shared.sinks.jira.transport:build"),
+    "servicenow": SinkType("shared.sinks.servicenow.config:ServiceNowSink", "ticket",
+                           "shared.sinks.servicenow.transport:build"),
+    "pagerduty": SinkType("shared.sinks.pagerduty.config:PagerDutySink", "ticket",
+                          "shared.sinks.pagerduty.transport:build"),
+    "github": SinkType("shared.sinks.github.config:GitHubSink", "ticket", "shared.sinks.github.transport:build"),
+    # The responder writes the outbox itself.
+    "outbox": SinkType("shared.sinks.local.config:OutboxSinkConfig", "local", None),
 }
 
-SinkConfig = Annotated[SlackSink | TeamsSink | JiraSink | ServiceNowSink | PagerDutySink | GitHubSink
-                       | OutboxSinkConfig, Field(discriminator="type")]
+
+def _by_type(value: Any) -> Any:
+    """A sink's settings validated by the model its ``type`` names (its errors keep their place)."""
+    if isinstance(value, SinkSettings):
+        return value
+    kind = value.get("type") if isinstance(value, dict) else None
+    if kind not in SINK_TYPES:
+        raise PydanticCustomError("sink_type", "{problem} (one of: {known})", {
+            "problem": f"unknown sink type {kind!r}" if kind is not None else "a sink needs a type",
+            "known": ", ".join(SINK_TYPES)})
+    return SINK_TYPES[kind].config().model_validate(value)
+
+
+#: One sink's settings in the configuration: the model of its ``type``.
+SinkConfig = Annotated[SerializeAsAny[SinkSettings], BeforeValidator(_by_type)]
 #: The types quiet hours hold back by default.
 CHAT_TYPES = tuple(name for name, t in SINK_TYPES.items() if t.kind == "chat")
 #: One pacer per process for the real clock, so responders built per invocation share it.
@@ -95,9 +111,13 @@ class BuildContext:
         return Sender(label, policy=policy, clock=self.clock, pacer=pacer, transport=self.transport, rng=self.rng)
 
 
+def _load(path: str) -> Any:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
 def _builder(path: str) -> Callable[[str, Any, BuildContext], Destination]:
-    module, _, function = path.partition(":")
-    return getattr(importlib.import_module(module), function)  # type: ignore[no-any-return]
+    return _load(path)  # type: ignore[no-any-return]
 
 
 def build_destination(name: str, settings: SinkSettings, context: BuildContext) -> Destination | None:

@@ -162,6 +162,7 @@ def test_every_configuration_model_refuses_unknown_keys() -> None:
     from pydantic import BaseModel
 
     from shared.notify.config import ResponderConfig
+    from shared.sinks import SINK_TYPES
 
     seen: dict[str, object] = {}
 
@@ -174,6 +175,8 @@ def test_every_configuration_model_refuses_unknown_keys() -> None:
                 walk(info.annotation)
 
     walk(ResponderConfig)
+    for sink_type in SINK_TYPES.values():  # each sink's model, which its ``type`` selects
+        walk(sink_type.config())
     assert {"ResponderConfig", "SlackSink", "JiraSink", "Route", "Match", "RemediationConfig"} <= set(seen)
     assert {name for name, extra in seen.items() if extra != "forbid"} == set()
 
