@@ -16,15 +16,21 @@ from functions.aws.observe import NoTracer, build_tracer, tracing_enabled
 ROOT = Path(__file__).resolve().parents[1]
 #: Deferred until the configuration asks for them.
 DEFERRED = ("aws_xray_sdk", "functions.aws.remediate", "shared.remediation.engine", "shared.approval", "slack_sdk",
-            "yaml")
+            "yaml",
+            # the Azure parser (an AWS event never needs it) and remediation's changes (off by default)
+            "shared.parse.azure", "shared.remediation.changes")
+#: Each sink type's settings model: imported only when a sink of that type is configured.
+SINK_SETTINGS = {"slack": "shared.sinks.slack.config", "teams": "shared.sinks.teams.config",
+                 "jira": "shared.sinks.jira.config", "servicenow": "shared.sinks.servicenow.config",
+                 "pagerduty": "shared.sinks.pagerduty.config", "github": "shared.sinks.github.config"}
 FIRST_FAILURE = """
-import json, sys
+import gc, json, sys
 from pathlib import Path
 import functions.aws.handler as h
 event = json.loads(Path("tests/events/aws/seed004-restore-ec2-not-authorized-encoded.json").read_text())
 pipeline = h.app.responder(None).pipeline
 assert pipeline.assess(pipeline.parse(event)).finding.cause == "aws.iam.pass-role"
-print(json.dumps({"modules": sorted(sys.modules), "tracer": type(h.tracer).__name__}))
+print(json.dumps({"modules": sorted(sys.modules), "tracer": type(h.tracer).__name__, "gc": gc.isenabled()}))
 """
 
 
@@ -48,6 +54,12 @@ def test_with_tracing_off_and_no_remediation_the_first_failure_imports_none_of_t
     result = _first_failure(LAMBDA_TASK_ROOT="/var/task", POWERTOOLS_TRACE_DISABLED="true")
     assert result["tracer"] == "NoTracer"
     assert [m for m in DEFERRED if _imported(result, m)] == []
+    assert [m for m in SINK_SETTINGS.values() if _imported(result, m)] == []  # no sink configured
+
+
+def test_the_handler_leaves_the_garbage_collector_on() -> None:
+    # (it is off while the handler's imports run, see functions/aws/handler.py)
+    assert _first_failure(LAMBDA_TASK_ROOT="/var/task", POWERTOOLS_TRACE_DISABLED="true")["gc"] is True
 
 
 def test_with_tracing_on_the_handler_is_traced_by_powertools() -> None:
@@ -59,6 +71,7 @@ def test_slack_sdk_is_imported_when_a_slack_sink_is_built() -> None:
     # (and only then: the first test has no sink and does not import it)
     result = _first_failure(SLACK_WEBHOOK_URL="https://hooks.slack.com/services/T0/B0/x")
     assert _imported(result, "slack_sdk")
+    assert [t for t, m in SINK_SETTINGS.items() if _imported(result, m)] == ["slack"]  # its settings model only
 
 
 @pytest.mark.parametrize(("env", "on"), [

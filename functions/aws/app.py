@@ -179,6 +179,7 @@ class App:
         self.table = self.env.get(ENV_TABLE) or None
         self._clients: AccountClients | None = None
         self._remediation_clients: AccountClients | None = None
+        self._dynamodb: Any = None
         self._state: StateStore | None = None
         self._config: ResponderConfig | None = None
         self._idempotency = IdempotencyConfig(event_key_jmespath=IDEMPOTENCY_KEY,
@@ -210,10 +211,16 @@ class App:
 
         return [AwsRemediator(self.remediation_clients(context))]
 
+    def dynamodb(self) -> Any:
+        """The one DynamoDB client of the container, for the state store and the idempotency layer
+        (a second client would cost a cold start some 20 ms more)."""
+        if self._dynamodb is None:
+            self._dynamodb = self.session.client("dynamodb", config=CLIENT_CONFIG)
+        return self._dynamodb
+
     def state(self) -> StateStore:
         if self._state is None:
-            self._state = (DynamoStore(self.table, self.session.client("dynamodb", config=CLIENT_CONFIG))
-                           if self.table else MemoryStore())
+            self._state = DynamoStore(self.table, self.dynamodb()) if self.table else MemoryStore()
         return self._state
 
     def config(self, settings: Settings) -> ResponderConfig:
@@ -246,7 +253,7 @@ class App:
         if self._process_once is None:
             persistence = DynamoDBPersistenceLayer(
                 table_name=self.table, key_attr=KEY_ATTR, expiry_attr=TTL_ATTR,
-                boto3_client=self.session.client("dynamodb", config=CLIENT_CONFIG))
+                boto3_client=self.dynamodb())
             self._process_once = idempotent_function(
                 data_keyword_argument="event", persistence_store=persistence, config=self._idempotency,
                 key_prefix=IDEMPOTENCY_KEY_PREFIX)(self.process)

@@ -57,6 +57,22 @@ def test_seed004_is_decoded_classified_and_explained(world: World) -> None:
     assert any("could not describe restore job" in note for note in message["failure"]["notes"])
 
 
+def test_the_state_store_and_idempotency_share_one_dynamodb_client(world: World,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    session = handler.app.session
+    made: list[str] = []
+    create = session.client
+
+    def client(name: str, *args: Any, **kwargs: Any) -> Any:
+        made.append(name)
+        return create(name, *args, **kwargs)
+
+    monkeypatch.setattr(session, "client", client)
+    world.invoke(load_event(SEED004))
+    world.invoke(load_event(SEED004))  # a duplicate: the idempotency layer answers it from the table
+    assert made.count("dynamodb") == 1
+
+
 def test_seed004_reaches_slack(world: World) -> None:
     world.invoke(load_event(SEED004))
     [post] = world.hook.posts
