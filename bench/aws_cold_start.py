@@ -45,6 +45,7 @@ LAMBDA_ENV = {
     "POWERTOOLS_LOG_LEVEL": "WARNING",
     "STATE_TABLE": "backup-responder-state",
     "MEMBER_ROLE_NAME": "BackupResponderReadOnly",
+    "PYDANTIC_DISABLE_PLUGINS": "__all__",
     "LAMBDA_TASK_ROOT": str(ROOT),  # in Lambda, so that Powertools' Tracer traces unless told not to
 }
 

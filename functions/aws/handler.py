@@ -17,8 +17,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext  # noqa: E402
 
 from functions.aws.app import App  # noqa: E402
 from functions.aws.observe import logger, metrics, tracer  # noqa: E402
+from shared.catalog import default_catalog  # noqa: E402
 
 app = App()
+default_catalog()  # what the first failure classifies with, loaded while the collector is off
 gc.freeze()
 gc.enable()
 

@@ -18,12 +18,14 @@ dead-letter queue); the error names the reference, never a value.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.parameters import SecretsProvider, SSMProvider
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.aws.accounts import CLIENT_CONFIG, error_code
+
+if TYPE_CHECKING:  # Powertools Parameters is imported when a reference is first resolved
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider, SSMProvider
 
 SSM_PREFIX = "ssm:"
 SECRETS_MANAGER_PREFIX = "secretsmanager:"
@@ -67,12 +69,16 @@ class ParameterSecrets:
     @property
     def ssm(self) -> SSMProvider:
         if self._ssm is None:  # created on first use: most deployments use only one of the two
+            from aws_lambda_powertools.utilities.parameters import SSMProvider
+
             self._ssm = SSMProvider(boto_config=CLIENT_CONFIG)
         return self._ssm
 
     @property
     def secrets(self) -> SecretsProvider:
         if self._secrets is None:
+            from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
             self._secrets = SecretsProvider(boto_config=CLIENT_CONFIG)
         return self._secrets
 
