@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,7 +122,7 @@ def _decision_key(failure: Failure) -> DecisionKey | None:
 class Classifier:
     def __init__(self, catalog: Catalog | None = None) -> None:
         self.catalog = catalog or default_catalog()
-        self._decisions: dict[DecisionKey, Decision] = {}
+        self._decisions: OrderedDict[DecisionKey, Decision] = OrderedDict()
         self._remembering = threading.Lock()
 
     def candidates(self, failure: Failure, ranked: bool = True) -> list[Candidate]:
@@ -220,7 +221,8 @@ class Classifier:
             with self._remembering:  # the Azure worker classifies on several threads
                 self._decisions[key] = decision
                 if len(self._decisions) > DECISIONS_REMEMBERED:
-                    del self._decisions[next(iter(self._decisions))]
+                    self._decisions.popitem(last=False)  # O(1), where a dict's oldest key is not
+            return decision[0]
         finding, template, code = decision
         if template is None:
             return finding
