@@ -51,6 +51,7 @@ test: lint typecheck node_modules/.installed $(CHECKOV)
 # The figures of the performance issue, each beside its baseline (bench/README.md).
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/phases.py
 	$(BIN)/python bench/aws_cold_start.py
 
 clean:

@@ -160,6 +160,10 @@ def _throughput(events: list[str], work: str) -> float:
     return best
 
 
+#: Fresh interpreters' environment: PYTHONDONTWRITEBYTECODE would leave the project's modules
+#: without bytecode (compiled from source on every run) while the installed packages have theirs.
+_CHILD_ENV = {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}, "PYTHONPATH": str(ROOT)}
+
 _CHILD = """
 import json, sys, time
 start = time.perf_counter()
@@ -175,7 +179,7 @@ def _fresh_process(imports: str, runs: int = 5) -> dict[str, float]:
     results = []
     for _ in range(runs):
         out = subprocess.run([sys.executable, "-c", _CHILD.format(imports=imports)], check=True,
-                             capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                             capture_output=True, text=True, cwd=ROOT, env=_CHILD_ENV)
         results.append(json.loads(out.stdout))
     results.sort(key=lambda r: r["import_ms"])
     median = results[len(results) // 2]
@@ -207,7 +211,7 @@ def _peak_memory(events: list[str], classify: bool) -> float:
         stream.flush()
         out = subprocess.run([sys.executable, "-c", _STREAM.format(path=stream.name, classify=classify)],
                              check=True, capture_output=True, text=True, cwd=ROOT,
-                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+                             env=_CHILD_ENV)
     return round(float(json.loads(out.stdout)["maxrss_mb"]), 1)
 
 
