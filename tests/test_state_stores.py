@@ -4,9 +4,11 @@ DynamoDB (moto) and Table storage (Azurite, started once per session)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,6 +33,26 @@ def sqlite(clock: FakeClock, request: pytest.FixtureRequest) -> Iterator[StoreUn
     yield StoreUnderTest(SqliteStore(path, clock), clock, peer=lambda: SqliteStore(path, clock))
 
 
+#: The item writes of moto's DynamoDB, which DynamoDB makes atomic and moto does not (two threads
+#: updating one item can both read its old value): one at a time here, so that the concurrency
+#: tests test the store's requests (one conditional write or one ADD, never a read then a write).
+_ITEM_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
+
+
+def _atomic_item_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.Lock()
+    for name in _ITEM_WRITES:
+        write = getattr(DynamoDBBackend, name)
+
+        def one_at_a_time(*args: Any, _write: Any = write, **kwargs: Any) -> Any:
+            with lock:
+                return _write(*args, **kwargs)
+
+        monkeypatch.setattr(DynamoDBBackend, name, one_at_a_time)
+
+
 @contextmanager
 def dynamodb(clock: FakeClock, request: pytest.FixtureRequest) -> Iterator[StoreUnderTest]:
     import boto3
@@ -39,6 +61,7 @@ def dynamodb(clock: FakeClock, request: pytest.FixtureRequest) -> Iterator[Store
     from functions.aws.state import DynamoStore
     from tests.support.dynamodb import TABLE, create_table
 
+    _atomic_item_writes(request.getfixturevalue("monkeypatch"))
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-west-2")
         create_table(client)

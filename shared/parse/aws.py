@@ -55,10 +55,17 @@ ARN_IDS: dict[tuple[str, str], str] = {
     # a bucket's ARN has no Region or account: arn:aws:s3:::name
     ("s3", r"([a-z0-9][a-z0-9.-]+)"): "bucket_name",
 }
-#: ``ARN_IDS`` by service, each pattern compiled.
-_ARN_IDS: dict[str, list[tuple[re.Pattern[str], str]]] = {}
-for (_service, _pattern), _id in ARN_IDS.items():
-    _ARN_IDS.setdefault(_service, []).append((re.compile(_pattern + r"(?:[/:].*)?$"), _id))
+
+
+def _by_service(table: dict[tuple[str, str], str]) -> dict[str, list[tuple[re.Pattern[str], str]]]:
+    """``ARN_IDS`` by service, each pattern compiled to match a whole resource part."""
+    grouped: dict[str, list[tuple[re.Pattern[str], str]]] = {}
+    for (service, pattern), name in table.items():
+        grouped.setdefault(service, []).append((re.compile(pattern + r"(?:[/:].*)?$"), name))
+    return grouped
+
+
+_ARN_IDS = _by_service(ARN_IDS)
 #: Resource parts of the ARNs AWS Backup gives recovery points: its own for fully managed resources
 #: (and S3, EFS, DynamoDB with advanced features), the service's snapshot, image or backup otherwise.
 #: A copy or restore event names the recovery point it used only in the envelope's ``resources``.

@@ -21,7 +21,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from functools import lru_cache
-from typing import Protocol
 
 from shared.text import MAX_MATCHED_CHARS
 
@@ -94,27 +93,6 @@ def codes_in(text: str | None, known: Callable[[str], bool] = lambda code: False
     return found
 
 
-class Spelling(Protocol):
-    """A cloud's documented codes (``CodeBook``)."""
-
-    def __contains__(self, code: object) -> bool: ...
-
-    def spell(self, code: str | None) -> str | None: ...
-
-
-#: Messages whose codes are remembered: a storm repeats a handful of messages across many jobs,
-#: and searching one for every code form costs more than the rest of its event.
-MESSAGES_REMEMBERED = 4096
-
-
-@lru_cache(maxsize=MESSAGES_REMEMBERED)
-def spelled_codes_in(text: str | None, book: Spelling | None) -> tuple[str, ...]:
-    """``codes_in`` with the book's documented spelling (pure, so remembered per text and book)."""
-    if book is None:
-        return tuple(codes_in(text))
-    return tuple(book.spell(code) or code for code in codes_in(text, book.__contains__))
-
-
 class CodeBook:
     """Documented spellings of provider error codes, looked up in any case."""
 
@@ -146,3 +124,16 @@ class CodeBook:
                     best = code
                     break
         return self._by_lower[best] if best else None
+
+
+#: Messages whose codes are remembered: a storm repeats a handful of messages across many jobs,
+#: and searching one for every code form costs more than the rest of its event.
+MESSAGES_REMEMBERED = 4096
+
+
+@lru_cache(maxsize=MESSAGES_REMEMBERED)
+def spelled_codes_in(text: str | None, book: CodeBook | None) -> tuple[str, ...]:
+    """``codes_in`` with the book's documented spelling (pure, so remembered per text and book)."""
+    if book is None:
+        return tuple(codes_in(text))
+    return tuple(book.spell(code) or code for code in codes_in(text, book.__contains__))
