@@ -9,6 +9,8 @@ import re
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shared.parse import EventError, parse_event
 from shared.untrusted import (
@@ -139,6 +141,7 @@ def test_plain_lines_read_the_fast_way_as_the_careful_way_reads_them() -> None:
     '{"a"\t:1,"a"\n:2}',                     # tab and newline before the colon
     '{"a": "x\\": 1", "a": 2}',              # an escaped quote before a colon
     '{"a": "\\u0022:", "a": 2}',             # an escaped quote as \\u0022
+    '{"a": "\\u0022:", "b": 1, "b": 2}',     # ... that would make the key counts agree
     '{"a": "\\ud800"}',                      # a lone surrogate escape
     '{"a": "x\udc80"}',                      # a byte that is not UTF-8 (surrogateescape)
     '{"a": NaN}', '{"a": Infinity}', '{"a": 1e400}',
@@ -161,3 +164,34 @@ def test_what_the_fast_way_cannot_settle_is_left_to_the_careful_way(line: str) -
 ])
 def test_plain_documents_are_read_the_fast_way(line: str) -> None:
     assert read_plain(line) == json.loads(line)
+
+
+_JSON_SCALARS = (st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
+                 | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=8))
+#: Keys from a few letters, so that objects written pair by pair often repeat one.
+_KEYS = st.sampled_from(["a", "b", "source", "detail", 'q"', "k\\", "é", "\ud800"])
+
+
+@st.composite
+def _documents(draw: st.DrawFn) -> str:
+    """A line of JSON as a provider or a tool might write it: objects written pair by pair (keys
+    may repeat), any separators, escapes or raw text, deep or shallow."""
+    def write(value: Any, depth: int) -> str:
+        kind = draw(st.sampled_from(["scalar", "list", "object"])) if depth < 4 else "scalar"
+        if kind == "scalar":
+            return json.dumps(draw(_JSON_SCALARS), ensure_ascii=draw(st.booleans()))
+        if kind == "list":
+            return "[" + ",".join(write(None, depth + 1) for _ in range(draw(st.integers(0, 3)))) + "]"
+        colon = draw(st.sampled_from([":", ": ", " :", "\t:\n"]))
+        pairs = [json.dumps(draw(_KEYS), ensure_ascii=draw(st.booleans())) + colon + write(None, depth + 1)
+                 for _ in range(draw(st.integers(0, 4)))]
+        return "{" + ", ".join(pairs) + "}"
+    return write(None, 0)
+
+
+@given(_documents())
+@settings(max_examples=500, deadline=None)
+def test_any_line_the_fast_way_reads_is_read_as_the_careful_way_reads_it(line: str) -> None:
+    fast = read_plain(line)
+    if fast is not NOT_PLAIN:
+        assert fast == _careful(line)
