@@ -22,40 +22,25 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SEED = ROOT / "tests" / "events" / "aws" / "seed004-restore-ec2-not-authorized-encoded.json"
+sys.path.insert(0, str(ROOT / "bench"))
 
-_CHILD = """
-import json, time
-start = time.perf_counter()
-if {handler}:
-    import functions.aws.handler as h
-    pipeline = h.app.responder(None).pipeline
-    assert pipeline.assess(pipeline.parse(json.loads(open({seed!r}).read()))).finding.cause == "aws.iam.pass-role"
-else:
-    from aws_lambda_powertools import Logger, Metrics
-    import boto3
-    logger, metrics = Logger(service="bench"), Metrics(namespace="Bench")
-    detail = json.loads(open({seed!r}).read())["detail"]
-    client = boto3.session.Session().client("backup")
-print((time.perf_counter() - start) * 1000)
-"""
+from aws_cold_start import _CHILD, CASES, LAMBDA_ENV  # noqa: E402  (the same cases, the same environment)
 
-#: What template.yaml gives the function, offline (credentials that are never used).
-ENV = {"AWS_LAMBDA_FUNCTION_NAME": "backup-responder", "AWS_REGION": "us-west-2", "AWS_DEFAULT_REGION": "us-west-2",
-       "AWS_ACCESS_KEY_ID": "AKIABENCHMARK0000000", "AWS_SECRET_ACCESS_KEY": "bench",
-       "POWERTOOLS_SERVICE_NAME": "backup-responder", "POWERTOOLS_METRICS_NAMESPACE": "BackupResponder",
-       "POWERTOOLS_TRACE_DISABLED": "true", "PYDANTIC_DISABLE_PLUGINS": "__all__",
-       "STATE_TABLE": "backup-responder-state", "MEMBER_ROLE_NAME": "BackupResponderReadOnly",
-       "PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"}  # /var/task is read-only
+#: The figures compared: the bare handler and the responder's first failure, tracing off.
+COMPARED = ("baseline_powertools_boto3_handler", "handler_import_and_first_classification")
 
 
-def _fastest(interpreter: str, package: Path, handler: bool, runs: int) -> float:
+def _fastest(interpreter: str, package: Path, case: str, runs: int) -> float:
+    """The case's fastest run, its modules from the package only (``-P``: not the repository's, which
+    is the working directory so that the case finds its event), writing no bytecode (/var/task is
+    read-only)."""
+    env = {**LAMBDA_ENV, "PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(package),
+           "LAMBDA_TASK_ROOT": str(package)}
     times = []
     for _ in range(runs):
-        out = subprocess.run([interpreter, "-c", _CHILD.format(handler=handler, seed=str(SEED))], check=True,
-                             capture_output=True, text=True, cwd=package,
-                             env={**ENV, "PYTHONPATH": str(package), "LAMBDA_TASK_ROOT": str(package)})
-        times.append(float(out.stdout.strip().splitlines()[-1]))
+        out = subprocess.run([interpreter, "-P", "-c", _CHILD.format(code=CASES[case])], check=True,
+                             capture_output=True, text=True, cwd=ROOT, env=env)
+        times.append(float(json.loads(out.stdout.strip().splitlines()[-1])["ms"]))
     return min(times)
 
 
@@ -76,9 +61,8 @@ def main() -> None:
             if case == "without_bytecode":
                 for cache in list(package.rglob("__pycache__")):
                     shutil.rmtree(cache)
-            for name, handler in (("baseline_powertools_boto3_handler", False),
-                                  ("handler_import_and_first_classification", True)):
-                figures[case][name] = round(_fastest(args.interpreter, package, handler, args.runs), 1)
+            for name in COMPARED:
+                figures[case][name] = round(_fastest(args.interpreter, package, name, args.runs), 1)
     for case, values in figures.items():
         ratio = values["handler_import_and_first_classification"] / values["baseline_powertools_boto3_handler"]
         print(f"{case:<18} " + "  ".join(f"{k} {v} ms" for k, v in values.items()) + f"  ratio {ratio:.2f}x")
