@@ -6,7 +6,9 @@ each beside a baseline measured in the same run (same machine, same interpreter,
 What is measured, each in its own fresh interpreter with the environment template.yaml gives the
 function (in Lambda: ``LAMBDA_TASK_ROOT`` is set):
 - `import boto3`: the floor every Python Lambda that calls AWS pays; and the issue's baseline, a
-  bare Powertools handler (Logger, Metrics, boto3 and one client, the event's fields read);
+  bare Powertools handler (Logger, Metrics, boto3 and one client, the event's fields read); and the
+  same handler validating the event's detail with one pydantic model: the floor of any handler
+  built on pydantic models;
 - `import functions.aws.handler` with tracing on (the template's default, Tracing=Active) and off
   (PassThrough: POWERTOOLS_TRACE_DISABLED=true);
 - the handler plus building the responder and classifying the seed 004 event offline, tracing off
@@ -74,6 +76,22 @@ CASES = {
         "client = boto3.session.Session().client('backup')\n"
         "assert detail['status'] == 'FAILED' and client.meta.region_name\n"
     ),
+    # The floor of any handler whose models are pydantic's: the baseline plus pydantic and one model
+    # that validates the event's detail (importing pydantic and building its first schema).
+    "baseline_plus_pydantic_one_model": (
+        "from pathlib import Path\n"
+        "from aws_lambda_powertools import Logger, Metrics\n"
+        "import boto3\n"
+        "from pydantic import BaseModel\n"
+        "class Detail(BaseModel):\n"
+        "    status: str\n"
+        "    statusMessage: str | None = None\n"
+        "logger, metrics = Logger(service='bench'), Metrics(namespace='Bench')\n"
+        f"event = {_SEED_EVENT}\n"
+        "detail = Detail.model_validate(event['detail'])\n"
+        "client = boto3.session.Session().client('backup')\n"
+        "assert detail.status == 'FAILED' and client.meta.region_name\n"
+    ),
     "handler_import": "import functions.aws.handler",
     # Tracing parameter "PassThrough" (POWERTOOLS_TRACE_DISABLED=true).
     "handler_import_tracing_off": "import os; os.environ['POWERTOOLS_TRACE_DISABLED'] = 'true'\n"
@@ -116,6 +134,7 @@ RATIOS = (
     ("handler_import_and_first_classification", "baseline_powertools_boto3_handler", "min_ms", 1.5),
     ("handler_import_and_first_classification", "baseline_powertools_boto3_handler", "peak_rss_mb", 1.5),
     ("handler_import_and_first_classification_tracing_on", "baseline_powertools_boto3_handler", "min_ms", None),
+    ("baseline_plus_pydantic_one_model", "baseline_powertools_boto3_handler", "min_ms", None),
     ("azure_import_function_app", "baseline_import_azure_functions_identity", "min_ms", 1.3),
     ("azure_import_and_first_alert", "baseline_import_azure_functions_identity", "min_ms", None),
 )

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from shared.classify import Classifier
 from shared.decode import DecodeError, Decoder, apply_decoded, decode_command, parse_decoded
 from shared.models import Failure, Outcome
-from shared.parse import parse_event
+from shared.parse import EventError, parse_event
 from shared.plan import plan_for
 from shared.redact import error_text
 
@@ -47,9 +47,14 @@ class Pipeline:
     language: str = "en"
 
     def parse(self, raw: Any, checked: bool = False) -> Failure:
-        """``raw`` as a failure (``checked``: it was read by ``shared.untrusted.read_plain``)."""
+        """``raw`` as a failure (``checked``: it was read by ``shared.untrusted.read_plain``); an
+        event of a cloud whose rules the catalog does not hold is refused, not left unclassified."""
         catalog = self.classifier.catalog
-        return parse_event(raw, catalog.codes, catalog.aws_codes, checked=checked)
+        failure = parse_event(raw, catalog.codes, catalog.aws_codes, checked=checked)
+        if failure.cloud not in catalog.clouds:
+            raise EventError(f"an {failure.cloud} event: this responder handles {' and '.join(catalog.clouds)} "
+                             "failures only")
+        return failure
 
     def enrich(self, failure: Failure) -> Failure:
         for enricher in self.enrichers:

@@ -9,6 +9,8 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from shared.catalog import CLOUDS, default_catalog
+from shared.classify import Classifier
 from shared.decode import Decoder
 from shared.notify.config import ResponderConfig, config_from_settings
 from shared.notify.secrets import SecretResolver, resolve_secret
@@ -54,7 +56,7 @@ def build_responder(settings: Settings | None = None, *, config: ResponderConfig
                     state: StateStore | None = None, resolvers: Sequence[SecretResolver] = (),
                     clock: Clock = SYSTEM_CLOCK, transport: Transport = urllib_transport, dry_run: bool = False,
                     remediators: Remediators | Sequence[Remediator] | None = None,
-                    local: Sequence[LocalSink] = ()) -> Responder:
+                    local: Sequence[LocalSink] = (), clouds: tuple[str, ...] = CLOUDS) -> Responder:
     """The responder the settings and the configuration describe.
 
     - sinks: ``RESPONDER_CONFIG``'s routes and sinks (``config``, read once by the caller), or else
@@ -62,7 +64,8 @@ def build_responder(settings: Settings | None = None, *, config: ResponderConfig
       get a copy of everything; ``resolvers`` add secret reference schemes (``ssm:``...);
     - auto-remediation: when ``RESPONDER_AUTO_REMEDIATE`` and the configuration's ``remediation``
       section leave it on or in dry-run, with the adapters ``remediators`` makes (only then);
-    - Teams cards offer "Apply fix" when ``RESPONDER_APPROVAL_BASE_URL`` and ``RESPONDER_APPROVAL_SECRET`` are set.
+    - Teams cards offer "Apply fix" when ``RESPONDER_APPROVAL_BASE_URL`` and ``RESPONDER_APPROVAL_SECRET`` are set;
+    - the catalog of ``clouds``: a function that handles one cloud's failures loads that cloud's rules only.
 
     ``ConfigError`` for a configuration that cannot be used."""
     settings = settings or Settings.from_env()
@@ -73,7 +76,8 @@ def build_responder(settings: Settings | None = None, *, config: ResponderConfig
     sinks += [OutboxSink(s.path) for s in config.sinks.values() if isinstance(s, OutboxSinkConfig)]
     context = BuildContext(resolvers=resolvers, clock=clock, transport=transport,
                            approval=approval_link(settings, resolvers))
-    pipeline = Pipeline(enrichers=enrichers, decoder=decoder, language=config.language or settings.language)
+    pipeline = Pipeline(Classifier(default_catalog(clouds)), enrichers=enrichers, decoder=decoder,
+                        language=config.language or settings.language)
     state = state or MemoryStore()
     engine = None
     if remediators is not None and config.remediation.effective_mode(settings.auto_remediate) != "off":

@@ -26,11 +26,15 @@ SINK_SETTINGS = {"slack": "shared.sinks.slack.config", "teams": "shared.sinks.te
 FIRST_FAILURE = """
 import gc, json, sys
 from pathlib import Path
+import shared.catalog
+loaded, load_compiled = [], shared.catalog.load_compiled
+shared.catalog.load_compiled = lambda path, *a: loaded.append(path.name) or load_compiled(path, *a)
 import functions.aws.handler as h
 event = json.loads(Path("tests/events/aws/seed004-restore-ec2-not-authorized-encoded.json").read_text())
 pipeline = h.app.responder(None).pipeline
 assert pipeline.assess(pipeline.parse(event)).finding.cause == "aws.iam.pass-role"
-print(json.dumps({"modules": sorted(sys.modules), "tracer": type(h.tracer).__name__, "gc": gc.isenabled()}))
+print(json.dumps({"modules": sorted(sys.modules), "tracer": type(h.tracer).__name__, "gc": gc.isenabled(),
+                  "clouds": pipeline.classifier.catalog.clouds, "catalogs": loaded}))
 """
 
 
@@ -55,6 +59,11 @@ def test_with_tracing_off_and_no_remediation_the_first_failure_imports_none_of_t
     assert result["tracer"] == "NoTracer"
     assert [m for m in DEFERRED if _imported(result, m)] == []
     assert [m for m in SINK_SETTINGS.values() if _imported(result, m)] == []  # no sink configured
+
+
+def test_the_first_failure_is_classified_with_the_aws_catalog_alone() -> None:
+    result = _first_failure(LAMBDA_TASK_ROOT="/var/task", POWERTOOLS_TRACE_DISABLED="true")
+    assert result["clouds"] == ["aws"] and result["catalogs"] == ["compiled-aws.pickle"]
 
 
 def test_the_handler_leaves_the_garbage_collector_on() -> None:
@@ -106,3 +115,22 @@ def test_the_azure_workers_start_imports_the_routes_only() -> None:
     loaded = [m for m in ("functions.azure.endpoint", "functions.azure.remediate", "azure.mgmt", "jwt", "shared.responder")
               if any(n == m or n.startswith(m + ".") for n in modules)]
     assert loaded == []
+
+
+def test_the_azure_workers_first_alert_is_classified_with_the_azure_catalog_alone() -> None:
+    code = """
+import json, shared.catalog
+from pathlib import Path
+loaded, load_compiled = [], shared.catalog.load_compiled
+shared.catalog.load_compiled = lambda path, *a: loaded.append(path.name) or load_compiled(path, *a)
+import function_app
+from functions.azure import blueprint
+pipeline = blueprint.endpoint().responder.pipeline
+alert = json.loads(Path("tests/events/azure/blob-backup-usererrormissingrequiredpermissions.json").read_text())
+assert pipeline.assess(pipeline.parse(alert)).finding.cause == "azure.blob.vault-msi-permissions"
+print(json.dumps({"clouds": pipeline.classifier.catalog.clouds, "catalogs": loaded}))
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "RESPONDER_"))}
+    env.update(PYTHONPATH=str(ROOT), AzureWebJobsStorage="UseDevelopmentStorage=true")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    assert json.loads(out.stdout.splitlines()[-1]) == {"clouds": ["azure"], "catalogs": ["compiled-azure.pickle"]}

@@ -63,6 +63,8 @@ from shared.wiring import build_responder
 if TYPE_CHECKING:  # the remediation modules are imported only when remediation is on
     from shared.remediation.changes import Remediator
 
+#: The clouds whose failures this function handles: it loads only their part of the catalog.
+CLOUDS = ("aws",)
 #: The same failure is one job id in one state: a second delivery of it is a duplicate.
 IDEMPOTENCY_KEY = "[detail.backupJobId || detail.copyJobId || detail.restoreJobId, detail.state || detail.status]"
 IDEMPOTENCY_KEY_PREFIX = "job-state"
@@ -239,7 +241,7 @@ class App:
                                decoder=_TracedDecoder(StsDecoder(clients)), state=self.state(),
                                resolvers=self.secrets.resolvers(),
                                remediators=lambda: self.remediators(context),
-                               clock=self.clock)
+                               clock=self.clock, clouds=CLOUDS)
 
     def handle(self, event: Any, context: LambdaContext) -> dict[str, Any]:
         logger.set_correlation_id(correlation_id(event))

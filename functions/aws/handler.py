@@ -15,12 +15,12 @@ from typing import Any  # noqa: E402
 
 from aws_lambda_powertools.utilities.typing import LambdaContext  # noqa: E402
 
-from functions.aws.app import App  # noqa: E402
+from functions.aws.app import CLOUDS, App  # noqa: E402
 from functions.aws.observe import logger, metrics, tracer  # noqa: E402
 from shared.catalog import default_catalog  # noqa: E402
 
 app = App()
-default_catalog()  # what the first failure classifies with, loaded while the collector is off
+default_catalog(CLOUDS)  # what the first failure classifies with, loaded while the collector is off
 gc.freeze()
 gc.enable()
 

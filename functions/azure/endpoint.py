@@ -48,6 +48,8 @@ if TYPE_CHECKING:  # the weekly report's and remediation's parts are imported on
 
 log = logging.getLogger("backup_responder.azure")
 
+#: The clouds whose failures this function handles: it loads only their part of the catalog.
+CLOUDS = ("azure",)
 #: The largest alert accepted. Common-alert-schema payloads are a few KB; Azure Monitor caps
 #: action payloads far below this, so anything bigger is not an alert.
 MAX_BODY_BYTES = 256 * 1024
@@ -278,7 +280,8 @@ def build_endpoint(env: Mapping[str, str] | None = None, enrichers: Sequence[Enr
 
         return azure_remediators(credential, env)
 
-    responder = build_responder(settings, enrichers=enrichers, state=store, remediators=remediators, clock=clock)
+    responder = build_responder(settings, enrichers=enrichers, state=store, remediators=remediators, clock=clock,
+                                clouds=CLOUDS)
     graph = None
     if responder.config.report is not None:  # the weekly report's Resource Graph query
         from functions.azure.enrich import ARM_ENDPOINT, ArmClient, managed_identity

@@ -1,11 +1,13 @@
 """Loading and checking the error catalog (the YAML files beside this module).
 
 The YAML files are the reviewed source. Reading, validating and indexing them takes a few hundred
-milliseconds, paid on every cold start; ``compiled.pickle`` beside them holds the result (the
+milliseconds, paid on every cold start; ``compiled*.pickle`` beside them hold the result (the
 validated rules, the provider knowledge and the matchers' inputs), built by
-``tools/compile_catalog.py`` and keyed by a hash of the files and of the code that defines what it
-holds. ``default_catalog`` loads it in a few milliseconds when its key is current, and falls back to
-the YAML otherwise (``tests/catalog/test_compiled.py`` fails then, saying how to rebuild it).
+``tools/compile_catalog.py`` and keyed by a hash of the files and of the code that defines what they
+hold: one file for both clouds (the CLI) and one for each cloud alone, since the Lambda never needs
+Azure's rules and code book nor the Azure function AWS's. ``default_catalog`` loads one in a few
+milliseconds when its key is current, and falls back to the YAML otherwise
+(``tests/test_compiled_catalog.py`` fails then, saying how to rebuild them).
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ from pydantic import ValidationError
 
 from shared.catalog.knowledge import KNOWLEDGE_FILES, Knowledge, load_knowledge
 from shared.catalog.schema import CatalogFile, Rule
+from shared.vocab import Cloud
 
 CATALOG_DIR = Path(__file__).parent
-#: The compiled catalog (see the module's docstring).
-COMPILED = CATALOG_DIR / "compiled.pickle"
+#: The clouds a catalog can hold rules for (a rule's cloud is the first word of its cause).
+CLOUDS: tuple[str, ...] = tuple(cloud.value for cloud in Cloud)
 #: The modules whose classes the compiled catalog holds: a change to them makes it stale too.
 _CODE = ("__init__.py", "knowledge.py", "schema.py", "../parse/codes.py")
 log = logging.getLogger("backup_responder")
@@ -37,6 +40,20 @@ log = logging.getLogger("backup_responder")
 
 class CatalogError(ValueError):
     """A catalog file that does not follow the schema, or rules that clash."""
+
+
+#: The cloud sets a catalog is compiled for: both (the CLI), and each alone (its function).
+COMPILED_CLOUDS: tuple[tuple[str, ...], ...] = (CLOUDS, *((cloud,) for cloud in CLOUDS))
+
+
+def compiled_path(clouds: Iterable[str] = CLOUDS, directory: Path = CATALOG_DIR) -> Path:
+    """Where the compiled catalog of ``clouds`` is kept."""
+    chosen = sorted(set(clouds))
+    return directory / ("compiled.pickle" if chosen == sorted(CLOUDS) else f"compiled-{'-'.join(chosen)}.pickle")
+
+
+#: The compiled catalog of both clouds (see the module's docstring).
+COMPILED = compiled_path()
 
 
 def literal_weight(pattern: str) -> int:
@@ -210,15 +227,19 @@ class CloudIndex:
 
 
 class Catalog:
-    """All rules, in file-name order, indexed by cloud and by id."""
+    """The rules of ``clouds`` (default: both), in file-name order, indexed by cloud and by id, with
+    what the providers document about those clouds' codes."""
 
     def __init__(self, rules: Iterable[Rule], sources: Iterable[str] = (), umbrella_codes: Iterable[str] = (),
-                 knowledge_dir: Path | None = None) -> None:
-        written = tuple(rules)
-        rule_codes: dict[str, list[str]] = {"aws": [], "azure": []}
+                 knowledge_dir: Path | None = None, clouds: Iterable[str] = CLOUDS) -> None:
+        self.clouds = tuple(clouds)
+        if unknown := set(self.clouds) - set(CLOUDS):
+            raise CatalogError(f"unknown cloud {sorted(unknown)[0]!r} (one of: {', '.join(CLOUDS)})")
+        written = tuple(rule for rule in rules if rule.cause.split(".")[0] in self.clouds)
+        rule_codes: dict[str, list[str]] = {cloud: [] for cloud in self.clouds}
         for rule in written:
             rule_codes[rule.cause.split(".")[0]].extend(rule.match.codes)
-        self.knowledge: Knowledge = load_knowledge(knowledge_dir, umbrella_codes, rule_codes)
+        self.knowledge: Knowledge = load_knowledge(knowledge_dir, umbrella_codes, rule_codes, self.clouds)
         #: The rules written by people, then those the catalog derives from the code book for
         #: documented codes that no written rule knows.
         self.rules: tuple[Rule, ...] = (*written, *self.knowledge.documented_rules())
@@ -231,7 +252,7 @@ class Catalog:
         compiled = [_compile(rule, i) for i, rule in enumerate(self.rules)]
         self.index: dict[str, CloudIndex] = {
             cloud: CloudIndex.of(c for c in compiled if c.rule.cause.startswith(cloud + "."))
-            for cloud in ("aws", "azure")
+            for cloud in self.clouds
         }
         #: Documented spellings, for the parsers (Azure alerts embed codes lower-cased).
         self.codes = self.knowledge.codebooks["azure"]
@@ -262,14 +283,15 @@ def rule_files(directory: Path | None = None) -> list[Path]:
     return sorted(p for p in (directory or CATALOG_DIR).glob("*.yaml") if p.name not in KNOWLEDGE_FILES)
 
 
-def load_catalog(directory: Path | None = None) -> Catalog:
-    """Every rule file in ``directory`` (default: the bundled catalog), validated."""
+def load_catalog(directory: Path | None = None, clouds: Iterable[str] = CLOUDS) -> Catalog:
+    """Every rule file in ``directory`` (default: the bundled catalog), validated (every file, so
+    that a catalog of one cloud refuses what the catalog of both would), with the rules of ``clouds``."""
     paths = rule_files(directory)
     if not paths:
         raise CatalogError(f"no catalog files in {directory or CATALOG_DIR}")
     files = [load_file(p) for p in paths]
     return Catalog((rule for f in files for rule in f.rules), (p.name for p in paths),
-                   (code for f in files for code in f.umbrella_codes))
+                   (code for f in files for code in f.umbrella_codes), clouds=clouds)
 
 
 def source_key(directory: Path | None = None) -> str:
@@ -303,7 +325,12 @@ def load_compiled(path: Path = COMPILED, key: str | None = None) -> Catalog | No
     return catalog if isinstance(catalog, Catalog) else None
 
 
-@lru_cache(maxsize=1)
-def default_catalog() -> Catalog:
-    """The bundled catalog, loaded once per process: compiled when current, else from the YAML."""
-    return load_compiled() or load_catalog()
+def default_catalog(clouds: Iterable[str] = CLOUDS) -> Catalog:
+    """The bundled catalog of ``clouds`` (an entry point that handles one cloud's failures loads that
+    cloud's alone), loaded once per process: compiled when current, else from the YAML."""
+    return _bundled(tuple(sorted(set(clouds))))
+
+
+@lru_cache(maxsize=len(COMPILED_CLOUDS))
+def _bundled(clouds: tuple[str, ...]) -> Catalog:
+    return load_compiled(compiled_path(clouds)) or load_catalog(clouds=clouds)

@@ -24,6 +24,7 @@ from typing import Any
 
 from shared.catalog.schema import Example, Match, Rule
 from shared.parse.codes import CodeBook
+from shared.vocab import Cloud
 
 DATA_DIR = Path(__file__).parent
 AWS_ERRORS, AZURE_CODES = "aws_errors.json", "azure_codes.yaml"
@@ -106,7 +107,7 @@ def _words(text: str) -> frozenset[str]:
 
 
 class Knowledge:
-    """Provider error knowledge for both clouds."""
+    """Provider error knowledge, for the clouds whose documents it was given."""
 
     def __init__(self, docs: Iterable[ErrorDoc], aliases: dict[str, str] | None = None,
                  umbrella: Iterable[str] = (), rule_codes: Mapping[str, Iterable[str]] | None = None) -> None:
@@ -115,7 +116,7 @@ class Knowledge:
             self._docs.setdefault((doc.cloud, doc.code.lower()), []).append(doc)
         self._aliases = {k.lower(): v.lower() for k, v in (aliases or {}).items()}
         self._umbrella = frozenset(c.lower() for c in umbrella)
-        spellings: dict[str, list[str]] = {"aws": [], "azure": []}
+        spellings: dict[str, list[str]] = {cloud.value: [] for cloud in Cloud}
         self._rule_codes: set[tuple[str, str]] = set()
         for cloud, codes in (rule_codes or {}).items():
             spellings[cloud].extend(codes)
@@ -270,12 +271,15 @@ def _azure_docs(data: Any) -> Iterable[ErrorDoc]:
 
 
 def load_knowledge(directory: Path | None = None, umbrella: Iterable[str] = (),
-                   rule_codes: Mapping[str, Iterable[str]] | None = None) -> Knowledge:
+                   rule_codes: Mapping[str, Iterable[str]] | None = None,
+                   clouds: Iterable[str] = tuple(Cloud)) -> Knowledge:
+    """What the providers document about the codes of ``clouds`` (the others' files are not read)."""
     import yaml  # here: a cold start reads the compiled catalog, not the YAML
 
     folder = directory or DATA_DIR
+    wanted = set(clouds)
     aws_path, azure_path = folder / AWS_ERRORS, folder / AZURE_CODES
-    aws = json.loads(aws_path.read_text(encoding="utf-8")) if aws_path.exists() else {}
+    aws = json.loads(aws_path.read_text(encoding="utf-8")) if aws_path.exists() and "aws" in wanted else {}
     azure = (yaml.load(azure_path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 (safe loader)
-             if azure_path.exists() else [])
+             if azure_path.exists() and "azure" in wanted else [])
     return Knowledge([*_aws_docs(aws), *_azure_docs(azure)], aws.get("aliases"), umbrella, rule_codes)

@@ -49,6 +49,6 @@ def test_no_bytecode_of_another_python_is_packaged(package: Path) -> None:
 
 def test_the_package_holds_the_project_and_its_aws_dependencies_only(package: Path) -> None:
     assert (package / "functions" / "aws" / "handler.py").is_file()
-    assert (package / "shared" / "catalog" / "compiled.pickle").is_file()
+    assert (package / "shared" / "catalog" / "compiled-aws.pickle").is_file()
     assert not (package / "tests").exists() and not (package / "node_modules").exists()
     assert not list(package.glob("azure*"))
