@@ -25,7 +25,6 @@ import re
 from typing import Any, Final
 
 import orjson
-import re2  # type: ignore[import-untyped]
 
 #: The deepest nesting accepted. Real AWS Backup events and Azure common-alert-schema alerts
 #: nest at most 8 levels (tests/events/); 64 leaves room for fields the providers add, and is far
@@ -162,9 +161,6 @@ def read_json(data: bytes | str) -> Any:
 NOT_PLAIN: Final = object()
 #: A key's closing quote and its colon, in text without escapes (every quote delimits a string).
 _KEY_END = re.compile(r'"[ \t\r\n]*:')
-#: An integer orjson would read as a float (beyond 64 bits: 20 digits or more). RE2: Python's
-#: ``re`` takes several times longer over a whole line.
-_LONG_INTEGER = re2.compile(r"[0-9]{20}")
 
 
 def read_plain(line: str) -> Any:
@@ -175,8 +171,9 @@ def read_plain(line: str) -> Any:
     check is settled without walking the value: the nesting is below ``MAX_DEPTH`` when the line
     has fewer brackets; no key is repeated when the keys orjson kept (its output has one ``":`` per
     key) are as many as the line writes (a line without escapes: its every quote delimits a string,
-    and no string holds a quote). Integers beyond 64 bits (orjson reads them as floats) and lines with
-    escapes or many brackets are left to the careful way."""
+    and no string holds a quote). An integer beyond 64 bits, which orjson reads as a float, is
+    written back with an exponent (every float from 1e16 is): a line whose output holds ``e+`` is
+    left to the careful way, like lines with escapes or many brackets."""
     if "\\" in line or line.count("{") + line.count("[") >= MAX_DEPTH:
         return NOT_PLAIN
     try:
@@ -184,7 +181,7 @@ def read_plain(line: str) -> Any:
         written = orjson.dumps(value)
     except (orjson.JSONDecodeError, orjson.JSONEncodeError):
         return NOT_PLAIN
-    if written.count(b'":') != len(_KEY_END.findall(line)) or _LONG_INTEGER.search(line):
+    if b"e+" in written or written.count(b'":') != len(_KEY_END.findall(line)):
         return NOT_PLAIN
     return value
 

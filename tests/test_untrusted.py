@@ -131,7 +131,7 @@ def test_plain_lines_read_the_fast_way_as_the_careful_way_reads_them() -> None:
     plain = [line for line in lines if read_plain(line) is not NOT_PLAIN]
     assert len(plain) > len(lines) // 2  # most real payloads are plain
     for line in plain:
-        assert read_plain(line) == _careful(line)
+        assert _same(read_plain(line), _careful(line))
 
 
 @pytest.mark.parametrize("line", [
@@ -146,6 +146,7 @@ def test_plain_lines_read_the_fast_way_as_the_careful_way_reads_them() -> None:
     '{"a": "x\udc80"}',                      # a byte that is not UTF-8 (surrogateescape)
     '{"a": NaN}', '{"a": Infinity}', '{"a": 1e400}',
     '{"a": 18446744073709551616}',           # 2**64: orjson would read a double
+    '{"a": -9223372036854775809}',           # below -2**63, in 19 digits: a double too
     '{"a": 123456789012345678901234567890}',
     "[" * MAX_DEPTH + "]" * MAX_DEPTH,       # nesting at the limit
     '\ufeff{"a": 1}',                        # a byte order mark
@@ -163,10 +164,17 @@ def test_what_the_fast_way_cannot_settle_is_left_to_the_careful_way(line: str) -
     '{"a": "한국어 日本語"}',
 ])
 def test_plain_documents_are_read_the_fast_way(line: str) -> None:
-    assert read_plain(line) == json.loads(line)
+    assert _same(read_plain(line), json.loads(line))
 
 
-_JSON_SCALARS = (st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
+def _same(fast: Any, careful: Any) -> bool:
+    """The same values of the same types (``==`` takes 2.0**64 for 2**64)."""
+    return json.dumps(fast) == json.dumps(careful)
+
+
+#: Integers around the 64-bit limits orjson reads exactly, besides any.
+_EDGES = st.sampled_from([2**63 - 1, 2**63, 2**64 - 1, 2**64, -(2**63), -(2**63) - 1, -(2**64), 10**19 - 1, -(10**19)])
+_JSON_SCALARS = (st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | _EDGES
                  | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=8))
 #: Keys from a few letters, so that objects written pair by pair often repeat one.
 _KEYS = st.sampled_from(["a", "b", "source", "detail", 'q"', "k\\", "é", "\ud800"])
@@ -194,4 +202,4 @@ def _documents(draw: st.DrawFn) -> str:
 def test_any_line_the_fast_way_reads_is_read_as_the_careful_way_reads_it(line: str) -> None:
     fast = read_plain(line)
     if fast is not NOT_PLAIN:
-        assert fast == _careful(line)
+        assert _same(fast, _careful(line))
