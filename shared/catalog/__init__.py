@@ -17,7 +17,7 @@ import logging
 import pickle
 import re
 import re._parser as sre_parse  # type: ignore[import-not-found]  # private, stable; weighs patterns
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
@@ -139,27 +139,83 @@ Pattern = tuple[str, int, CompiledRule]
 
 
 DFA_MEMORY = 64 << 20
+#: A bounded repetition as a pattern writes it (``{80}``, ``{0,80}``, ``{2,}``), not escaped.
+_BOUNDED = re.compile(r"(?<!\\)\{\d+(?:,\d*)?\}")
+_REPEATS = (sre_parse.MAX_REPEAT, sre_parse.MIN_REPEAT)
+
+
+def loosened(pattern: str) -> str:
+    """``pattern`` with its bounded repetitions unbounded (``.{0,80}`` as ``.*``) when that is the
+    only difference the parser sees, else ``pattern`` itself. It matches wherever ``pattern`` does;
+    in an RE2 set, where each counted position is a state of the DFA, it keeps far fewer states
+    on text the set has not seen (``MessageMatcher``)."""
+    loose = _BOUNDED.sub("*", pattern)
+    if loose == pattern:
+        return pattern
+    try:
+        same = _shape(sre_parse.parse(pattern), unbound=True) == _shape(sre_parse.parse(loose), unbound=False)
+    except re.error:
+        return pattern
+    return loose if same else pattern
+
+
+def _shape(items: Any, unbound: bool) -> tuple[Any, ...]:
+    """A parsed pattern as nested tuples, with (``unbound``) every counted repetition as ``*``."""
+    shape: list[Any] = []
+    for op, arg in items:
+        if op in _REPEATS:
+            low, high, item = arg
+            if unbound and high != sre_parse.MAXREPEAT and (low, high) != (0, 1):
+                low, high = 0, sre_parse.MAXREPEAT
+            shape.append((op, low, high, _shape(item, unbound)))
+        elif op is sre_parse.SUBPATTERN:
+            shape.append((op, *arg[:3], _shape(arg[3], unbound)))
+        elif op is sre_parse.BRANCH:
+            shape.append((op, tuple(_shape(branch, unbound) for branch in arg[1])))
+        elif op in (sre_parse.ASSERT, sre_parse.ASSERT_NOT):
+            shape.append((op, arg[0], _shape(arg[1], unbound)))
+        elif isinstance(arg, (int, str, type(None))) or op is sre_parse.IN or op is sre_parse.AT:
+            shape.append((op, repr(arg)))
+        else:  # anything else is not compared: the pattern stays as written
+            shape.append((op, object()))
+    return tuple(shape)
 
 
 class MessageMatcher:
     """Every message pattern of a cloud in one RE2 set: one pass over the text, in time linear in
-    its length and independent of the number of rules, finds every pattern that matches."""
+    its length and independent of the number of rules, finds every pattern that matches.
 
-    def __init__(self, patterns: Iterable[Pattern]) -> None:
+    The set holds each pattern ``loosened``, and a pattern that was is confirmed as written on the
+    few texts the set says it matches: the answer is the written patterns', while the set's DFA
+    stays small (measured on messages it has not seen, Azure's set: 3.4 us a message instead of
+    8.7, and 14.7 instead of 22.9 while it warms up; it compiles in 6.6 ms instead of 17.5, AWS's
+    in 5 instead of 8)."""
+
+    def __init__(self, patterns: Iterable[Pattern], loose: Mapping[str, str] | None = None) -> None:
         self.patterns: tuple[Pattern, ...] = tuple(patterns)
+        if loose is None:
+            loose = {p: loosened(p) for p in dict.fromkeys(entry[0] for entry in self.patterns)}
+        #: The written patterns whose form in the set differs, and that form.
+        self.loose: dict[str, str] = {p: form for p, form in loose.items() if form != p}
         self._set: Any = None  # compiled on first use: an AWS function never needs the Azure set
+        self._written: dict[str, Any] = {}  # a loosened pattern as written, compiled when first confirmed
 
     def __reduce__(self) -> tuple[Any, ...]:
-        """Pickled as its patterns; the RE2 set is compiled again where it is used."""
-        return MessageMatcher, (self.patterns,)
+        """Pickled as its patterns and their loosened forms; the RE2 set is compiled again where
+        it is used."""
+        return MessageMatcher, (self.patterns, self.loose)
 
-    def _compile(self) -> None:
+    @staticmethod
+    def _options() -> Any:
         options = re2.Options()
         options.case_sensitive = False
         # Room for the set's DFA: with RE2's default 8 MB the Azure set falls back to a slower
         # engine on most messages (measured: 70 us a message, 15 us with this budget).
         options.max_mem = DFA_MEMORY
-        regex_set = re2.Set.SearchSet(options)
+        return options
+
+    def _compile(self) -> None:
+        regex_set = re2.Set.SearchSet(self._options())
         # Family rules share their words: each distinct pattern is in the set once.
         users: list[list[Pattern]] = []
         slots: dict[str, int] = {}
@@ -167,7 +223,7 @@ class MessageMatcher:
             if entry[0] not in slots:
                 slots[entry[0]] = len(users)
                 users.append([])
-                regex_set.Add(entry[0])
+                regex_set.Add(self.loose.get(entry[0], entry[0]))
             users[slots[entry[0]]].append(entry)
         regex_set.Compile()
         # The users first: a thread that sees the set sees its users (two threads compiling at
@@ -175,13 +231,23 @@ class MessageMatcher:
         self._users: list[list[Pattern]] = users
         self._set = regex_set
 
+    def _as_written(self, pattern: str, text: str) -> bool:
+        written = self._written.get(pattern)
+        if written is None:
+            written = self._written[pattern] = re2.compile(pattern, self._options())
+        return written.search(text) is not None
+
     def matches(self, text: str) -> list[Pattern]:
         if not self.patterns:
             return []
         if self._set is None:
             self._compile()
-        found = self._set.Match(text)
-        return [entry for slot in sorted(found or ()) for entry in self._users[slot]]
+        found = []
+        for slot in sorted(self._set.Match(text) or ()):
+            users = self._users[slot]
+            if users[0][0] not in self.loose or self._as_written(users[0][0], text):
+                found.extend(users)
+        return found
 
 
 @dataclass(frozen=True)
