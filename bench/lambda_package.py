@@ -26,8 +26,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from aws_cold_start import _CHILD, CASES, LAMBDA_ENV  # noqa: E402  (the same cases, the same environment)
 
-#: The figures compared: the bare handler and the responder's first failure, tracing off.
-COMPARED = ("baseline_powertools_boto3_handler", "handler_import_and_first_classification")
+#: The figures compared: the bare handler, the same with pydantic and one model (the floor of a
+#: handler built on pydantic), and the responder's first failure, tracing off.
+COMPARED = ("baseline_powertools_boto3_handler", "baseline_plus_pydantic_one_model",
+            "handler_import_and_first_classification")
 
 
 def _fastest(interpreter: str, package: Path, case: str, runs: int) -> float:
@@ -64,8 +66,9 @@ def main() -> None:
             for name in COMPARED:
                 figures[case][name] = round(_fastest(args.interpreter, package, name, args.runs), 1)
     for case, values in figures.items():
-        ratio = values["handler_import_and_first_classification"] / values["baseline_powertools_boto3_handler"]
-        print(f"{case:<18} " + "  ".join(f"{k} {v} ms" for k, v in values.items()) + f"  ratio {ratio:.2f}x")
+        base = values["baseline_powertools_boto3_handler"]
+        ratios = "  ".join(f"{name} / baseline {values[name] / base:.2f}x" for name in COMPARED[1:])
+        print(f"{case:<18} " + "  ".join(f"{k} {v} ms" for k, v in values.items()) + f"  {ratios}")
     print(json.dumps(figures))
 
 
