@@ -178,14 +178,15 @@ class Classifier:
                 hit(c, "state", state)
 
         resource_type = (failure.resource_type or "").lower()
+        job_stated, resource_stated = bool(failure.job_type), bool(resource_type)
         admitted = []
         for candidate in found.values():
             c = candidate.rule
             if not _applies(c, failure.job_type, resource_type, state, decoded):
                 continue
-            scopes = ((bool(failure.job_type), bool(c.job_types)), (bool(resource_type), bool(c.resource_types)))
-            candidate.scope = sum(1 for stated, scoped in scopes if stated and scoped)
-            candidate.unconfirmed = sum(1 for stated, scoped in scopes if scoped and not stated)
+            job_scoped, resource_scoped = bool(c.job_types), bool(c.resource_types)
+            candidate.scope = (job_stated and job_scoped) + (resource_stated and resource_scoped)
+            candidate.unconfirmed = (job_scoped and not job_stated) + (resource_scoped and not resource_stated)
             if inferred and candidate.evidence.get("code") == inferred:
                 candidate.evidence["inferred-code"] = candidate.evidence.pop("code")
             admitted.append(candidate)

@@ -8,7 +8,6 @@ from string import Formatter
 
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u00a0": " "})
 _DROP = re.compile(r'["\\`]+')
-_SPACE = re.compile(r"\s+")
 
 
 #: Only this much of a message is matched against the catalog: error messages are short, and the
@@ -24,8 +23,10 @@ def normalise_message(message: str | None) -> str:
         return ""
     message = message[:2 * MAX_MATCHED_CHARS]  # before the cap, room for what normalising removes
     text = message if message.isascii() else unicodedata.normalize("NFKC", message).translate(_QUOTES)
-    text = _DROP.sub("", text)
-    return _SPACE.sub(" ", text).strip().lower()[:MAX_MATCHED_CHARS]
+    if '"' in text or "\\" in text or "`" in text:
+        text = _DROP.sub("", text)
+    # split() and join(): the white space of ``\s+``, collapsed and stripped, several times faster
+    return " ".join(text.split()).lower()[:MAX_MATCHED_CHARS]
 
 
 def strip_wrapping_quotes(value: str) -> str:

@@ -1,5 +1,11 @@
 from __future__ import annotations
 
+import re
+import unicodedata
+
+from hypothesis import given
+from hypothesis import strategies as st
+
 from shared.text import fill, missing_placeholders, normalise_message, strip_wrapping_quotes
 
 
@@ -22,3 +28,16 @@ def test_fill_leaves_unknown_placeholders_visible_and_keeps_literal_braces() -> 
     assert fill(text, {"role_arn": "arn:aws:iam::1:role/r"}) == \
         '{"Principal": "arn:aws:iam::1:role/r", "Resource": "{pass_role_arn}"}'
     assert missing_placeholders(text, {"role_arn": "x"}) == {"pass_role_arn"}
+
+
+def _as_regular_expressions_normalise(message: str) -> str:
+    """``normalise_message`` as it was first written, with regular expressions."""
+    text = message if message.isascii() else unicodedata.normalize("NFKC", message).translate(
+        str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u00a0": " "}))
+    return re.sub(r"\s+", " ", re.sub(r'["\\`]+', "", text)).strip().lower()
+
+
+@given(st.text(alphabet=st.sampled_from(" \t\n\r\x0b\x0c\x1c\x85\xa0\u2003\u3000\"\\`'aZ\u2019\u201c\uff21"),
+               max_size=40))
+def test_normalise_collapses_white_space_and_drops_quotes_as_the_regular_expressions_did(raw: str) -> None:
+    assert normalise_message(raw) == _as_regular_expressions_normalise(raw)

@@ -103,7 +103,10 @@ class ErrorDoc:
 
 
 def _words(text: str) -> frozenset[str]:
-    return frozenset(w for w in _TOKEN.findall(_PLACEHOLDER.sub(" ", text.lower())) if w not in _STOP)
+    text = text.lower()
+    if "<" in text or "{" in text or "[" in text:
+        text = _PLACEHOLDER.sub(" ", text)
+    return frozenset(_TOKEN.findall(text)) - _STOP
 
 
 class Knowledge:
