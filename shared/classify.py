@@ -260,7 +260,9 @@ class Classifier:
 def _title(title: str, failure: Failure, code: str | None) -> str:
     """A rule's title with the failure's values, on one line."""
     if "{" in title:
-        title = _UNFILLED_ASIDE.sub("", fill(title, {**failure.placeholders(), **({"code": code} if code else {})}))
+        title = fill(title, {**failure.placeholders(), **({"code": code} if code else {})})
+        if "({" in title:
+            title = _UNFILLED_ASIDE.sub("", title)
     if "  " in title or "\n" in title:
         title = _SPACE.sub(" ", title)
     return title.strip()
