@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from shared.catalog import default_catalog
 from shared.parse import CodeBook, EventError, parse_event
@@ -226,3 +228,20 @@ def test_unknown_event_kinds_are_refused() -> None:
         parse_event({"hello": "world"})
     with pytest.raises(EventError, match="JSON object"):
         parse_event(["not", "an", "event"])
+
+
+def _longest_code_in(codes: list[str], text: str) -> str | None:
+    """``CodeBook.found_in`` by its definition: the longest code in the text, the first of equals."""
+    lowered = text.lower()
+    found = [(len(c), -lowered.find(c.lower()), c) for c in codes if len(c) >= 4 and c.lower() in lowered]
+    return max(found)[2] if found else None
+
+
+_AZURE_CODES = sorted(default_catalog().codes)  # the real code book's spellings
+
+
+@given(st.lists(st.sampled_from(_AZURE_CODES) | st.sampled_from(["_", "log", "123", "azureworkload", "x"]),
+                max_size=6).map("".join))
+def test_the_code_found_in_an_origin_alert_id_is_the_longest_it_holds(text: str) -> None:
+    codes = CodeBook(_AZURE_CODES)
+    assert codes.found_in(text) == _longest_code_in(_AZURE_CODES, text)

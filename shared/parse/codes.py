@@ -19,7 +19,7 @@ unmistakable (``...Exception``, ``...Fault``, ``UserError...``); plain words fol
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 
 from shared.text import MAX_MATCHED_CHARS
@@ -101,9 +101,12 @@ class CodeBook:
 
     def __init__(self, codes: Iterable[str] = ()) -> None:
         self._by_lower = {code.lower(): code for code in codes}
-        self._by_prefix: dict[str, list[str]] = {}
-        for code in sorted(self._by_lower, key=len, reverse=True):  # longest first: UserErrorX over ErrorX
-            self._by_prefix.setdefault(code[:self._PREFIX], []).append(code)
+        #: The lengths of the codes that start with each prefix, longest first: a text is searched
+        #: for a few lengths at each place, not for the hundreds of codes that begin "user".
+        lengths: dict[str, set[int]] = {}
+        for code in self._by_lower:
+            lengths.setdefault(code[:self._PREFIX], set()).add(len(code))
+        self._lengths = {prefix: tuple(sorted(found, reverse=True)) for prefix, found in lengths.items()}
 
     def spell(self, code: str | None) -> str | None:
         if not code:
@@ -113,15 +116,22 @@ class CodeBook:
     def __contains__(self, code: object) -> bool:
         return isinstance(code, str) and code.lower() in self._by_lower
 
+    def __iter__(self) -> Iterator[str]:
+        """The documented spellings."""
+        return iter(self._by_lower.values())
+
     def found_in(self, text: str) -> str | None:
         """The longest known code inside ``text`` (built-in alerts embed it lower-cased in
         ``originAlertId``, at the end or followed by a word such as ``log``)."""
         lowered = text.lower()
         best = ""
         for start in range(len(lowered) - self._PREFIX + 1):
-            for code in self._by_prefix.get(lowered[start:start + self._PREFIX], ()):
-                if len(code) > len(best) and lowered.startswith(code, start):
-                    best = code
+            for length in self._lengths.get(lowered[start:start + self._PREFIX], ()):
+                if length <= len(best):
+                    break
+                word = lowered[start:start + length]
+                if len(word) == length and word in self._by_lower:  # the longest here: UserErrorX over ErrorX
+                    best = word
                     break
         return self._by_lower[best] if best else None
 
