@@ -171,9 +171,9 @@ def read_plain(line: str) -> Any:
     check is settled without walking the value: the nesting is below ``MAX_DEPTH`` when the line
     has fewer brackets; no key is repeated when the keys orjson kept (its output has one ``":`` per
     key) are as many as the line writes (a line without escapes: its every quote delimits a string,
-    and no string holds a quote). An integer beyond 64 bits, which orjson reads as a float, is
-    written back with an exponent (every float from 1e16 is): a line whose output holds ``e+`` is
-    left to the careful way, like lines with escapes or many brackets."""
+    and no string holds a quote). An integer orjson cannot hold in 64 bits (below -2**63, above
+    2**64 - 1) is read as a float and written back with an exponent, as every float from 1e16 is: a
+    line whose output holds ``e+`` is left to the careful way, like lines with escapes or many brackets."""
     if "\\" in line or line.count("{") + line.count("[") >= MAX_DEPTH:
         return NOT_PLAIN
     try:
