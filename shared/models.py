@@ -27,9 +27,10 @@ class DecodedAuthorization(BaseModel):
     condition_keys: list[str] = []
 
 
-def _no_notes() -> list[str]:
-    """A new empty list. Not ``list`` itself: pydantic reads a default factory's signature, and for a
-    builtin that runs the tokenizer, whose regular expressions cost a cold start about 2 ms."""
+def empty_list() -> list[Any]:
+    """A new empty list, as a default factory. Not ``list`` itself: pydantic reads a factory's
+    signature, and for a builtin that runs the tokenizer, whose regular expressions cost a cold
+    start about 2 ms."""
     return []
 
 
@@ -67,7 +68,7 @@ class Failure(BaseModel):
     facts: dict[str, str] = {}
     #: Notes from enrichment (a call that failed, a token that could not be decoded). A factory:
     #: pydantic deep-copies a literal default for every failure.
-    notes: list[str] = Field(default_factory=_no_notes)
+    notes: list[str] = Field(default_factory=empty_list)
     #: Links to the provider's console pages (job, resource), filled by the parsers.
     links: dict[str, str] = {}
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.models import Failure
+from shared.models import Failure, empty_list
 from shared.parse.codes import CodeBook, spelled_codes_in
 from shared.vocab import JobType
 
@@ -71,8 +71,8 @@ class Essentials(BaseModel):
     signal_type: str | None = Field(None, alias="signalType")
     monitor_condition: str | None = Field(None, alias="monitorCondition")
     monitoring_service: str | None = Field(None, alias="monitoringService")
-    alert_target_ids: list[str] = Field(default_factory=list, alias="alertTargetIDs")
-    configuration_items: list[str] = Field(default_factory=list, alias="configurationItems")
+    alert_target_ids: list[str] = Field(default_factory=empty_list, alias="alertTargetIDs")
+    configuration_items: list[str] = Field(default_factory=empty_list, alias="configurationItems")
     origin_alert_id: str | None = Field(None, alias="originAlertId")
     fired: datetime | None = Field(None, alias="firedDateTime")
     description: str | None = None
