@@ -15,6 +15,7 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -26,7 +27,7 @@ from shared.notify.types import SINK_NAME, ConfigError, Duration, Listed, RetryC
 from shared.remediation.config import RemediationConfig
 from shared.settings import Settings
 from shared.sinks import CHAT_TYPES, SinkConfig
-from shared.vocab import Severity
+from shared.vocab import Cloud, Severity
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -37,6 +38,15 @@ def _glob(patterns: Sequence[str], value: str | None) -> bool:
     if not value:
         return False
     return any(fnmatch.fnmatchcase(value.lower(), p.lower()) for p in patterns)
+
+
+def _known(what: str, values: list[str], vocabulary: type[StrEnum]) -> list[str]:
+    """``values`` if each is a word of ``vocabulary``, else a ValueError naming the first that is not."""
+    words = [v.value for v in vocabulary]
+    bad = [v for v in values if v not in words]
+    if bad:
+        raise ValueError(f"unknown {what} {bad[0]!r} ({', '.join(words)})")
+    return values
 
 
 class Match(BaseModel):
@@ -58,18 +68,12 @@ class Match(BaseModel):
     @field_validator("severity")
     @classmethod
     def _severities(cls, value: list[str]) -> list[str]:
-        bad = [v for v in value if v not in ("critical", "high", "medium", "low")]
-        if bad:
-            raise ValueError(f"unknown severity {bad[0]!r} (critical, high, medium, low)")
-        return value
+        return _known("severity", value, Severity)
 
     @field_validator("cloud")
     @classmethod
     def _clouds(cls, value: list[str]) -> list[str]:
-        bad = [v for v in value if v not in ("aws", "azure")]
-        if bad:
-            raise ValueError(f"unknown cloud {bad[0]!r} (aws, azure)")
-        return value
+        return _known("cloud", value, Cloud)
 
     def matches(self, outcome: Outcome) -> bool:
         f, finding = outcome.failure, outcome.finding

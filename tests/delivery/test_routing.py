@@ -83,6 +83,8 @@ def test_without_routes_everything_goes_everywhere() -> None:
     ({"routes": [{"name": "a", "match": {"cloud": "aws"}, "sinks": ["pd"]}]}, "catch-all"),
     ({"routes": [{"name": "a", "sinks": ["pd"]}, {"name": "b", "sinks": ["pd"]}]}, "could never match"),
     ({"routes": [{"name": "a", "match": {"severity": "urgent"}, "sinks": ["pd"]}], "default": ["pd"]}, "severity"),
+    ({"routes": [{"name": "a", "match": {"cloud": "gcp"}, "sinks": ["pd"]}], "default": ["pd"]},
+     r"unknown cloud 'gcp' \(aws, azure\)"),
     ({"routes": [{"name": "a", "match": {"colud": "aws"}, "sinks": ["pd"]}], "default": ["pd"]}, "colud"),
     ({"silences": [{"match": {"cloud": "aws"}, "reason": "x", "expires": "2030-01-01"}]}, "reason"),
     ({"silences": [{"match": {"cloud": "aws"}, "reason": "maintenance"}]}, "expires"),
