@@ -14,20 +14,20 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import io
 import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import metadata, resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+import msgspec
 import orjson
 import yaml
+from msgspec import Struct
 from pydantic import ValidationError
 
 from functions.local import local_enrichment, local_remediators, offline_remediators
@@ -72,13 +72,11 @@ STDIN = "<stdin>"
 FORMATS = ("json", "text")
 
 
-@dataclass(frozen=True)
-class InputError:
+class InputError(Struct, frozen=True):
     reason: str
 
 
-@dataclass(frozen=True)
-class Item:
+class Item(Struct, frozen=True):
     """One item of the input and where it is: ``FILE:LINE`` (the line its document starts on),
     ``FILE:LINE: item N`` for the N-th element (from 0) of a JSON array."""
 
@@ -428,7 +426,7 @@ def cmd_test_sink(args: argparse.Namespace, out: TextIO) -> int:
     message = compose(Notice(NoticeKind.FAILURE, outcome, fingerprint=f"test-sink-{args.name}"),
                       default_catalog(), language)
     test = "[test] "  # so that nobody on call acts on it
-    message = dataclasses.replace(message, title=test + message.title, subject=test + message.subject,
+    message = msgspec.structs.replace(message, title=test + message.title, subject=test + message.subject,
                                   fallback=test + message.fallback)
     try:
         receipt = destination.send(message, None)

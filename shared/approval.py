@@ -33,9 +33,10 @@ import logging
 import time
 import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
+
+from msgspec import Struct, field
 
 from shared.models import Outcome
 from shared.remediation.audit import AuditRecord, new_audit_id
@@ -73,8 +74,7 @@ class ApprovalError(Exception):
         self.status = status
 
 
-@dataclass
-class Reply:
+class Reply(Struct):
     """What the HTTP layer sends back, plus an optional follow-up message for Slack's ``response_url``."""
 
     status: int
@@ -165,8 +165,7 @@ def decision_text(decision: Decision | None) -> str:
     return "\n".join(lines)
 
 
-@dataclass
-class SlackApproval:
+class SlackApproval(Struct):
     """Handles Slack interactivity requests for "Apply fix"."""
 
     signing_secret: str
@@ -282,14 +281,16 @@ def teams_apply_action(base_url: str, approval_id: str, secret: str) -> dict[str
             "url": teams_approval_url(base_url, approval_id, secret)}
 
 
-@dataclass(frozen=True)
-class TeamsApprovalLink:
+class TeamsApprovalLink(Struct, frozen=True):
     """What a Teams card needs to offer "Apply fix": the approval endpoint's base URL
     (``RESPONDER_APPROVAL_BASE_URL``) and the secret that signs the link (``RESPONDER_APPROVAL_SECRET``,
     kept out of ``repr``)."""
 
     base_url: str
-    secret: str = field(repr=False)
+    secret: str
+
+    def __repr__(self) -> str:
+        return f"TeamsApprovalLink(base_url={self.base_url!r}, secret=<hidden>)"
 
     def action(self, approval_id: str) -> dict[str, Any]:
         return teams_apply_action(self.base_url, approval_id, self.secret)
@@ -315,8 +316,7 @@ def teams_refusal(secret: str, params: Mapping[str, str], headers: Mapping[str, 
     return None
 
 
-@dataclass
-class TeamsApproval:
+class TeamsApproval(Struct):
     """The page a Teams card's "Apply fix" opens (behind App Service Authentication)."""
 
     secret: str

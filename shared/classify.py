@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from typing import Any
+
+from msgspec import Struct, field
 
 from shared.catalog import LAYER_FAMILY, LAYER_SPECIFIC, LAYER_STATE, Catalog, CompiledRule, default_catalog
 from shared.models import UNCLASSIFIED, DecodedAuthorization, Failure, Finding
@@ -52,8 +53,7 @@ _SPACE = re.compile(r"\s+")
 _UNFILLED_ASIDE = re.compile(r"\s*\(\{\w+\}\)")
 
 
-@dataclass(slots=True)
-class Candidate:
+class Candidate(Struct):
     """A rule that matched, with what matched it."""
 
     rule: CompiledRule

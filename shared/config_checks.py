@@ -18,10 +18,10 @@ from __future__ import annotations
 import difflib
 import fnmatch
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import yaml
+from msgspec import Struct
 from pydantic import BaseModel
 
 #: The cause of a failure that no rule matched; routes and silences may name it.
@@ -32,8 +32,7 @@ SUGGESTIONS = 3
 Loc = tuple[str | int, ...]
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(Struct, frozen=True):
     """What is wrong, and where in the file (the keys and indexes that lead to it)."""
 
     loc: Loc

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from msgspec import Struct, field
 
 from shared.classify import Classifier
 from shared.decode import DecodeError, Decoder, apply_decoded, decode_command, parse_decoded
@@ -31,16 +32,14 @@ class Enricher(Protocol):
     def enrich(self, failure: Failure) -> Failure: ...
 
 
-@dataclass
-class Delivery:
+class Delivery(Struct):
     sink: str
     ok: bool
     detail: str
     retryable: bool = False
 
 
-@dataclass
-class Pipeline:
+class Pipeline(Struct):
     classifier: Classifier = field(default_factory=Classifier)
     enrichers: Sequence[Enricher] = ()
     decoder: Decoder | None = None

@@ -11,13 +11,14 @@ nor a run at the same time posts again where it already succeeded. When any sink
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+import msgspec
+from msgspec import Struct, field
 
 from shared.models import Outcome
 from shared.notify import keys
@@ -67,8 +68,7 @@ def failures(report: Report) -> list[dict[str, Any]]:
     return [{"sink": d.sink, "refused": not d.retryable, "error": redact(d.detail)} for d in report.failed]
 
 
-@dataclass
-class Report:
+class Report(Struct):
     outcome: Outcome
     deliveries: list[Delivery] = field(default_factory=list)
     skipped: str | None = None
@@ -82,8 +82,7 @@ class Report:
         return [d for d in self.deliveries if not d.ok]
 
 
-@dataclass
-class Responder:
+class Responder(Struct, dict=True):  # dict: the cached properties below
     pipeline: Pipeline
     #: Local sinks that get every message (the outbox, the console).
     sinks: Sequence[LocalSink]
@@ -100,15 +99,19 @@ class Responder:
     #: Auto-remediation (``shared.remediation``): runs after classification, before delivery, so the
     #: message says what was done. None: not wired here (nothing is ever changed).
     remediation: RemediationEngine | None = None
-    grouper: Grouper = field(init=False)
-    router: Router = field(init=False)
-    #: Claim, post, record: every post to a sink goes through it (``shared.notify.idempotency``).
-    once: Once = field(init=False)
 
-    def __post_init__(self) -> None:
-        self.grouper = Grouper(self.state, self.config.dedup, self.clock.time)
-        self.once = Once(self.state, self.clock.time)
-        self.router = Router(self.config, lambda: datetime.fromtimestamp(self.clock.time(), UTC))
+    @functools.cached_property
+    def grouper(self) -> Grouper:
+        return Grouper(self.state, self.config.dedup, self.clock.time)
+
+    @functools.cached_property
+    def router(self) -> Router:
+        return Router(self.config, lambda: datetime.fromtimestamp(self.clock.time(), UTC))
+
+    @functools.cached_property
+    def once(self) -> Once:
+        """Claim, post, record: every post to a sink goes through it (``shared.notify.idempotency``)."""
+        return Once(self.state, self.clock.time)
 
     # --- entry -------------------------------------------------------------------------------------
 
@@ -248,7 +251,7 @@ class Responder:
         """The notice in words, in ``language`` or the sink's (else the configuration's, else English)."""
         language = language or getattr(self.config.sinks.get(sink or ""), "language", None) or self.pipeline.language
         if previous and (link := previous.get("url")) and notice.first_link is None:
-            notice = dataclasses.replace(notice, first_link=link)
+            notice = msgspec.structs.replace(notice, first_link=link)
         return compose(notice, self.pipeline.classifier.catalog, language)
 
     def _post(self, sink: str, key: str, send: Callable[[], Receipt], ttl: int | None) -> Claim | Delivery:

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from msgspec import Struct, field
 
 from functions.aws.accounts import AccountAccessError, AccountClients, error_code
 from shared.models import Failure
@@ -33,8 +33,7 @@ def _name(arn: str | None) -> str | None:
     return resource.split(":")[-1].split("/")[-1] or None
 
 
-@dataclass
-class _Draft:
+class _Draft(Struct):
     """The changes enrichment makes, applied to the failure once at the end."""
 
     failure: Failure

@@ -24,8 +24,10 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+import msgspec
+from msgspec import Struct
 
 log = logging.getLogger("backup_responder.azure.auth")
 
@@ -78,20 +80,19 @@ class JwksKeySource:
             raise AuthError(f"signing key not found: {exc}") from exc
 
 
-@dataclass(frozen=True)
-class SecureWebhookConfig:
+class SecureWebhookConfig(Struct, frozen=True):
     tenant_id: str
     audiences: tuple[str, ...]
     app_ids: tuple[str, ...] = (ACTION_GROUPS_APP_ID,)
     role: str = SECURE_WEBHOOK_ROLE
     jwks_url: str | None = None
-    issuers: tuple[str, ...] = field(default=())
+    issuers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.tenant_id or not self.audiences:
             raise ValueError("Secure Webhook needs the tenant id and at least one audience")
         if not self.issuers:
-            object.__setattr__(self, "issuers", (
+            msgspec.structs.force_setattr(self, "issuers", (
                 f"https://sts.windows.net/{self.tenant_id}/",
                 f"https://login.microsoftonline.com/{self.tenant_id}/v2.0",
             ))

@@ -24,12 +24,12 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError
+from msgspec import Struct, field
 
 from functions.azure.auth import AuthError, KeysUnavailable, SecureWebhookValidator
 from functions.azure.state import StateError
@@ -93,8 +93,7 @@ def claim_key(raw: Any) -> str | None:
     return f"{_PREFIX}{alert_id.strip().lower()}:{condition}"
 
 
-@dataclass
-class AlertEndpoint:
+class AlertEndpoint(Struct):
     """One instance per Function App worker; ``handle`` serves one request."""
 
     responder: Responder

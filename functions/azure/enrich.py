@@ -26,7 +26,6 @@ import os
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlparse
 
@@ -42,6 +41,7 @@ from azure.core.pipeline.policies import (
 from azure.core.pipeline.transport import HttpTransport
 from azure.core.rest import HttpRequest
 from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy
+from msgspec import Struct, field
 
 from shared.models import Failure
 from shared.parse.azure import workload_of
@@ -184,8 +184,7 @@ def _dig(obj: Any, *path: str) -> Any:
     return obj
 
 
-@dataclass
-class _Work:
+class _Work(Struct):
     """What one enrichment learned so far."""
 
     failure: Failure

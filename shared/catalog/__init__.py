@@ -18,12 +18,12 @@ import pickle
 import re
 import re._parser as sre_parse  # type: ignore[import-not-found]  # private, stable; weighs patterns
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import re2  # type: ignore[import-untyped]
+from msgspec import Struct
 from pydantic import ValidationError
 
 from shared.catalog.knowledge import KNOWLEDGE_FILES, Knowledge, load_knowledge
@@ -79,8 +79,7 @@ def _weight(items: Any) -> int:
     return total
 
 
-@dataclass(frozen=True, slots=True)
-class CompiledRule:
+class CompiledRule(Struct, frozen=True):
     """A rule prepared for matching: lower-cased sets and its compiled patterns."""
 
     rule: Rule
@@ -96,11 +95,6 @@ class CompiledRule:
     #: The layer the rule ranks in, whatever it matched: specific rules over rules that know only a
     #: job state or a documented code, over family rules (see README.md, "How a failure is matched").
     layer: int
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        """Pickled as its values: a cold start unpickles one per rule, and ``__init__`` sets them
-        several times faster than a frozen dataclass's ``__setstate__``."""
-        return CompiledRule, tuple(getattr(self, f.name) for f in fields(self))
 
 
 #: The layers, strongest first: rules written for a failure; rules that know only a job state or
@@ -250,8 +244,7 @@ class MessageMatcher:
         return found
 
 
-@dataclass(frozen=True)
-class CloudIndex:
+class CloudIndex(Struct, frozen=True):
     """One cloud's rules, indexed the ways a failure can match them."""
 
     by_code: dict[str, tuple[CompiledRule, ...]]

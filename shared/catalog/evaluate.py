@@ -12,12 +12,12 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import yaml
+from msgspec import Struct
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.catalog import Catalog
@@ -140,8 +140,7 @@ def event_of(case: Case) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------- the measure
-@dataclass(frozen=True)
-class Result:
+class Result(Struct, frozen=True):
     case: Case
     cause: str
     rule: str | None

@@ -18,9 +18,10 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct
 
 from shared.catalog.schema import Example, Match, Rule
 from shared.parse.codes import CodeBook
@@ -81,8 +82,7 @@ def family_of_name(code: str) -> str | None:
     return next((family for pattern, family in FAMILY_BY_NAME if pattern.search(name)), None)
 
 
-@dataclass(frozen=True, slots=True)
-class ErrorDoc:
+class ErrorDoc(Struct, frozen=True):
     """One documented error: the code as the provider spells it and what it says about it."""
 
     cloud: str
@@ -96,10 +96,6 @@ class ErrorDoc:
     action: str | None = None
     #: Whether ``cause`` says what the documentation says, not only what the family implies.
     cause_documented: bool = False
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        """Pickled as its values (the compiled catalog holds about a thousand; see ``CompiledRule``)."""
-        return ErrorDoc, tuple(getattr(self, f.name) for f in fields(self))
 
 
 def _words(text: str) -> frozenset[str]:

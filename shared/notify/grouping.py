@@ -22,8 +22,10 @@ import hashlib
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
+
+from msgspec import Struct, field
+from msgspec.structs import asdict
 
 from shared.models import UNCLASSIFIED, Outcome
 from shared.notify import keys
@@ -103,8 +105,7 @@ def resource_key(outcome: Outcome) -> str | None:
     return "res-" + hashlib.sha256(basis.encode()).hexdigest()[:32]
 
 
-@dataclass
-class Admission:
+class Admission(Struct):
     """What the grouper decided for one event (kept, so a retry of the event decides the same)."""
 
     role: Role
@@ -124,8 +125,7 @@ class Admission:
                    count=int(item.get("count", 1)), earlier_groups=list(item.get("earlier_groups") or []))
 
 
-@dataclass
-class Recovery:
+class Recovery(Struct):
     fingerprint: str
     groups: list[str]
     #: Fingerprints of the newest group still failing after this one recovered.
@@ -133,8 +133,7 @@ class Recovery:
     resources: int
 
 
-@dataclass
-class ClosedGroup:
+class ClosedGroup(Struct):
     info: GroupInfo
     route: str
     sinks: list[str]

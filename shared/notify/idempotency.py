@@ -21,8 +21,9 @@ import math
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Literal
+
+from msgspec import Struct
 
 from shared.sinks.http import current_deadline
 from shared.state import Item, StateStore
@@ -50,8 +51,7 @@ _CLAIM, _DONE = "claim", "done"
 State = Literal["claimed", "done", "busy"]
 
 
-@dataclass(frozen=True)
-class Claim:
+class Claim(Struct, frozen=True):
     state: State
     key: str
     #: Ours when ``claimed`` (to give it back); the receipt when ``done``.

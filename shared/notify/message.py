@@ -4,8 +4,9 @@ the provider or the catalog wrote it, and each renderer escapes it its own way."
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import StrEnum
+
+from msgspec import Struct, field
 
 from shared.vocab import NoticeKind, Severity
 
@@ -26,8 +27,7 @@ class Part(StrEnum):
     NOTE = "note"  # a short remark
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
+class Step(Struct, frozen=True):
     """One fix step; ``command`` is a command it names, shown whole in its own code block (or, where
     it cannot fit, ``short`` in its place)."""
 
@@ -36,8 +36,7 @@ class Step:
     short: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Section:
+class Section(Struct, frozen=True):
     """One part of the body: a heading and a paragraph, numbered steps, list items, or code.
 
     ``code`` is verbatim and never wrapped; when ``whole`` it must never be split either (a command
@@ -56,14 +55,12 @@ class Section:
     short: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Link:
+class Link(Struct, frozen=True):
     label: str
     url: str
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(Struct, frozen=True):
     """What auto-remediation decided, in words (``headline``), with the facts a sink acts on."""
 
     headline: str
@@ -80,8 +77,7 @@ class Decision:
     lines: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
+class Message(Struct, frozen=True):
     """One notice, in one language, ready for any sink."""
 
     kind: NoticeKind

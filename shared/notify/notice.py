@@ -5,16 +5,16 @@ a quiet hours' summary, a period's failure report). It holds facts, not words:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from msgspec import Struct, field
 
 from shared.models import Outcome
 from shared.vocab import NoticeKind
 
 
-@dataclass(frozen=True)
-class GroupInfo:
+class GroupInfo(Struct, frozen=True):
     """A storm: failures of one cause grouped into one message."""
 
     id: str
@@ -39,8 +39,7 @@ class GroupInfo:
         return f"{start}–{end}"
 
 
-@dataclass(frozen=True)
-class Notice:
+class Notice(Struct, frozen=True):
     """One thing to tell a destination (see ``NoticeKind``)."""
 
     kind: NoticeKind

@@ -4,15 +4,15 @@ fits wins; silences keep failures out of every sink (still counted); quiet hours
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
+
+from msgspec import Struct, field
 
 from shared.models import Outcome
 from shared.notify.config import ResponderConfig, Silence
 
 
-@dataclass
-class RouteDecision:
+class RouteDecision(Struct):
     route: str
     sinks: list[str]
     silenced: Silence | None = None

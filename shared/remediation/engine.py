@@ -27,9 +27,10 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct, field
 
 from shared.models import Outcome, RemediationAction, RemediationSummary
 from shared.remediation import guardrails
@@ -60,8 +61,7 @@ RESTARTABLE_JOB_TYPES = ("copy", "restore")
 MAX_PENDING_DIFF_CHARS = 8_000
 
 
-@dataclass
-class Decision:
+class Decision(Struct):
     """One remediation decision (the audit record holds the same, plus the documents)."""
 
     mode: str
@@ -101,8 +101,7 @@ def _failure_ok(outcome: Outcome) -> bool:
     return outcome.failure.failed and not outcome.failure.recovered
 
 
-@dataclass
-class RemediationEngine:
+class RemediationEngine(Struct, dict=True):  # dict: the guards __post_init__ builds
     """Decides and applies fixes for classified outcomes (see the module docstring)."""
 
     config: RemediationConfig = field(default_factory=RemediationConfig)

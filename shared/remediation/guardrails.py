@@ -21,9 +21,10 @@ import hashlib
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from msgspec import Struct, field
 
 from shared.models import Failure, Finding
 from shared.parse.aws import arn_parts
@@ -213,8 +214,7 @@ def _iso(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, tz=UTC).isoformat(timespec="seconds")
 
 
-@dataclass
-class Reservation:
+class Reservation(Struct):
     """Counted changes; ``release`` gives them back when nothing was changed after all."""
 
     state: StateStore
@@ -226,8 +226,7 @@ class Reservation:
         self.keys.clear()
 
 
-@dataclass
-class RateLimiter:
+class RateLimiter(Struct):
     state: StateStore
     limits: Limits
     clock: Callable[[], float] = time.time
@@ -253,8 +252,7 @@ class RateLimiter:
         return reservation
 
 
-@dataclass
-class CircuitBreaker:
+class CircuitBreaker(Struct):
     state: StateStore
     limits: Limits
     clock: Callable[[], float] = time.time

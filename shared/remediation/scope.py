@@ -13,7 +13,8 @@ is a ``ScopeError`` that says why.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 #: ARM ids are far shorter; a longer text is not one (and is not worth parsing).
 MAX_SCOPE_CHARS = 2048
@@ -32,8 +33,7 @@ class ScopeError(ValueError):
     """A text that is not one canonical resource group or resource id (the text says why)."""
 
 
-@dataclass(frozen=True)
-class ArmScope:
+class ArmScope(Struct, frozen=True):
     subscription: str
     resource_group: str
     #: ``Microsoft.DBforPostgreSQL``; None for a resource group.

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from msgspec import Struct, field
 
 from shared.catalog import Catalog, default_catalog
 from shared.models import UNCLASSIFIED, Failure, Finding
@@ -64,8 +65,7 @@ def job_key(failure: Failure) -> tuple[str, str] | None:
     return (str(failure.cloud), ident.lower()) if ident else None
 
 
-@dataclass
-class Group:
+class Group(Struct):
     """What is known of one cause (or one unclassified message)."""
 
     key: str
@@ -134,8 +134,7 @@ def _job(failure: Failure) -> dict[str, Any]:
             "link": failure.links.get("job") or failure.links.get("resource")}
 
 
-@dataclass
-class Aggregate:
+class Aggregate(Struct):
     """Every failure of the report, grouped; ``since`` drops jobs older than it (a job without
     a time is kept: nothing says it is old)."""
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from msgspec import Struct, field
 
 from shared.notify import keys
 from shared.notify.types import duration_text
@@ -58,8 +59,7 @@ def summarise(pages: Iterable[Page], pipeline: Pipeline, since: datetime | None,
     return report.summary()
 
 
-@dataclass(frozen=True)
-class ReportRun:
+class ReportRun(Struct, frozen=True):
     """What one scheduled run did: the period, the summary it posted (None when every sink had
     this period's report already, and nothing was read), and each sink's delivery."""
 

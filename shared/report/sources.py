@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, BinaryIO
 
 import ijson
+from msgspec import Struct
 
 from shared.models import Failure
 from shared.parse.aws import arn_parts
@@ -48,8 +48,7 @@ DPP_JOB = "microsoft.dataprotection/backupvaults/backupjobs"
 AZURE_FAILED = frozenset({"failed", "completedwithwarnings", "cancelled"})
 
 
-@dataclass(frozen=True)
-class Read:
+class Read(Struct, frozen=True):
     """One item of the input: a ``Failure``, or why it could not be read; ``where`` names it
     (``FILE:LINE``, ``FILE:LINE: BackupJobs[3]``)."""
 

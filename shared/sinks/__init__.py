@@ -11,9 +11,9 @@ import importlib
 import logging
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
+from msgspec import Struct, field
 from pydantic import BeforeValidator, SerializeAsAny
 from pydantic_core import PydanticCustomError
 
@@ -29,8 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("backup_responder.delivery")
 
 
-@dataclass(frozen=True)
-class SinkType:
+class SinkType(Struct, frozen=True):
     #: ``module:class`` of its settings model (a ``SinkSettings``).
     settings: str
     kind: DestinationKind
@@ -82,8 +81,7 @@ REFUSAL = ("any other answer, a 2xx included (Slack's channel_not_found, invalid
            "queue; Azure: 503 with Retry-After, so the action group retries)")
 
 
-@dataclass
-class BuildContext:
+class BuildContext(Struct):
     """What building a destination needs besides its settings."""
 
     resolvers: Sequence[SecretResolver] = ()

@@ -5,12 +5,12 @@ checks every sink's text and URLs pass."""
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 import re
 from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
+import msgspec
 from pydantic import BaseModel, ConfigDict
 
 from shared.notify.message import Message
@@ -65,7 +65,7 @@ class Limits:
         subject = " ".join(clean(message.subject).split())
         if cls.MAX_SUBJECT is not None:
             subject = truncate(subject, cls.MAX_SUBJECT)
-        return message if subject == message.subject else dataclasses.replace(message, subject=subject)
+        return message if subject == message.subject else msgspec.structs.replace(message, subject=subject)
 
 
 class Destination(Protocol):

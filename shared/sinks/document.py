@@ -5,8 +5,9 @@ Each of them only maps a piece to its markup and escapes it its own way."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
+
+from msgspec import Struct
 
 from shared.notify.message import Message, Section
 
@@ -17,8 +18,7 @@ LANGUAGES = {"json": "json", "shell": "bash", "bash": "bash", "cli": "bash", "sq
              "bicep": "bicep", "yaml": "yaml", "python": "python", "hcl": "hcl", "terraform": "hcl", "diff": "diff"}
 
 
-@dataclass(frozen=True, slots=True)
-class Piece:
+class Piece(Struct, frozen=True):
     kind: PieceKind
     text: str = ""
     items: tuple[str, ...] = ()

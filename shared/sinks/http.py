@@ -32,8 +32,9 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
+
+from msgspec import Struct, field
 
 from shared.redact import error_text, redact
 from shared.sinks.base import DeliveryError
@@ -108,8 +109,7 @@ class ManualClock:
 SYSTEM_CLOCK = SystemClock()
 
 
-@dataclass(frozen=True)
-class Deadline:
+class Deadline(Struct, frozen=True):
     """When the caller must have returned, on ``clock.monotonic()``'s scale."""
 
     at: float
@@ -144,8 +144,7 @@ def current_deadline() -> Deadline | None:
     return _DEADLINE.get()
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
+class RetryPolicy(Struct, frozen=True):
     #: Attempts per request, the first included (a bounded loop).
     max_attempts: int = 6
     #: Total seconds one request may take with its retries (the deadline may cut it shorter).
@@ -158,8 +157,7 @@ class RetryPolicy:
     max_retry_after: float = 300.0
 
 
-@dataclass
-class Response:
+class Response(Struct):
     status: int
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
@@ -181,8 +179,7 @@ class Response:
             return None
 
 
-@dataclass(frozen=True)
-class Request:
+class Request(Struct, frozen=True):
     method: str
     #: May contain a secret (a webhook's path or signature): never logged, never in an error.
     url: str
@@ -280,8 +277,7 @@ def _safe_detail(response: Response) -> str:
     return text[:ERROR_BODY_CHARS] + ("..." if len(text) > ERROR_BODY_CHARS else "")
 
 
-@dataclass
-class SendStats:
+class SendStats(Struct):
     attempts: int = 0
     retries: int = 0
     rate_limited: int = 0

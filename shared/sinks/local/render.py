@@ -6,8 +6,9 @@ command is never broken and what is pasted runs."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
+
+import msgspec
 
 from shared.models import Outcome
 from shared.notify.message import Message, Section
@@ -62,7 +63,7 @@ def render_text(message: Message, compact: bool = False) -> str:
 def message_document(message: Message, outcome: Outcome | None) -> dict[str, Any]:
     """The neutral JSON document the outbox keeps: the classification, the failure, the plan, what
     auto-remediation decided, the composed message and its text."""
-    document: dict[str, Any] = {"message": dataclasses.asdict(message), "text": render_text(message)}
+    document: dict[str, Any] = {"message": msgspec.to_builtins(message), "text": render_text(message)}
     if outcome is not None:
         document = {
             "classification": outcome.summary(),

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import Any
+
+import msgspec
 
 from shared.notify.message import Decision, Message
 from shared.sinks.base import Limits, clean, truncate
@@ -73,7 +74,7 @@ def event(message: Message, previous: dict[str, str] | None, routing_key: str) -
     # commands, the lookups, the roles (the long part: cut first).
     details["details"] = truncate(clean(plain(pieces(message, links=False, footer=False))), 60_000)
     payload: dict[str, Any] = {
-        "summary": PagerDutyLimits.fit(dataclasses.replace(message, subject=message.title)).subject,
+        "summary": PagerDutyLimits.fit(msgspec.structs.replace(message, subject=message.title)).subject,
         "source": truncate(message.resource or "backup-responder", 255),
         "severity": SEVERITIES.get(message.severity, "warning"),
         "component": "backup",

@@ -8,8 +8,9 @@ limit: long parts are shortened, then dropped, in a fixed order, never failing."
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from shared.approval import TeamsApprovalLink
 from shared.notify.message import Decision, Message, Part, Section
@@ -42,8 +43,7 @@ class TeamsLimits(Limits):
     SECONDS_PER_MESSAGE = 0.25
 
 
-@dataclass(frozen=True)
-class _Budget:
+class _Budget(Struct, frozen=True):
     """How much detail a card carries; smaller budgets make smaller cards."""
 
     message: int = 2000
