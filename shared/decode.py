@@ -34,16 +34,21 @@ def parse_decoded(document: str | dict[str, Any]) -> DecodedAuthorization:
         raise DecodeError("the decoded authorization message is not a JSON object")
     context = data.get("context") or {}
     principal = context.get("principal") or {}
-    conditions = [item.get("key") for item in _items(context.get("conditions"))
-                  if isinstance(item, dict) and item.get("key")]
+    conditions = [key for item in _items(context.get("conditions"))
+                  if isinstance(item, dict) and (key := _text(item.get("key")))]
     return DecodedAuthorization(
         allowed=bool(data.get("allowed", False)),
         explicit_deny=bool(data.get("explicitDeny", False)),
-        principal_arn=principal.get("arn") if isinstance(principal, dict) else None,
-        action=context.get("action"),
-        resource=context.get("resource"),
+        principal_arn=_text(principal.get("arn")) if isinstance(principal, dict) else None,
+        action=_text(context.get("action")),
+        resource=_text(context.get("resource")),
         condition_keys=conditions,
     )
+
+
+def _text(value: Any) -> str | None:
+    """A value the decoded document gives as text; anything else is not taken."""
+    return value if isinstance(value, str) and value else None
 
 
 def apply_decoded(failure: Failure, decoded: DecodedAuthorization) -> Failure:

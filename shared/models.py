@@ -1,23 +1,82 @@
 """The models every room of the pipeline speaks: a normalised ``Failure`` in, a ``Finding`` from the
-classifier, a remediation ``Plan`` out."""
+classifier, a remediation ``Plan`` out.
+
+They are msgspec Structs, not pydantic models: the code builds them from values it has already
+checked (the parsers validate the event), and a cold start pays for a pydantic model's schema when
+its class is made, about a millisecond each (``bench/aws_cold_start.py``). What comes back from
+storage is validated on the way in (``Record.model_validate``)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+import msgspec
+from msgspec import Meta, Struct
 
 from shared.vocab import Cloud, JobType
 
 UNCLASSIFIED = "unclassified"
 
+#: What ``Record.model_dump`` leaves out: field names, or for a nested record what to leave out of it.
+Exclude = set[str] | Mapping[str, "bool | Exclude"]
 
-class DecodedAuthorization(BaseModel):
+
+class _ModelInterface:
+    """The part of pydantic's model interface the code uses, so that a record reads like the
+    configuration models (which stay pydantic's: they check what people write)."""
+
+    __slots__ = ()
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None) -> Self:
+        """A shallow copy with ``update``'s fields replaced (not validated, as pydantic's)."""
+        record: Any = self
+        return msgspec.structs.replace(record, **(update or {}))  # type: ignore[no-any-return]
+
+    def model_dump(self, *, mode: Literal["python", "json"] = "python",
+                   exclude: Exclude | None = None) -> dict[str, Any]:
+        """The record as a dict: in ``json`` mode of JSON types only (times as RFC 3339 text)."""
+        data: dict[str, Any] = msgspec.to_builtins(self, builtin_types=(datetime,) if mode == "python" else ())
+        return _without(data, exclude) if exclude else data
+
+    def model_dump_json(self) -> str:
+        return msgspec.json.encode(self).decode()
+
+    @classmethod
+    def model_validate(cls, data: Any) -> Self:
+        """``data`` (a dict as ``model_dump`` gives it, or a record) checked against the fields'
+        types; ``msgspec.ValidationError`` (a ``ValueError``) says where it is wrong."""
+        return data if isinstance(data, cls) else msgspec.convert(data, cls, strict=False)
+
+    @classmethod
+    def model_validate_json(cls, text: str | bytes) -> Self:
+        return msgspec.json.decode(text, type=cls, strict=False)
+
+
+class Record(_ModelInterface, Struct, kw_only=True):
+    """A record the pipeline builds and passes on."""
+
+
+class FrozenRecord(_ModelInterface, Struct, frozen=True, kw_only=True):
+    """A record no one changes once it is made (``model_copy`` makes another)."""
+
+
+def _without(data: dict[str, Any], exclude: Exclude) -> dict[str, Any]:
+    if not isinstance(exclude, Mapping):
+        return {k: v for k, v in data.items() if k not in exclude}
+    kept = {}
+    for key, value in data.items():
+        inner = exclude.get(key)
+        if inner is True:
+            continue
+        kept[key] = _without(value, inner) if inner and isinstance(value, dict) else value
+    return kept
+
+
+class DecodedAuthorization(FrozenRecord, frozen=True, kw_only=True):
     """What matters from an STS-decoded authorization failure message (never the whole document:
     it is privileged and can list every policy that applied)."""
-
-    model_config = ConfigDict(frozen=True)
 
     allowed: bool = False
     explicit_deny: bool = False
@@ -28,16 +87,14 @@ class DecodedAuthorization(BaseModel):
 
 
 def empty_list() -> list[Any]:
-    """A new empty list, as a default factory. Not ``list`` itself: pydantic reads a factory's
-    signature, and for a builtin that runs the tokenizer, whose regular expressions cost a cold
-    start about 2 ms."""
+    """A new empty list, as a pydantic default factory. Not ``list`` itself: pydantic reads a
+    factory's signature, and for a builtin that runs the tokenizer, whose regular expressions cost a
+    cold start about 2 ms."""
     return []
 
 
-class Failure(BaseModel):
+class Failure(Record, forbid_unknown_fields=True, kw_only=True):
     """One failed (or recovered) backup, copy or restore job, whatever cloud it came from."""
-
-    model_config = ConfigDict(extra="forbid")
 
     cloud: Cloud
     job_type: JobType | None = None
@@ -66,9 +123,8 @@ class Failure(BaseModel):
     decoded: DecodedAuthorization | None = None
     #: Everything else the fix can name (see ``shared.catalog.schema.PLACEHOLDERS``).
     facts: dict[str, str] = {}
-    #: Notes from enrichment (a call that failed, a token that could not be decoded). A factory:
-    #: pydantic deep-copies a literal default for every failure.
-    notes: list[str] = Field(default_factory=empty_list)
+    #: Notes from enrichment (a call that failed, a token that could not be decoded).
+    notes: list[str] = []
     #: Links to the provider's console pages (job, resource), filled by the parsers.
     links: dict[str, str] = {}
 
@@ -89,15 +145,13 @@ class Failure(BaseModel):
         return values
 
 
-class Finding(BaseModel):
+class Finding(FrozenRecord, frozen=True, kw_only=True):
     """What the classifier concluded about a failure."""
-
-    model_config = ConfigDict(frozen=True)
 
     cause: str
     rule: str | None
     code: str | None
-    confidence: float = Field(ge=0, le=1)
+    confidence: Annotated[float, Meta(ge=0, le=1)]
     title: str
     severity: str = "medium"
     explicit_deny: bool = False
@@ -106,13 +160,13 @@ class Finding(BaseModel):
     documentation: str | None = None
 
 
-class Snippet(BaseModel):
+class Snippet(Record, kw_only=True):
     kind: str
     title: str
     body: str
 
 
-class RoleAssignment(BaseModel):
+class RoleAssignment(Record, kw_only=True):
     """An Azure role the fix assigns: built-in role, its definition id, the scope, the principal."""
 
     role: str
@@ -121,7 +175,7 @@ class RoleAssignment(BaseModel):
     principal_id: str
 
 
-class Plan(BaseModel):
+class Plan(Record, kw_only=True):
     """The remediation for one finding, filled in with the failure's own names."""
 
     cause: str
@@ -143,7 +197,7 @@ class Plan(BaseModel):
 RemediationAction = Literal["notified", "suppressed", "planned", "applied", "refused", "failed"]
 
 
-class RemediationSummary(BaseModel):
+class RemediationSummary(Record, kw_only=True):
     """What auto-remediation decided for one outcome (``shared.remediation``), as the message shows
     it; the full record, with the documents before and after, is in the audit trail."""
 
@@ -169,7 +223,7 @@ class RemediationSummary(BaseModel):
     notes: list[str] = []
 
 
-class Outcome(BaseModel):
+class Outcome(Record, kw_only=True):
     """Everything the pipeline knows about one event after classifying and planning it."""
 
     failure: Failure

@@ -37,7 +37,7 @@ from shared.sinks.base import DeliveryError, Destination, Receipt
 from shared.sinks.http import SYSTEM_CLOCK, Clock, Deadline, deadline_scope
 from shared.sinks.local.transport import LocalSink
 from shared.state import MemoryStore, StateStore
-from shared.vocab import NoticeKind
+from shared.vocab import Cloud, NoticeKind
 
 if TYPE_CHECKING:  # the engine is imported only by a responder that remediates (shared.wiring)
     from shared.remediation.engine import RemediationEngine
@@ -474,7 +474,7 @@ class Responder(Struct, dict=True):  # dict: the cached properties below
 def _placeholder_outcome(info: GroupInfo) -> Outcome:
     from shared.models import Failure, Finding
 
-    return Outcome(failure=Failure(cloud="aws" if info.cloud == "aws" else "azure"),
+    return Outcome(failure=Failure(cloud=Cloud.AWS if info.cloud == "aws" else Cloud.AZURE),
                    finding=Finding(cause=info.cause, rule=None, code=None, confidence=0, title=info.title))
 
 

@@ -6,6 +6,7 @@ from shared.catalog import Catalog
 from shared.catalog.schema import Example, Rule
 from shared.models import DecodedAuthorization, Failure
 from shared.parse.codes import codes_in
+from shared.vocab import Cloud
 
 
 def example_failure(cloud: str, example: Example, catalog: Catalog | None = None) -> Failure:
@@ -16,7 +17,7 @@ def example_failure(cloud: str, example: Example, catalog: Catalog | None = None
     book = catalog.knowledge.codebooks[cloud] if catalog else None
     found = codes_in(example.message, book.__contains__ if book else lambda code: False)
     codes = list(dict.fromkeys(c for c in (example.code, *found) if c))
-    return Failure(cloud=cloud, job_type=example.job_type, resource_type=example.resource_type,
+    return Failure(cloud=Cloud(cloud), job_type=example.job_type, resource_type=example.resource_type,
                    code=codes[0] if codes else None, codes=codes, message=example.message,
                    decoded=decoded, state=example.state)
 

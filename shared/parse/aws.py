@@ -26,7 +26,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from shared.models import Failure
 from shared.parse.codes import MESSAGES_REMEMBERED, CodeBook, spelled_codes_in
 from shared.text import strip_wrapping_quotes
-from shared.vocab import JobType
+from shared.vocab import Cloud, JobType
 
 JOB_TYPES: dict[str, JobType] = {
     "Backup Job State Change": JobType.BACKUP,
@@ -305,7 +305,7 @@ def parse_backup_event(raw: dict[str, Any], codes: CodeBook | None = None) -> Fa
         links["job"] = job_url
 
     return Failure(
-        cloud="aws",
+        cloud=Cloud.AWS,
         job_type=job_type,
         state=state,
         failed=failed,

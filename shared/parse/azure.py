@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.models import Failure, empty_list
 from shared.parse.codes import CodeBook, spelled_codes_in
-from shared.vocab import JobType
+from shared.vocab import Cloud, JobType
 
 SCHEMA_ID = "azureMonitorCommonAlertSchema"
 _AKA_CODE = re.compile(r"aka\.ms/AB-([A-Za-z][A-Za-z0-9]+)", re.I)
@@ -286,7 +286,7 @@ def parse_common_alert(raw: dict[str, Any], codes: CodeBook | None = None) -> Fa
                           f"AlertDetails.ReactView/alertId/{ess.alert_id.replace('/', '%2f')}")
 
     return Failure(
-        cloud="azure",
+        cloud=Cloud.AZURE,
         job_type=job_type,
         state=ess.monitor_condition,
         failed=condition != "resolved",

@@ -18,6 +18,7 @@ from shared.catalog import Catalog, default_catalog
 from shared.models import UNCLASSIFIED, Failure, Finding
 from shared.plan import plan_for
 from shared.text import normalise_message
+from shared.vocab import JobType
 
 #: Jobs listed per cause (the most recent ones): the report names examples, the counts cover all.
 JOBS_KEPT = 20
@@ -207,7 +208,8 @@ class Aggregate(Struct):
             return None
         rule = group.rules.most_common(1)[0][0] if group.rules else group.finding.rule
         common = group.common_values()
-        shared = Failure(cloud=group.example.cloud, job_type=common.get("job_type"), facts=common)
+        job_type = common.get("job_type")
+        shared = Failure(cloud=group.example.cloud, job_type=JobType(job_type) if job_type else None, facts=common)
         plan = plan_for(shared, group.finding.model_copy(update={"rule": rule}), self.catalog, self.language)
         if plan is None:
             return None
