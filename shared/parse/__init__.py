@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from pydantic import ValidationError
 
 from shared.models import Failure
@@ -14,7 +15,12 @@ from shared.untrusted import EventError, bounded, check_event, excerpt
 __all__ = ["CodeBook", "EventError", "parse_event"]
 
 
-def _first_problem(exc: ValidationError) -> str:
+def _first_problem(exc: ValidationError | msgspec.ValidationError) -> str:
+    """Where the event is wrong and how: ``detail.status: Expected `str | null`, got `array```."""
+    if isinstance(exc, msgspec.ValidationError):  # "Expected `str`, got `int` - at `$.detail.status`"
+        problem, _, at = str(exc).partition(" - at `")
+        where = at.rstrip("`").removeprefix("$").lstrip(".")
+        return f"{bounded(where, 120) or 'event'}: {bounded(problem, 120)}"
     error = exc.errors()[0]
     where = ".".join(bounded(str(p), 40) for p in error["loc"]) or "event"
     return f"{where}: {error['msg']}"
@@ -39,7 +45,7 @@ def parse_event(raw: Any, codes: CodeBook | None = None, aws_codes: CodeBook | N
                              "(expected source 'aws.backup')")
         try:
             return parse_backup_event(raw, aws_codes)
-        except ValidationError as exc:
+        except msgspec.ValidationError as exc:
             raise EventError(f"malformed AWS Backup event: {_first_problem(exc)}") from exc
     # Imported here, not at the top: the Lambda parses AWS events only.
     from shared.parse.azure import SCHEMA_ID, parse_common_alert

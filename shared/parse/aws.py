@@ -21,7 +21,8 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
+import msgspec
+from msgspec import Struct
 
 from shared.models import Failure
 from shared.parse.codes import MESSAGES_REMEMBERED, CodeBook, spelled_codes_in
@@ -101,93 +102,95 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-class CreatedBy(BaseModel):
+class CreatedBy(Struct, rename="camel"):
     """``detail.createdBy``: the backup plan and rule that started the job (absent for on-demand jobs)."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
-
-    backup_plan_id: str | None = Field(None, alias="backupPlanId")
-    backup_plan_arn: str | None = Field(None, alias="backupPlanArn")
-    backup_plan_version: str | None = Field(None, alias="backupPlanVersion")
-    #: ``backupPlanRuleId`` in the job events, ``backupRuleId`` in the scan events.
-    backup_rule_id: str | None = Field(None, validation_alias=AliasChoices("backupRuleId", "backupPlanRuleId"))
-
-    @model_validator(mode="before")
-    @classmethod
-    def _loose_scalars(cls, data: Any) -> Any:
-        return {k: _text(v) for k, v in data.items()} if isinstance(data, dict) else data
+    backup_plan_id: str | None = None
+    backup_plan_arn: str | None = None
+    backup_plan_version: str | None = None
+    #: ``backupPlanRuleId`` in the job events, ``backupRuleId`` in the scan events (``_loosened``).
+    backup_rule_id: str | None = None
 
     def facts(self) -> dict[str, str | None]:
         return {"backup_plan_id": self.backup_plan_id, "backup_plan_arn": self.backup_plan_arn,
                 "backup_plan_version": self.backup_plan_version, "backup_rule_id": self.backup_rule_id}
 
 
-class JobDetail(BaseModel):
+class JobDetail(Struct, rename="camel"):
     """The ``detail`` of a Backup, Copy or Restore Job State Change event (other fields ignored)."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
-
-    backup_job_id: str | None = Field(None, alias="backupJobId")
-    copy_job_id: str | None = Field(None, alias="copyJobId")
-    restore_job_id: str | None = Field(None, alias="restoreJobId")
+    backup_job_id: str | None = None
+    copy_job_id: str | None = None
+    restore_job_id: str | None = None
     state: str | None = None
     status: str | None = None
-    status_message: str | None = Field(None, alias="statusMessage")
-    resource_arn: str | None = Field(None, alias="resourceArn")
-    resource_type: str | None = Field(None, alias="resourceType")
-    created_resource_arn: str | None = Field(None, alias="createdResourceArn")
-    backup_vault_arn: str | None = Field(None, alias="backupVaultArn")
-    backup_vault_name: str | None = Field(None, alias="backupVaultName")
-    source_backup_vault_arn: str | None = Field(None, alias="sourceBackupVaultArn")
-    destination_backup_vault_arn: str | None = Field(None, alias="destinationBackupVaultArn")
-    recovery_point_arn: str | None = Field(None, alias="recoveryPointArn")
-    source_recovery_point_arn: str | None = Field(None, alias="sourceRecoveryPointArn")
-    destination_recovery_point_arn: str | None = Field(None, alias="destinationRecoveryPointArn")
-    iam_role_arn: str | None = Field(None, alias="iamRoleArn")
-    account_id: str | None = Field(None, alias="accountId")
-    message_category: str | None = Field(None, alias="messageCategory")
-    created_by: CreatedBy | None = Field(None, alias="createdBy")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _loose_scalars(cls, data: Any) -> Any:
-        """Numbers as text, and ``{}`` / ``""`` as missing, in one pass over the detail (``createdBy``
-        is the one object kept: it names the plan)."""
-        if not isinstance(data, dict):
-            return data
-        loose = [k for k, v in data.items() if type(v) is not str or not v]  # most values are text
-        if not loose:
-            return data
-        data = dict(data)
-        for key in loose:
-            if not (key == "createdBy" and isinstance(data[key], dict)):
-                data[key] = _text(data[key])
-        return data
+    status_message: str | None = None
+    resource_arn: str | None = None
+    resource_type: str | None = None
+    created_resource_arn: str | None = None
+    backup_vault_arn: str | None = None
+    backup_vault_name: str | None = None
+    source_backup_vault_arn: str | None = None
+    destination_backup_vault_arn: str | None = None
+    recovery_point_arn: str | None = None
+    source_recovery_point_arn: str | None = None
+    destination_recovery_point_arn: str | None = None
+    iam_role_arn: str | None = None
+    account_id: str | None = None
+    message_category: str | None = None
+    created_by: CreatedBy | None = None
 
 
-class BackupEvent(BaseModel):
-    """The EventBridge envelope, with its wire names."""
+class BackupEvent(Struct, rename="kebab"):
+    """The EventBridge envelope, with its wire names (other fields ignored). A msgspec Struct: an
+    event is validated once, in C, and the class costs a cold start next to nothing."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
-
-    id: str | None = None
-    detail_type: str = Field(alias="detail-type")
+    detail_type: str
     source: str
+    detail: JobDetail
+    id: str | None = None
     account: str | None = None
     time: datetime | None = None
     region: str | None = None
     resources: list[str] = []
-    detail: JobDetail
 
-    @field_validator("account", "id", mode="before")
     @classmethod
-    def _as_text(cls, value: Any) -> Any:
-        return _text(value)
+    def of(cls, raw: dict[str, Any]) -> BackupEvent:
+        """``raw`` checked against the envelope (``msgspec.ValidationError`` says where it is wrong)."""
+        return msgspec.convert(_loosened(raw), cls)
 
-    @field_validator("resources", mode="before")
-    @classmethod
-    def _resource_list(cls, value: Any) -> Any:
-        return [str(v) for v in value if _text(v)] if isinstance(value, list) else []
+
+def _loosened(raw: dict[str, Any]) -> dict[str, Any]:
+    """The event with what the parser takes loosely made exact: in the detail and ``createdBy``
+    numbers as text and ``{}``, ``[]``, ``""`` as missing; the event's id and account as text; its
+    resources, text only."""
+    event = dict(raw)
+    for key in ("id", "account"):
+        if key in event:
+            event[key] = _text(event[key])
+    resources = event.get("resources")
+    event["resources"] = [str(r) for r in resources if _text(r)] if isinstance(resources, list) else []
+    detail = event.get("detail")
+    if isinstance(detail, dict):
+        event["detail"] = _loose_detail(detail)
+    return event
+
+
+def _loose_detail(detail: dict[str, Any]) -> dict[str, Any]:
+    loose = [k for k, v in detail.items() if type(v) is not str or not v]  # most values are text
+    if not loose:
+        return detail
+    detail = dict(detail)
+    for key in loose:
+        value = detail[key]
+        if key == "createdBy" and isinstance(value, dict):
+            created = {k: _text(v) for k, v in value.items()}
+            if created.get("backupRuleId") is None and "backupPlanRuleId" in created:
+                created["backupRuleId"] = created["backupPlanRuleId"]
+            detail[key] = created
+        else:
+            detail[key] = _text(value)
+    return detail
 
 
 @lru_cache(maxsize=256)  # an event names its resource, vault and role ARNs several times over
@@ -258,7 +261,7 @@ def read_message(status_message: str | None, book: CodeBook | None) -> MessageRe
 def parse_backup_event(raw: dict[str, Any], codes: CodeBook | None = None) -> Failure:
     """An ``aws.backup`` EventBridge event as a ``Failure`` (``failed`` tells if it is one);
     ``codes``, the documented AWS codes, lets a bare code in the message be recognised."""
-    event = BackupEvent.model_validate(raw)
+    event = BackupEvent.of(raw)
     d = event.detail
     job_type = JOB_TYPES.get(event.detail_type)
     state = (d.status or d.state or "").upper() or None
