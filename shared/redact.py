@@ -13,6 +13,7 @@ unless ``RESPONDER_SDK_LOG_LEVEL`` asks for more.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -23,15 +24,22 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 #: A URL: scheme, host (with any user info), then the rest up to white space or a quote.
 _URL = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{1,15})://(?:[^\s/@'\"<>]*@)?(?P<host>[^\s/?#'\"<>]*)"
                   r"(?P<rest>[^\s'\"<>]*)")
+#: Secrets by their form, and what stands for them.
 _TOKENS = (
-    (re.compile(r"\bxox[abposre]-[A-Za-z0-9-]+"), "<slack token>"),
-    (re.compile(r"\bxapp-[A-Za-z0-9-]+"), "<slack token>"),
-    (re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"), "<github token>"),
-    (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"), "<jwt>"),
-    (re.compile(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 " + REDACTED),
-    (re.compile(r"(?i)(secret[_-]?access[_-]?key|password|api[_-]?token|routing[_-]?key|sig)"
-                r"(['\"]?\s*[:=]\s*['\"]?)[^\s'\",&]+"), r"\1\2" + REDACTED),
+    (r"\bxox[abposre]-[A-Za-z0-9-]+", "<slack token>"),
+    (r"\bxapp-[A-Za-z0-9-]+", "<slack token>"),
+    (r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})", "<github token>"),
+    (r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*", "<jwt>"),
+    (r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=-]{8,}", r"\1 " + REDACTED),
+    (r"(?i)(secret[_-]?access[_-]?key|password|api[_-]?token|routing[_-]?key|sig)"
+     r"(['\"]?\s*[:=]\s*['\"]?)[^\s'\",&]+", r"\1\2" + REDACTED),
 )
+
+
+@functools.cache
+def _token_patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """``_TOKENS`` compiled, on first need: only errors are redacted, and a cold start has none."""
+    return tuple((re.compile(pattern), replacement) for pattern, replacement in _TOKENS)
 #: The loggers of the SDKs the project uses; the level they keep unless asked otherwise.
 SDK_LOGGERS = ("botocore", "boto3", "s3transfer", "urllib3", "azure", "msal", "slack_sdk", "aws_lambda_powertools")
 SDK_LOG_LEVEL = logging.WARNING
@@ -47,7 +55,7 @@ def redact_url(match: re.Match[str]) -> str:
 def redact(text: str) -> str:
     """``text`` with every URL cut to its scheme and host and every token replaced."""
     text = _URL.sub(redact_url, text)
-    for pattern, replacement in _TOKENS:
+    for pattern, replacement in _token_patterns():
         text = pattern.sub(replacement, text)
     return text
 

@@ -18,6 +18,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,7 @@ MESSAGE_MIN_WORDS = 5
 
 #: The family a code's own name tells, for codes no documentation lists (``InvalidParameterDependency``,
 #: ``UserErrorSQLPODoesNotExist``): checked in order, on the lower-cased name.
-FAMILY_BY_NAME: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), f) for p, f in (
+FAMILY_BY_NAME: tuple[tuple[str, str], ...] = (
     (r"^kms|kmskey|\.kms|kmsinvalid", "kms"),
     (r"throttl|ratelimit|requestlimitexceeded|toomanyrequests|slowdown|rateexceeded", "throttled"),
     (r"accessdenied|unauthori[sz]ed|notauthori[sz]ed|forbidden|authfailure|authori[sz]ationfailed|permission",
@@ -74,12 +75,18 @@ FAMILY_BY_NAME: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), 
     (r"internal|unavailable|timeout|timedout|servererror|serviceerror|temporar|insufficient\w*capacity", "transient"),
     (r"unsupported|notsupported", "unsupported"),
     (r"^invalid|malformed|badrequest|illegal", "invalid-parameter"),
-))
+)
+
+
+@cache
+def _families_by_name() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """``FAMILY_BY_NAME`` compiled, on first need (most failures name a documented code)."""
+    return tuple((re.compile(pattern), family) for pattern, family in FAMILY_BY_NAME)
 
 
 def family_of_name(code: str) -> str | None:
     name = code.lower()
-    return next((family for pattern, family in FAMILY_BY_NAME if pattern.search(name)), None)
+    return next((family for pattern, family in _families_by_name() if pattern.search(name)), None)
 
 
 class ErrorDoc(Struct, frozen=True):

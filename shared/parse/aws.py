@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -58,15 +58,13 @@ ARN_IDS: dict[tuple[str, str], str] = {
 }
 
 
-def _by_service(table: dict[tuple[str, str], str]) -> dict[str, list[tuple[re.Pattern[str], str]]]:
-    """``ARN_IDS`` by service, each pattern compiled to match a whole resource part."""
-    grouped: dict[str, list[tuple[re.Pattern[str], str]]] = {}
-    for (service, pattern), name in table.items():
-        grouped.setdefault(service, []).append((re.compile(pattern + r"(?:[/:].*)?$"), name))
-    return grouped
+@cache
+def _id_patterns(service: str) -> tuple[tuple[re.Pattern[str], str], ...]:
+    """``service``'s ``ARN_IDS``, each compiled to match a whole resource part: on first need, since
+    an event names one or two services and a cold start need not compile the others'."""
+    return tuple((re.compile(pattern + r"(?:[/:].*)?$"), name)
+                 for (of, pattern), name in ARN_IDS.items() if of == service)
 
-
-_ARN_IDS = _by_service(ARN_IDS)
 #: Resource parts of the ARNs AWS Backup gives recovery points: its own for fully managed resources
 #: (and S3, EFS, DynamoDB with advanced features), the service's snapshot, image or backup otherwise.
 #: A copy or restore event names the recovery point it used only in the envelope's ``resources``.
@@ -215,7 +213,7 @@ def arn_ids(*arns: str | None) -> dict[str, str]:
         service = parts.get("service", "")
         if service == "s3" and (parts["region"] or parts["account"]):
             continue  # an access point or an object lambda, not a bucket
-        for pattern, name in _ARN_IDS.get(service, ()):
+        for pattern, name in _id_patterns(service):
             found = pattern.match(parts["resource"])
             if found and name not in ids:
                 ids[name] = found.group(1)
