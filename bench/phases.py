@@ -1,8 +1,8 @@
 """Where one event's time goes in `backup-responder classify`: microseconds per event, per phase,
-on one core, beside what the models alone cost (the AWS envelope and the records are msgspec Structs,
-the Azure envelope pydantic models), and an AWS line read into its envelope two ways: as `classify`
-does (`read_plain`, then loosened and converted), and by msgspec straight from the JSON text into
-structs as loose as the envelope (what reading and validating at once would cost).
+on one core, beside what the models alone cost (the envelopes and the records are msgspec Structs),
+and an AWS line read into its envelope two ways: as `classify` does (`read_plain`, then loosened
+and converted), and by msgspec straight from the JSON text into structs as loose as the envelope
+(what reading and validating at once would cost).
 
     .venv/bin/python bench/phases.py [--events 10000]
 
@@ -116,7 +116,7 @@ def main() -> None:
         ("every message new: classify", _per_event(new_failures, lambda f: pipeline.classifier.classify(f),
                                                    new_classifier)),
         ("models alone: BackupEvent validated", _per_event(aws, BackupEvent.of)),
-        ("models alone: CommonAlert validated", _per_event(azure, CommonAlert.model_validate)),
+        ("models alone: CommonAlert validated", _per_event(azure, CommonAlert.of)),
         ("models alone: Failure made", _per_event(fields, lambda kw: Failure(**kw))),
         ("AWS line to envelope: read_plain, BackupEvent", _per_event(
             aws_lines, lambda line: BackupEvent.of(read_plain(line)))),

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from pydantic import ValidationError
 
 from shared.models import Failure
 from shared.parse.aws import parse_backup_event
@@ -15,15 +14,12 @@ from shared.untrusted import EventError, bounded, check_event, excerpt
 __all__ = ["CodeBook", "EventError", "parse_event"]
 
 
-def _first_problem(exc: ValidationError | msgspec.ValidationError) -> str:
-    """Where the event is wrong and how: ``detail.status: Expected `str | null`, got `array```."""
-    if isinstance(exc, msgspec.ValidationError):  # "Expected `str`, got `int` - at `$.detail.status`"
-        problem, _, at = str(exc).partition(" - at `")
-        where = at.rstrip("`").removeprefix("$").lstrip(".")
-        return f"{bounded(where, 120) or 'event'}: {bounded(problem, 120)}"
-    error = exc.errors()[0]
-    where = ".".join(bounded(str(p), 40) for p in error["loc"]) or "event"
-    return f"{where}: {error['msg']}"
+def _first_problem(exc: msgspec.ValidationError) -> str:
+    """Where the event is wrong and how: ``detail.status: Expected `str | null`, got `array```
+    (msgspec says "Expected `str | null`, got `array` - at `$.detail.status`")."""
+    problem, _, at = str(exc).partition(" - at `")
+    where = at.rstrip("`").removeprefix("$").lstrip(".")
+    return f"{bounded(where, 120) or 'event'}: {bounded(problem, 120)}"
 
 
 def parse_event(raw: Any, codes: CodeBook | None = None, aws_codes: CodeBook | None = None, *,
@@ -57,7 +53,7 @@ def parse_event(raw: Any, codes: CodeBook | None = None, aws_codes: CodeBook | N
                              f"schema ({SCHEMA_ID}) on the action group")
         try:
             return parse_common_alert(raw, codes)
-        except ValidationError as exc:
+        except msgspec.ValidationError as exc:
             raise EventError(f"malformed common alert schema alert: {_first_problem(exc)}") from exc
     raise EventError("not an AWS Backup EventBridge event (source aws.backup) nor an Azure Monitor "
                      f"alert in the common alert schema ({SCHEMA_ID})")

@@ -12,9 +12,10 @@ import re
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+import msgspec
+from msgspec import Struct, field
 
-from shared.models import Failure, empty_list
+from shared.models import Failure
 from shared.parse.codes import CodeBook, spelled_codes_in
 from shared.vocab import Cloud, JobType
 
@@ -62,47 +63,62 @@ _SOURCE_ANY = re.compile("|".join(f"(?P<w{i}>{p.pattern})" for i, (p, _) in enum
 _PROTECTED_ITEM = re.compile(r"/protecteditems/([^/]+)", re.I)
 
 
-class Essentials(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+class Essentials(Struct, rename="camel"):
+    """``data.essentials``, with its wire names (other fields ignored)."""
 
-    alert_id: str | None = Field(None, alias="alertId")
-    alert_rule: str | None = Field(None, alias="alertRule")
+    alert_id: str | None = None
+    alert_rule: str | None = None
     severity: str | None = None
-    signal_type: str | None = Field(None, alias="signalType")
-    monitor_condition: str | None = Field(None, alias="monitorCondition")
-    monitoring_service: str | None = Field(None, alias="monitoringService")
-    alert_target_ids: list[str] = Field(default_factory=empty_list, alias="alertTargetIDs")
-    configuration_items: list[str] = Field(default_factory=empty_list, alias="configurationItems")
-    origin_alert_id: str | None = Field(None, alias="originAlertId")
-    fired: datetime | None = Field(None, alias="firedDateTime")
+    signal_type: str | None = None
+    monitor_condition: str | None = None
+    monitoring_service: str | None = None
+    alert_target_ids: list[str] = field(default_factory=list, name="alertTargetIDs")
+    configuration_items: list[str] = []
+    origin_alert_id: str | None = None
+    fired: datetime | None = field(default=None, name="firedDateTime")
     description: str | None = None
-
-    @field_validator("alert_target_ids", "configuration_items", mode="before")
-    @classmethod
-    def _list(cls, value: Any) -> Any:
-        if value is None:
-            return []
-        return [str(v) for v in value] if isinstance(value, list) else [str(value)]
-
-    @field_validator("fired", mode="before")
-    @classmethod
-    def _empty_date(cls, value: Any) -> Any:
-        return value or None
+    #: Not in the schema's essentials, but some alerts carry it: any scalar, as text.
+    region: str | None = None
 
 
-class AlertData(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
-
+class AlertData(Struct, rename="camel"):
     essentials: Essentials
-    alert_context: dict[str, Any] | None = Field(None, alias="alertContext")
-    custom_properties: dict[str, Any] | None = Field(None, alias="customProperties")
+    alert_context: dict[str, Any] | None = None
+    custom_properties: dict[str, Any] | None = None
 
 
-class CommonAlert(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+class CommonAlert(Struct, rename="camel"):
+    """The common alert schema's envelope. msgspec Structs, as the AWS envelope (``BackupEvent``)."""
 
-    schema_id: str = Field(alias="schemaId")
+    schema_id: str
     data: AlertData
+
+    @classmethod
+    def of(cls, raw: dict[str, Any]) -> CommonAlert:
+        """``raw`` checked against the envelope (``msgspec.ValidationError`` says where it is wrong)."""
+        return msgspec.convert(_loosened(raw), cls)
+
+
+def _loosened(raw: dict[str, Any]) -> dict[str, Any]:
+    """The alert with what the parser takes loosely made exact, in the essentials: a target or a
+    configuration item alone as a list, every item as text; an empty fire time as missing; the
+    region, any scalar, as text."""
+    data: Any = raw.get("data")
+    essentials = data.get("essentials") if isinstance(data, dict) else None
+    if not isinstance(essentials, dict):
+        return raw
+    essentials = dict(essentials)
+    for key in ("alertTargetIDs", "configurationItems"):
+        if key in essentials:
+            value = essentials[key]
+            essentials[key] = [] if value is None else [str(v) for v in value] if isinstance(value, list) \
+                else [str(value)]
+    if "firedDateTime" in essentials and not essentials["firedDateTime"]:
+        essentials["firedDateTime"] = None
+    if "region" in essentials:
+        region = essentials["region"]
+        essentials["region"] = str(region) if region and not isinstance(region, (dict, list)) else None
+    return {**raw, "data": {**data, "essentials": essentials}}
 
 
 def _fields(obj: Any, depth: int = 6) -> dict[str, Any]:
@@ -138,11 +154,6 @@ def _as_text(value: Any) -> str:
     if isinstance(value, dict):
         return " ".join(_as_text(v) for v in value.values())
     return str(value)
-
-
-def _extra(model: BaseModel, name: str) -> str | None:
-    value = (model.model_extra or {}).get(name)
-    return str(value) if value else None
 
 
 _SEGMENTS = {kind: re.compile(rf"/{kind}/([^/]+)", re.I)
@@ -208,7 +219,7 @@ def extract_code(essentials: Essentials, fields: dict[str, Any], codes: CodeBook
 def parse_common_alert(raw: dict[str, Any], codes: CodeBook | None = None) -> Failure:
     """An Azure Monitor common-alert-schema alert as a ``Failure``."""
     codes = codes or CodeBook()
-    alert = CommonAlert.model_validate(raw)
+    alert = CommonAlert.of(raw)
     ess = alert.data.essentials
     context: dict[str, Any] = alert.data.alert_context or {}
 
@@ -295,7 +306,7 @@ def parse_common_alert(raw: dict[str, Any], codes: CodeBook | None = None) -> Fa
         job_id=text("jobid"),
         time=ess.fired,
         account_id=subscription,
-        region=text("region", "location", "sourceregion") or _extra(ess, "region"),
+        region=text("region", "location", "sourceregion") or ess.region,
         resource_type=workload,
         resource_id=resource_id,
         resource_name=text("linkedresourcename") or (resource_id.rstrip("/").split("/")[-1] if resource_id else None),
