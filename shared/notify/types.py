@@ -65,7 +65,7 @@ Secret = Annotated[str, Field(min_length=1)]
 
 
 class RetryConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     max_attempts: int = Field(6, ge=1, le=20)
     budget: Duration = 60

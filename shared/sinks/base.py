@@ -20,7 +20,7 @@ from shared.notify.types import ConfigError, RetryConfig
 class SinkSettings(BaseModel):
     """What every sink's configuration may say."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     type: str
 
