@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from pathlib import PurePath
 from typing import Annotated, Any, Literal, Self
 
 import msgspec
@@ -37,11 +38,12 @@ class _ModelInterface:
     def model_dump(self, *, mode: Literal["python", "json"] = "python",
                    exclude: Exclude | None = None) -> dict[str, Any]:
         """The record as a dict: in ``json`` mode of JSON types only (times as RFC 3339 text)."""
-        data: dict[str, Any] = msgspec.to_builtins(self, builtin_types=(datetime,) if mode == "python" else ())
+        kept = (datetime,) if mode == "python" else ()
+        data: dict[str, Any] = msgspec.to_builtins(self, builtin_types=kept, enc_hook=_as_json)
         return _without(data, exclude) if exclude else data
 
     def model_dump_json(self) -> str:
-        return msgspec.json.encode(self).decode()
+        return msgspec.json.encode(self, enc_hook=_as_json).decode()
 
     @classmethod
     def model_validate(cls, data: Any) -> Self:
@@ -60,6 +62,14 @@ class Record(_ModelInterface, Struct, kw_only=True):
 
 class FrozenRecord(_ModelInterface, Struct, frozen=True, kw_only=True):
     """A record no one changes once it is made (``model_copy`` makes another)."""
+
+
+def _as_json(value: Any) -> Any:
+    """The JSON of the other types a record may hold: a path as text, a secret masked (the str()
+    of pydantic's ``SecretStr`` is its mask)."""
+    if isinstance(value, PurePath) or hasattr(value, "get_secret_value"):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not a JSON value")
 
 
 def _without(data: dict[str, Any], exclude: Exclude) -> dict[str, Any]:

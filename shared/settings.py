@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, SecretStr
+from pydantic import SecretStr
+
+from shared.models import Record
 
 RemediationMode = Literal["off", "dry-run", "on"]
 REMEDIATION_MODES: tuple[RemediationMode, ...] = ("off", "dry-run", "on")
@@ -17,7 +19,10 @@ class SettingsError(ValueError):
     """A setting with a value the responder does not understand."""
 
 
-class Settings(BaseModel):
+class Settings(Record, kw_only=True):
+    """What the environment says (``from_env``), checked there; a record, not a pydantic model: it is
+    made on every event, from values that are already text."""
+
     slack_webhook_url: str | None = None
     teams_webhook_url: str | None = None
     config_path: Path | None = None
@@ -30,8 +35,19 @@ class Settings(BaseModel):
     #: (``https://<function app>.azurewebsites.net/api``); with the secret below, planned fixes get the action.
     approval_base_url: str | None = None
     #: RESPONDER_APPROVAL_SECRET: signs those links (a value, or a reference such as ``env:NAME``). A
-    #: ``SecretStr``: its repr, ``str()`` and JSON dump are masked, so it is never logged or printed.
+    #: ``SecretStr``: its repr and ``str()`` are masked, and the records' encoder refuses it, so it is
+    #: never logged or printed.
     approval_secret: SecretStr | None = None
+
+    def __post_init__(self) -> None:
+        # Paths and the secret given as text (tests, tools) are kept as what they stand for.
+        for name in ("config_path", "outbox", "state_path"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                setattr(self, name, Path(value))
+        secret: object = self.approval_secret
+        if isinstance(secret, str):
+            self.approval_secret = SecretStr(secret)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
