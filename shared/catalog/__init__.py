@@ -22,9 +22,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import re2  # type: ignore[import-untyped]
 from msgspec import Struct
-from pydantic import ValidationError
 
 from shared.catalog.knowledge import KNOWLEDGE_FILES, Knowledge, load_knowledge
 from shared.catalog.schema import CatalogFile, Rule
@@ -333,7 +333,7 @@ def load_file(path: Path) -> CatalogFile:
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 (safe loader)
         return CatalogFile.model_validate(data)
-    except (yaml.YAMLError, ValidationError) as exc:
+    except (yaml.YAMLError, msgspec.ValidationError) as exc:
         raise CatalogError(f"{path.name}: {exc}") from exc
 
 

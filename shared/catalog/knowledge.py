@@ -26,7 +26,7 @@ from msgspec import Struct
 
 from shared.catalog.schema import Example, Match, Rule
 from shared.parse.codes import CodeBook
-from shared.vocab import Cloud
+from shared.vocab import Cloud, Severity
 
 DATA_DIR = Path(__file__).parent
 AWS_ERRORS, AZURE_CODES = "aws_errors.json", "azure_codes.yaml"
@@ -244,7 +244,7 @@ def _documented_rule(doc: ErrorDoc) -> Rule:
         id=f"azure.documented.{_SLUG.sub('-', doc.code.lower())}.{_SLUG.sub('-', scope)}",
         cause=doc.cause or "",
         title=_braces(f"{title} ({doc.code})"),
-        severity="medium",
+        severity=Severity.MEDIUM,
         resource_types=workloads,
         match=Match(codes=[doc.code]),
         confidence=0.75,

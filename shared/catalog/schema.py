@@ -2,17 +2,23 @@
 
 A catalog file is YAML: ``cloud`` and a list of ``rules``. Reviewers read the YAML; this module
 is what keeps it honest (unknown keys, bad regexes, unknown causes or placeholders all fail).
+
+The models are msgspec Structs: the compiled catalog holds them, and a cold start pays a pydantic
+model's class (and unpickles its instances) several times slower. ``CatalogFile.model_validate``
+checks a file's data against the types and constraints, then each model's ``__post_init__`` checks
+what a type cannot say; ``msgspec.ValidationError`` names where (``- at `$.rules[3].match```).
 """
 
 from __future__ import annotations
 
 import re
 import string
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
 import re2  # type: ignore[import-untyped]
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from msgspec import Meta
 
+from shared.models import FrozenRecord
 from shared.vocab import Cloud, FixKind, JobType, Severity
 
 SnippetKind = Literal["json", "shell", "sql", "powershell", "text"]
@@ -98,33 +104,31 @@ def placeholders_in(text: str) -> set[str]:
     return {name for _, name, _, _ in _FORMATTER.parse(text) if name}
 
 
-class _Strict(BaseModel):
-    # defer_build: the rules usually come validated from the compiled catalog; the schema is built
-    # on the first validation (reading the YAML), not at every import.
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+class _Strict(FrozenRecord, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Unknown keys are refused (a typo in the YAML is an error, not a silently ignored field)."""
 
 
-class Snippet(_Strict):
+class Snippet(_Strict, frozen=True, kw_only=True):
     kind: SnippetKind
     title: str
     body: str
 
 
-class AzureRole(_Strict):
+class AzureRole(_Strict, frozen=True, kw_only=True):
     """A built-in Azure role the fix assigns to the vault's identity."""
 
     name: str
-    id: str = Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+    id: Annotated[str, Meta(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
     scope: str
 
 
-class Translation(_Strict):
+class Translation(_Strict, frozen=True, kw_only=True):
     title: str | None = None
     explanation: str | None = None
     steps: list[str] = []
 
 
-class Match(_Strict):
+class Match(_Strict, frozen=True, kw_only=True):
     """How a rule recognises a failure. Any listed code, message or decoded action matches."""
 
     codes: list[str] = []
@@ -135,25 +139,18 @@ class Match(_Strict):
     #: (a state with no message); with codes or messages, it limits them to those states.
     states: list[str] = []
 
-    @field_validator("messages")
-    @classmethod
-    def _regexes_compile(cls, patterns: list[str]) -> list[str]:
-        for pattern in patterns:
+    def __post_init__(self) -> None:
+        for pattern in self.messages:
             try:
                 re.compile(pattern, re.IGNORECASE)
                 re2.compile(pattern)  # matching is done by RE2 (linear time): no backreferences or lookarounds
             except (re.error, re2.error) as exc:
                 raise ValueError(f"message pattern {pattern!r} is not a valid regex: {exc}") from exc
-        return patterns
-
-    @model_validator(mode="after")
-    def _something_to_match(self) -> Match:
         if not (self.codes or self.messages or self.decoded_actions or self.states):
             raise ValueError("a rule must match on at least one code, message, decoded action or state")
-        return self
 
 
-class Example(_Strict):
+class Example(_Strict, frozen=True, kw_only=True):
     """A failure this rule must win. Examples are the catalog's own tests."""
 
     code: str | None = None
@@ -165,8 +162,8 @@ class Example(_Strict):
     state: str | None = None
 
 
-class Rule(_Strict):
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]*$")
+class Rule(_Strict, frozen=True, kw_only=True):
+    id: Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9.-]*$")]
     cause: str
     title: str
     severity: Severity = Severity.HIGH
@@ -181,27 +178,21 @@ class Rule(_Strict):
     #: rank below the rules people wrote.
     documented: bool = False
     priority: int = 0
-    confidence: float | None = Field(default=None, gt=0, le=1)
+    confidence: Annotated[float, Meta(gt=0, le=1)] | None = None
     explanation: str
-    steps: list[str] = Field(min_length=1)
+    steps: Annotated[list[str], Meta(min_length=1)]
     snippets: list[Snippet] = []
     roles: list[AzureRole] = []
     docs: list[str] = []
-    source: str = Field(pattern=r"^https://")
+    source: Annotated[str, Meta(pattern=r"^https://")]
     auto_fix: AutoFix = FixKind.NONE
     manual_reason: str | None = None
-    examples: list[Example] = Field(min_length=1)
+    examples: Annotated[list[Example], Meta(min_length=1)]
     i18n: dict[Literal["ko", "ja"], Translation] = {}
 
-    @field_validator("cause")
-    @classmethod
-    def _cause_scheme(cls, cause: str) -> str:
-        if not CAUSE_PATTERN.match(cause):
-            raise ValueError(f"cause {cause!r} does not follow <cloud>.<area>.<what>")
-        return cause
-
-    @model_validator(mode="after")
-    def _known_placeholders(self) -> Rule:
+    def __post_init__(self) -> None:
+        if not CAUSE_PATTERN.match(self.cause):
+            raise ValueError(f"cause {self.cause!r} does not follow <cloud>.<area>.<what>")
         translations = [t for tr in self.i18n.values() for t in (tr.title or "", tr.explanation or "", *tr.steps)]
         texts = [self.title, self.explanation, *self.steps, *(s.body for s in self.snippets),
                  *(s.title for s in self.snippets), *(r.scope for r in self.roles), *translations]
@@ -212,19 +203,16 @@ class Rule(_Strict):
             raise ValueError(f"rule {self.id}: id and cause must name the same cloud")
         if self.family and (self.confidence is None or self.confidence > MAX_FAMILY_CONFIDENCE):
             raise ValueError(f"rule {self.id}: a family rule needs a confidence of at most {MAX_FAMILY_CONFIDENCE}")
-        return self
 
 
-class CatalogFile(_Strict):
+class CatalogFile(_Strict, frozen=True, kw_only=True):
     cloud: Cloud
-    rules: list[Rule] = Field(min_length=1)
+    rules: Annotated[list[Rule], Meta(min_length=1)]
     #: Wrapper codes that only say "the operation failed": rules matched by them alone rank low,
     #: so that the description decides (``PostgreSQLFlexOperationFailedUserError``).
     umbrella_codes: list[str] = []
 
-    @model_validator(mode="after")
-    def _rules_of_this_cloud(self) -> CatalogFile:
+    def __post_init__(self) -> None:
         for rule in self.rules:
             if not rule.cause.startswith(self.cloud + "."):
                 raise ValueError(f"rule {rule.id} ({rule.cause}) is not a {self.cloud} rule")
-        return self
