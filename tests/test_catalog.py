@@ -129,3 +129,18 @@ def test_a_broken_catalog_file_names_itself(tmp_path: Path) -> None:
     (tmp_path / "aws_bad.yaml").write_text("cloud: aws\nrules:\n  - id: x\n")
     with pytest.raises(CatalogError, match=r"aws_bad\.yaml"):
         load_catalog(tmp_path)
+
+
+@pytest.mark.parametrize(("change", "problem"), [
+    ({"match": {"messages": ["unbalanced ("]}}, r"not a valid regex.* - at `\$\.rules\[1\]\.match`"),
+    ({"match": {"codes": []}}, r"at least one code.* - at `\$\.rules\[1\]\.match`"),
+    ({"steps": ["grant {nobody}"]}, r"unknown placeholders \['nobody'\] - at `\$\.rules\[1\]`"),
+    ({"colour": "red"}, r"unknown field `colour` - at `\$\.rules\[1\]`"),
+    ({"steps": []}, r"length >= 1 - at `\$\.rules\[1\]\.steps`"),
+])
+def test_a_file_with_a_broken_rule_says_which_rule_and_where(tmp_path: Path, change: dict[str, object],
+                                                              problem: str) -> None:
+    rules = [_rule(), _rule(id="aws.test.second", **change)]
+    (tmp_path / "aws_bad.yaml").write_text(yaml.safe_dump({"cloud": "aws", "rules": rules}))
+    with pytest.raises(CatalogError, match=r"aws_bad\.yaml: .*" + problem):
+        load_catalog(tmp_path)

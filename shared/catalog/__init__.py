@@ -22,7 +22,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import re2  # type: ignore[import-untyped]
 from msgspec import Struct
 
@@ -333,7 +332,7 @@ def load_file(path: Path) -> CatalogFile:
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 (safe loader)
         return CatalogFile.model_validate(data)
-    except (yaml.YAMLError, msgspec.ValidationError) as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # msgspec.ValidationError, or a check that failed
         raise CatalogError(f"{path.name}: {exc}") from exc
 
 

@@ -4,16 +4,18 @@ A catalog file is YAML: ``cloud`` and a list of ``rules``. Reviewers read the YA
 is what keeps it honest (unknown keys, bad regexes, unknown causes or placeholders all fail).
 
 The models are msgspec Structs: the compiled catalog holds them, and a cold start pays a pydantic
-model's class (and unpickles its instances) several times slower. ``CatalogFile.model_validate``
-checks a file's data against the types and constraints, then each model's ``__post_init__`` checks
-what a type cannot say; ``msgspec.ValidationError`` names where (``- at `$.rules[3].match```).
+model's class (and unpickles its instances) several times slower. ``model_validate`` checks data
+against the types and constraints, then ``check`` what a type cannot say (regexes, placeholders);
+the error names where (``- at `$.rules[3].match```). Unpickling checks nothing again: the compiled
+catalog was checked when it was written.
 """
 
 from __future__ import annotations
 
 import re
 import string
-from typing import Annotated, Literal, get_args
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, Self, get_args
 
 import re2  # type: ignore[import-untyped]
 from msgspec import Meta
@@ -104,8 +106,27 @@ def placeholders_in(text: str) -> set[str]:
     return {name for _, name, _, _ in _FORMATTER.parse(text) if name}
 
 
+def _within(part: str, check: Callable[[], None]) -> None:
+    """``check``, its error placed under ``part``, as msgspec places its own (``.rules[3]`` and an
+    error at ``$.match`` give ``- at `$.rules[3].match```)."""
+    try:
+        check()
+    except ValueError as exc:
+        message, _, where = str(exc).partition(" - at `$")
+        raise ValueError(f"{message} - at `${part}{where.rstrip('`')}`") from None
+
+
 class _Strict(FrozenRecord, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Unknown keys are refused (a typo in the YAML is an error, not a silently ignored field)."""
+
+    @classmethod
+    def model_validate(cls, data: Any) -> Self:
+        record = super().model_validate(data)
+        record.check()
+        return record
+
+    def check(self) -> None:
+        """What the types cannot say; ``ValueError`` when it does not hold."""
 
 
 class Snippet(_Strict, frozen=True, kw_only=True):
@@ -139,7 +160,7 @@ class Match(_Strict, frozen=True, kw_only=True):
     #: (a state with no message); with codes or messages, it limits them to those states.
     states: list[str] = []
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         for pattern in self.messages:
             try:
                 re.compile(pattern, re.IGNORECASE)
@@ -190,7 +211,8 @@ class Rule(_Strict, frozen=True, kw_only=True):
     examples: Annotated[list[Example], Meta(min_length=1)]
     i18n: dict[Literal["ko", "ja"], Translation] = {}
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
+        _within(".match", self.match.check)
         if not CAUSE_PATTERN.match(self.cause):
             raise ValueError(f"cause {self.cause!r} does not follow <cloud>.<area>.<what>")
         translations = [t for tr in self.i18n.values() for t in (tr.title or "", tr.explanation or "", *tr.steps)]
@@ -212,7 +234,8 @@ class CatalogFile(_Strict, frozen=True, kw_only=True):
     #: so that the description decides (``PostgreSQLFlexOperationFailedUserError``).
     umbrella_codes: list[str] = []
 
-    def __post_init__(self) -> None:
-        for rule in self.rules:
+    def check(self) -> None:
+        for number, rule in enumerate(self.rules):
+            _within(f".rules[{number}]", rule.check)
             if not rule.cause.startswith(self.cloud + "."):
                 raise ValueError(f"rule {rule.id} ({rule.cause}) is not a {self.cloud} rule")
