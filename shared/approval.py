@@ -39,6 +39,7 @@ from urllib.parse import parse_qs, urlencode, urlparse
 from msgspec import Struct, field
 
 from shared.models import Outcome
+from shared.redact import masked_repr
 from shared.remediation.audit import AuditRecord, new_audit_id
 from shared.remediation.config import ApprovalConfig
 from shared.remediation.engine import Decision, RemediationEngine
@@ -172,6 +173,9 @@ class SlackApproval(Struct):
     engine: RemediationEngine
     clock: Callable[[], float] = time.time
 
+    def __repr__(self) -> str:
+        return masked_repr(self, "signing_secret")
+
     @property
     def config(self) -> ApprovalConfig:
         return self.engine.config.approval
@@ -290,7 +294,7 @@ class TeamsApprovalLink(Struct, frozen=True):
     secret: str
 
     def __repr__(self) -> str:
-        return f"TeamsApprovalLink(base_url={self.base_url!r}, secret=<hidden>)"
+        return masked_repr(self, "secret")
 
     def action(self, approval_id: str) -> dict[str, Any]:
         return teams_apply_action(self.base_url, approval_id, self.secret)
@@ -321,6 +325,9 @@ class TeamsApproval(Struct):
 
     secret: str
     engine: RemediationEngine
+
+    def __repr__(self) -> str:
+        return masked_repr(self, "secret")
 
     @property
     def config(self) -> ApprovalConfig:

@@ -18,6 +18,7 @@ import logging
 import os
 import re
 from collections.abc import Mapping
+from typing import Any
 
 REDACTED = "<redacted>"
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -44,6 +45,13 @@ def _token_patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
 SDK_LOGGERS = ("botocore", "boto3", "s3transfer", "urllib3", "azure", "msal", "slack_sdk", "aws_lambda_powertools")
 SDK_LOG_LEVEL = logging.WARNING
 ENV_SDK_LOG_LEVEL = "RESPONDER_SDK_LOG_LEVEL"
+
+
+def masked_repr(record: Any, *secret: str) -> str:
+    """``record``'s repr (a msgspec Struct's), its ``secret`` fields hidden: a Struct shows every field."""
+    shown = (f"{name}={'<hidden>' if name in secret else repr(getattr(record, name))}"
+             for name in record.__struct_fields__)
+    return f"{type(record).__name__}({', '.join(shown)})"
 
 
 def redact_url(match: re.Match[str]) -> str:

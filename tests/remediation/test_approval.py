@@ -22,6 +22,7 @@ from shared.approval import (
     Reply,
     SlackApproval,
     TeamsApproval,
+    TeamsApprovalLink,
     post_follow_up,
     slack_apply_button,
     slack_signature,
@@ -66,6 +67,14 @@ def slack_request(approval_id: str, user: str = APPROVER, team: str = TEAM, time
 
 def slack(eng: RemediationEngine, clock: FakeClock | None = None) -> SlackApproval:
     return SlackApproval(SECRET, eng, clock or FakeClock())
+
+
+def test_no_approval_object_shows_its_secret_in_its_repr() -> None:
+    eng, _ = planned(FakeRemediator())
+    for approval, secret in ((slack(eng), SECRET), (TeamsApproval(LINK_SECRET, eng), LINK_SECRET),
+                             (TeamsApprovalLink("https://func.example/api", LINK_SECRET), LINK_SECRET)):
+        shown = repr(approval)
+        assert secret not in shown and "<hidden>" in shown and type(approval).__name__ in shown
 
 
 def test_our_signature_is_slacks_signature() -> None:
