@@ -82,7 +82,7 @@ class Report(Struct):
         return [d for d in self.deliveries if not d.ok]
 
 
-class Responder(Struct, dict=True):  # dict: the cached properties below
+class Responder(Struct, dict=True):  # dict: what __post_init__ builds from the fields
     pipeline: Pipeline
     #: Local sinks that get every message (the outbox, the console).
     sinks: Sequence[LocalSink]
@@ -100,18 +100,11 @@ class Responder(Struct, dict=True):  # dict: the cached properties below
     #: message says what was done. None: not wired here (nothing is ever changed).
     remediation: RemediationEngine | None = None
 
-    @functools.cached_property
-    def grouper(self) -> Grouper:
-        return Grouper(self.state, self.config.dedup, self.clock.time)
-
-    @functools.cached_property
-    def router(self) -> Router:
-        return Router(self.config, lambda: datetime.fromtimestamp(self.clock.time(), UTC))
-
-    @functools.cached_property
-    def once(self) -> Once:
-        """Claim, post, record: every post to a sink goes through it (``shared.notify.idempotency``)."""
-        return Once(self.state, self.clock.time)
+    def __post_init__(self) -> None:
+        self.grouper = Grouper(self.state, self.config.dedup, self.clock.time)
+        self.router = Router(self.config, lambda: datetime.fromtimestamp(self.clock.time(), UTC))
+        #: Claim, post, record: every post to a sink goes through it (``shared.notify.idempotency``).
+        self.once = Once(self.state, self.clock.time)
 
     # --- entry -------------------------------------------------------------------------------------
 
