@@ -35,18 +35,18 @@ def parse_decoded(document: str | dict[str, Any]) -> DecodedAuthorization:
     context = data.get("context") or {}
     principal = context.get("principal") or {}
     conditions = [key for item in _items(context.get("conditions"))
-                  if isinstance(item, dict) and (key := _text(item.get("key")))]
+                  if isinstance(item, dict) and (key := _text_only(item.get("key")))]
     return DecodedAuthorization(
         allowed=bool(data.get("allowed", False)),
         explicit_deny=bool(data.get("explicitDeny", False)),
-        principal_arn=_text(principal.get("arn")) if isinstance(principal, dict) else None,
-        action=_text(context.get("action")),
-        resource=_text(context.get("resource")),
+        principal_arn=_text_only(principal.get("arn")) if isinstance(principal, dict) else None,
+        action=_text_only(context.get("action")),
+        resource=_text_only(context.get("resource")),
         condition_keys=conditions,
     )
 
 
-def _text(value: Any) -> str | None:
+def _text_only(value: Any) -> str | None:
     """A value the decoded document gives as text; anything else is not taken."""
     return value if isinstance(value, str) and value else None
 

@@ -40,11 +40,7 @@ class Settings(Record, kw_only=True):
     approval_secret: SecretStr | None = None
 
     def __post_init__(self) -> None:
-        # Paths and the secret given as text (tests, tools) are kept as what they stand for.
-        for name in ("config_path", "outbox", "state_path"):
-            value = getattr(self, name)
-            if isinstance(value, str):
-                setattr(self, name, Path(value))
+        # A secret given as text (tests, tools) is kept masked, as from_env keeps it.
         secret: object = self.approval_secret
         if isinstance(secret, str):
             self.approval_secret = SecretStr(secret)
