@@ -33,7 +33,9 @@ import functions.aws.handler as h
 event = json.loads(Path("tests/events/aws/seed004-restore-ec2-not-authorized-encoded.json").read_text())
 pipeline = h.app.responder(None).pipeline
 assert pipeline.assess(pipeline.parse(event)).finding.cause == "aws.iam.pass-role"
+patcher = sys.modules.get("aws_xray_sdk.core.patcher")
 print(json.dumps({"modules": sorted(sys.modules), "tracer": type(h.tracer).__name__, "gc": gc.isenabled(),
+                  "patched": sorted(patcher._PATCHED_MODULES) if patcher else [],
                   "clouds": pipeline.classifier.catalog.clouds, "catalogs": loaded}))
 """
 
@@ -74,6 +76,9 @@ def test_the_handler_leaves_the_garbage_collector_on() -> None:
 def test_with_tracing_on_the_handler_is_traced_by_powertools() -> None:
     result = _first_failure(LAMBDA_TASK_ROOT="/var/task", POWERTOOLS_TRACE_DISABLED="false")
     assert result["tracer"] == "Tracer" and _imported(result, "aws_xray_sdk")
+    # the AWS calls only (tests/aws/test_tracing.py), no other library the SDK could patch (each costs an import)
+    assert result["patched"] == ["botocore"]
+    assert not _imported(result, "sqlite3") and not _imported(result, "requests")
 
 
 def test_slack_sdk_is_imported_when_a_slack_sink_is_built() -> None:

@@ -23,6 +23,12 @@ CORE_LOGGER = "backup_responder"
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "BackupResponder"
 
 F = TypeVar("F", bound=Callable[..., Any])
+#: What the X-Ray SDK patches when tracing is on: botocore, so that every AWS call (STS, Backup,
+#: DynamoDB, the secrets) is a subsegment. Not http.client: its patch records each request's URL,
+#: and a Slack webhook's path is its secret; the sinks' time is in the handler's subsegment.
+#: Powertools' default patches every library the SDK supports that is installed, importing each
+#: (requests, sqlite3, ...): 45 ms of a cold start, against 20 ms for botocore alone.
+TRACED_MODULES = ("botocore",)
 
 
 def tracing_enabled(env: Mapping[str, str] = os.environ) -> bool:
@@ -63,7 +69,7 @@ def build_tracer(env: Mapping[str, str] = os.environ) -> Tracing:
         return NoTracer()
     from aws_lambda_powertools import Tracer  # imports the X-Ray SDK
 
-    return cast(Tracing, Tracer(service=env.get("POWERTOOLS_SERVICE_NAME") or SERVICE))
+    return cast(Tracing, Tracer(service=env.get("POWERTOOLS_SERVICE_NAME") or SERVICE, patch_modules=TRACED_MODULES))
 
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or SERVICE)
