@@ -161,6 +161,14 @@ def read_json(data: bytes | str) -> Any:
 NOT_PLAIN: Final = object()
 #: A key's closing quote and its colon, in text without escapes (every quote delimits a string).
 _KEY_END = re.compile(r'"[ \t\r\n]*:')
+#: A quote followed by white space: where a key's colon may come after spaces.
+_QUOTE_SPACE = re.compile(r'"[ \t\r\n]')
+
+
+def _keys_written(line: str) -> int:
+    """How many keys a line without escapes writes; counted as text where no quote is followed
+    by white space (JSON lines as tools write them), several times faster than the pattern."""
+    return line.count('":') if _QUOTE_SPACE.search(line) is None else len(_KEY_END.findall(line))
 
 
 def read_plain(line: str) -> Any:
@@ -181,7 +189,7 @@ def read_plain(line: str) -> Any:
         written = orjson.dumps(value)
     except (orjson.JSONDecodeError, orjson.JSONEncodeError):
         return NOT_PLAIN
-    if b"e+" in written or written.count(b'":') != len(_KEY_END.findall(line)):
+    if b"e+" in written or written.count(b'":') != _keys_written(line):
         return NOT_PLAIN
     return value
 
