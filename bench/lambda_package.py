@@ -27,9 +27,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 from aws_cold_start import _CHILD, CASES, LAMBDA_ENV  # noqa: E402  (the same cases, the same environment)
 
 #: The figures compared: the bare handler, the same with pydantic and one model (the floor of a
-#: handler built on pydantic), and the responder's first failure, tracing off.
+#: handler built on pydantic), and the responder's first failure, tracing off and on (the
+#: template's default).
 COMPARED = ("baseline_powertools_boto3_handler", "baseline_plus_pydantic_one_model",
-            "handler_import_and_first_classification")
+            "handler_import_and_first_classification", "handler_import_and_first_classification_tracing_on")
 
 
 def _fastest(interpreter: str, package: Path, case: str, runs: int) -> float:
