@@ -26,21 +26,14 @@ ROOT = Path(__file__).resolve().parents[2]
 TRACE_ROOT = "1-5759e988-bd862e3fe1be46a994272793"
 #: The trace header Lambda gives an invocation that X-Ray samples (the function's segment is Parent).
 TRACE_HEADER = f"Root={TRACE_ROOT};Parent=53995c3f42cd8ad8;Sampled=1"
-INVOKE = f"""
-import json, sys, uuid
+INVOKE = """
+import json, sys
 from pathlib import Path
 import functions.aws.handler as handler
-
-class Context:
-    function_name, function_version, memory_limit_in_mb = "backup-responder", "$LATEST", 512
-    invoked_function_arn = "arn:aws:lambda:{REGION}:{HOME_ACCOUNT}:function:backup-responder"
-    aws_request_id, log_group_name, log_stream_name = str(uuid.uuid4()), "/aws/lambda/backup-responder", "0"
-
-    def get_remaining_time_in_millis(self):
-        return 60_000
+from tests.aws.conftest import LambdaContext
 
 event = json.loads(Path(sys.argv[1]).read_text())
-print(json.dumps(handler.lambda_handler(event, Context())))
+print(json.dumps(handler.lambda_handler(event, LambdaContext())))
 """
 
 
