@@ -20,7 +20,7 @@ from shared.responder import Responder
 from shared.settings import Settings
 from shared.sinks import BuildContext, build_destinations
 from shared.sinks.base import check_url
-from shared.sinks.http import SYSTEM_CLOCK, Clock, Transport, urllib_transport
+from shared.sinks.http import SYSTEM_CLOCK, Clock, Observe, Transport, unobserved, urllib_transport
 from shared.sinks.local.config import OutboxSinkConfig
 from shared.sinks.local.transport import LocalSink, OutboxSink
 from shared.state import MemoryStore, StateStore
@@ -54,14 +54,16 @@ def approval_link(settings: Settings, resolvers: Sequence[SecretResolver] = ()) 
 def build_responder(settings: Settings | None = None, *, config: ResponderConfig | None = None,
                     enrichers: Sequence[Enricher] = (), decoder: Decoder | None = None,
                     state: StateStore | None = None, resolvers: Sequence[SecretResolver] = (),
-                    clock: Clock = SYSTEM_CLOCK, transport: Transport = urllib_transport, dry_run: bool = False,
+                    clock: Clock = SYSTEM_CLOCK, transport: Transport = urllib_transport,
+                    observe: Observe = unobserved, dry_run: bool = False,
                     remediators: Remediators | Sequence[Remediator] | None = None,
                     local: Sequence[LocalSink] = (), clouds: tuple[str, ...] = CLOUDS) -> Responder:
     """The responder the settings and the configuration describe.
 
     - sinks: ``RESPONDER_CONFIG``'s routes and sinks (``config``, read once by the caller), or else
       ``SLACK_WEBHOOK_URL`` / ``TEAMS_WEBHOOK_URL``; ``RESPONDER_OUTBOX`` and ``local`` (the console)
-      get a copy of everything; ``resolvers`` add secret reference schemes (``ssm:``...);
+      get a copy of everything; ``resolvers`` add secret reference schemes (``ssm:``...); ``observe``
+      watches each delivery attempt (the Lambda's X-Ray subsegments);
     - auto-remediation: when ``RESPONDER_AUTO_REMEDIATE`` and the configuration's ``remediation``
       section leave it on or in dry-run, with the adapters ``remediators`` makes (only then);
     - Teams cards offer "Apply fix" when ``RESPONDER_APPROVAL_BASE_URL`` and ``RESPONDER_APPROVAL_SECRET`` are set;
@@ -74,7 +76,7 @@ def build_responder(settings: Settings | None = None, *, config: ResponderConfig
     if settings.outbox:
         sinks.append(OutboxSink(settings.outbox))
     sinks += [OutboxSink(s.path) for s in config.sinks.values() if isinstance(s, OutboxSinkConfig)]
-    context = BuildContext(resolvers=resolvers, clock=clock, transport=transport,
+    context = BuildContext(resolvers=resolvers, clock=clock, transport=transport, observe=observe,
                            approval=approval_link(settings, resolvers))
     pipeline = Pipeline(Classifier(default_catalog(clouds)), enrichers=enrichers, decoder=decoder,
                         language=config.language or settings.language)

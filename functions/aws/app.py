@@ -43,7 +43,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.aws.accounts import CLIENT_CONFIG, AccountClients
 from functions.aws.decoder import StsDecoder
 from functions.aws.enrich import BackupEnricher
-from functions.aws.observe import NAMESPACE, logger, metrics, tracer
+from functions.aws.observe import NAMESPACE, delivery_attempts, logger, metrics, tracer
 from functions.aws.secrets import ParameterSecrets
 from functions.aws.state import KEY_ATTR, TTL_ATTR, DynamoStore
 from shared.decode import Decoder
@@ -241,7 +241,7 @@ class App:
                                decoder=_TracedDecoder(StsDecoder(clients)), state=self.state(),
                                resolvers=self.secrets.resolvers(),
                                remediators=lambda: self.remediators(context),
-                               clock=self.clock, clouds=CLOUDS)
+                               clock=self.clock, observe=delivery_attempts(tracer), clouds=CLOUDS)
 
     def handle(self, event: Any, context: LambdaContext) -> dict[str, Any]:
         logger.set_correlation_id(correlation_id(event))

@@ -20,7 +20,17 @@ from pydantic_core import PydanticCustomError
 from shared.notify.secrets import SecretResolver, is_reference, resolve_secret
 from shared.notify.types import ConfigError, RetryConfig
 from shared.sinks.base import BrokenDestination, Destination, DestinationKind, SinkSettings, check_url
-from shared.sinks.http import SYSTEM_CLOCK, Clock, Pacer, RetryPolicy, Sender, Transport, urllib_transport
+from shared.sinks.http import (
+    SYSTEM_CLOCK,
+    Clock,
+    Observe,
+    Pacer,
+    RetryPolicy,
+    Sender,
+    Transport,
+    unobserved,
+    urllib_transport,
+)
 
 if TYPE_CHECKING:
     from shared.approval import TeamsApprovalLink
@@ -87,6 +97,7 @@ class BuildContext(Struct):
     resolvers: Sequence[SecretResolver] = ()
     clock: Clock = SYSTEM_CLOCK
     transport: Transport = urllib_transport
+    observe: Observe = unobserved
     pacer: Pacer | None = None
     rng: random.Random | None = None
     approval: TeamsApprovalLink | None = None
@@ -106,7 +117,8 @@ class BuildContext(Struct):
                              timeout=float(retry.timeout))
         pacer = self.pacer or (DEFAULT_PACER if self.clock is SYSTEM_CLOCK else Pacer(self.clock))
         self.pacer = pacer
-        return Sender(label, policy=policy, clock=self.clock, pacer=pacer, transport=self.transport, rng=self.rng)
+        return Sender(label, policy=policy, clock=self.clock, pacer=pacer, transport=self.transport, rng=self.rng,
+                      observe=self.observe)
 
 
 def _load(path: str) -> Any:

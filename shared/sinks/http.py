@@ -14,7 +14,9 @@ Every destination sends through a ``Sender``. It
   not fit, it raises a *retryable* ``DeliveryError`` so that the invocation fails, the platform
   retries it and the dead-letter queue finally keeps it. A 429 is never dropped;
 - never puts a URL, a header or a token into an error message or a log line (webhook URLs are
-  secrets): requests carry a ``label`` such as ``POST /rest/api/3/issue`` for that.
+  secrets): requests carry a ``label`` such as ``POST /rest/api/3/issue`` for that;
+- shows each attempt to an ``Observe`` (the Lambda's X-Ray subsegments) by its destination and
+  label, and its answer's status: never the URL.
 
 The clock is injectable (``ManualClock``) so that tests of 429 handling do not sleep."""
 
@@ -190,6 +192,19 @@ class Request(Struct, frozen=True):
 
 
 Transport = Callable[[Request, float], Response]
+#: Watches one attempt: entered with the destination (``slack oncall``) and the request's label,
+#: given the answer's status, left with the attempt's exception if it raised one.
+Observe = Callable[[str, str], contextlib.AbstractContextManager[Callable[[int], None]]]
+
+
+@contextlib.contextmanager
+def unobserved(service: str, label: str) -> Iterator[Callable[[int], None]]:
+    """The ``Observe`` that watches nothing (tracing off, the CLI, the Azure function)."""
+    yield _ignore_status
+
+
+def _ignore_status(status: int) -> None:
+    pass
 
 
 def urllib_transport(request: Request, timeout: float) -> Response:
@@ -289,13 +304,15 @@ class Sender:
 
     def __init__(self, service: str, *, policy: RetryPolicy | None = None, clock: Clock = SYSTEM_CLOCK,
                  pacer: Pacer | None = None, interval: float = 0.0,
-                 transport: Transport = urllib_transport, rng: random.Random | None = None) -> None:
+                 transport: Transport = urllib_transport, rng: random.Random | None = None,
+                 observe: Observe = unobserved) -> None:
         self.service = service
         self.policy = policy or RetryPolicy()
         self.clock = clock
         self.pacer = pacer or Pacer(clock)
         self.interval = interval
         self.transport = transport
+        self.observe = observe
         self.rng = rng or random.Random()  # noqa: S311 (jitter, not cryptography)
         self.stats = SendStats()
 
@@ -340,7 +357,9 @@ class Sender:
                                     f"(last: {last}); failing so the event is retried", retryable=True)
             self.stats.attempts += 1
             try:
-                response = attempt(min(self.policy.timeout, limit))
+                with self.observe(self.service, label) as observed:
+                    response = attempt(min(self.policy.timeout, limit))
+                    observed(response.status)
             except http.client.InvalidURL as exc:  # retrying cannot help; its text quotes the URL
                 raise DeliveryError(f"{self.service} {label}: the URL is not valid ({type(exc).__name__})",
                                     retryable=False) from None

@@ -182,10 +182,12 @@ class FakeSts:
 
 @dataclass
 class Webhook:
-    """A Slack-like incoming webhook: records every POST and answers ``status`` ("ok" on 200)."""
+    """A Slack-like incoming webhook: records every POST and answers ``status`` ("ok" on 200), or
+    first each of ``throttled`` (429, retry at once: ``Retry-After: 0``)."""
 
     status: int = 200
     posts: list[dict[str, Any]] = field(default_factory=list)
+    throttled: int = 0
 
 
 @pytest.fixture
@@ -248,6 +250,9 @@ def webhook() -> Iterator[tuple[Webhook, str]]:
 
     def respond(request: Request) -> Reply:
         hook.posts.append({"path": request.target, "body": json.loads(request.body or b"{}")})
+        if hook.throttled:
+            hook.throttled -= 1
+            return Reply(429, {"Content-Type": "text/plain", "Retry-After": "0"}, b"rate_limited")
         return Reply(hook.status, {"Content-Type": "text/plain"}, b"ok" if hook.status == 200 else b"internal_error")
 
     with FakeHttpServer(respond) as server:
