@@ -1,6 +1,6 @@
 """Test doubles for the AWS side: a local server that answers like STS, one that answers like AWS
 Backup, a Slack-like webhook (all three on the one fake HTTP server of tests/support), a Lambda
-context, and ``world``: all of them around a fresh Lambda container. Network only to 127.0.0.1
+context (tests/support/lambda_run.py), and ``world``: all of them around a fresh Lambda container. Network only to 127.0.0.1
 servers the tests start; moto for the AWS services it implements."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ from moto import mock_aws
 
 from tests.support.clock import FakeClock
 from tests.support.http_server import FakeHttpServer, Reply, Request
+from tests.support.lambda_run import HOME_ACCOUNT, REGION, ROOT, LambdaContext, run_handler
+from tests.support.xray import Daemon
 
 # Before any test module imports the handler: Powertools reads these when it is imported.
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
@@ -33,9 +36,7 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "BackupResponderTest")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "backup-responder")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-west-2")
 
-HOME_ACCOUNT = "111122223333"
 CENTRAL_ACCOUNT = "999988887777"
-REGION = "us-west-2"
 STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
 STATE_TABLE_NAME = "responder-state"
 MEMBER_ROLE = "BackupResponderReadOnly"
@@ -93,22 +94,6 @@ def _fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-
-
-class LambdaContext:
-    """What Powertools reads from the Lambda context."""
-
-    def __init__(self, account: str = HOME_ACCOUNT, name: str = "backup-responder") -> None:
-        self.function_name = name
-        self.function_version = "$LATEST"
-        self.memory_limit_in_mb = 512
-        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{account}:function:{name}"
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{name}"
-        self.log_stream_name = "2026/11/23/[$LATEST]0"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
 
 
 @dataclass
@@ -353,3 +338,49 @@ def stubbed_backup_clients(queues: Mapping[str, Callable[[Stubber], None]], stub
         stubbers.append(stubber)
         made.append(client)
     return made
+
+
+#: The trace header Lambda gives an invocation that X-Ray samples (the function's segment is Parent).
+TRACE_ROOT = "1-5759e988-bd862e3fe1be46a994272793"
+TRACE_HEADER = f"Root={TRACE_ROOT};Parent=53995c3f42cd8ad8;Sampled=1"
+
+
+@pytest.fixture
+def daemon() -> Iterator[Daemon]:
+    udp = Daemon()
+    yield udp
+    udp.close()
+
+
+@dataclass
+class TracedRun:
+    answer: Any
+    datagrams: list[bytes]
+
+
+@pytest.fixture
+def traced_failure(tmp_path: Path, daemon: Daemon, fake_sts: tuple[FakeSts, str],
+                   fake_backup: tuple[FakeBackup, str], webhook: tuple[Webhook, str]) -> Callable[..., TracedRun]:
+    """Runs the seed 004 failure through the real handler in a fresh interpreter (a new container:
+    the X-Ray SDK patches botocore for the whole process) with tracing on, the template's default,
+    in front of the local STS and Backup servers and the Slack-like webhook (``webhook``): its
+    answer and what the daemon got. ``interpreter`` and ``package``: ``run_handler``'s."""
+    from tests.conftest import load_event
+
+    sts, sts_url = fake_sts
+    event = load_event(SEED004_EVENT)
+    sts.messages[event["detail"]["statusMessage"].rsplit(" ", 1)[-1]] = (HOME_ACCOUNT, SEED004_DECODED)
+    (tmp_path / "event.json").write_text(json.dumps(event))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_", "RESPONDER_", "_X_AMZN"))}
+    env.update(LAMBDA_TASK_ROOT=str(ROOT), POWERTOOLS_TRACE_DISABLED="false",
+               POWERTOOLS_SERVICE_NAME="backup-responder", AWS_REGION=REGION, AWS_DEFAULT_REGION=REGION,
+               AWS_ACCESS_KEY_ID="AKIATEST", AWS_SECRET_ACCESS_KEY="test", AWS_ENDPOINT_URL_STS=sts_url,
+               AWS_ENDPOINT_URL_BACKUP=fake_backup[1], SLACK_WEBHOOK_URL=webhook[1], _X_AMZN_TRACE_ID=TRACE_HEADER,
+               AWS_XRAY_DAEMON_ADDRESS=daemon.address, STATE_TABLE="")
+
+    def run(interpreter: str = sys.executable, package: Path | None = None) -> TracedRun:
+        task_root = {"LAMBDA_TASK_ROOT": str(package)} if package is not None else {}
+        answer = run_handler(tmp_path / "event.json", {**env, **task_root}, interpreter, package)
+        return TracedRun(answer, daemon.received())
+
+    return run
