@@ -222,34 +222,45 @@ class _Node:
 
 def _plainly_fine(value: Any) -> bool:
     """The common case, cheaply: plain JSON within the limits (no paths kept). False means "look
-    closer", and ``check_value`` walks again to say where and why."""
+    closer", and ``check_value`` walks again to say where and why. Only objects and arrays wait on
+    the stack: each one's scalars (most of a document) are checked as it is opened."""
+    if type(value) is not dict and type(value) is not list:
+        return _plain_scalar(value)
     stack = [(value, 0)]
     while stack:
         item, depth = stack.pop()
-        kind = type(item)
-        if kind is str:
-            if not item.isascii() and _SURROGATE.search(item):
+        if depth >= MAX_DEPTH:
+            return False
+        if type(item) is dict:
+            for key in item:
+                if type(key) is not str or (not key.isascii() and _SURROGATE.search(key)):
+                    return False
+            children: Any = item.values()
+        else:
+            children = item
+        for child in children:
+            kind = type(child)
+            if kind is str:
+                if not child.isascii() and _SURROGATE.search(child):
+                    return False
+            elif kind is dict or kind is list:
+                stack.append((child, depth + 1))
+            elif not _plain_scalar(child):
                 return False
-        elif kind is dict or kind is list:
-            if depth >= MAX_DEPTH:
-                return False
-            if kind is dict:
-                for key in item:
-                    if type(key) is not str or (not key.isascii() and _SURROGATE.search(key)):
-                        return False
-                children = item.values()
-            else:
-                children = item
-            stack.extend((child, depth + 1) for child in children)
-        elif kind is int:
-            if item.bit_length() > MAX_INT_BITS:
-                return False
-        elif kind is float:
-            if not math.isfinite(item):
-                return False
-        elif item is not None and kind is not bool:
-            return False  # a subclass (duplicate keys), or not a JSON value at all
     return True
+
+
+def _plain_scalar(item: Any) -> bool:
+    """A JSON scalar within the limits: text without lone surrogates, a number a double can hold
+    (finite, not too many bits), true, false or null; not a subclass (``_Duplicates``) or another type."""
+    kind = type(item)
+    if kind is str:
+        return item.isascii() or _SURROGATE.search(item) is None
+    if kind is int:
+        return int(item.bit_length()) <= MAX_INT_BITS
+    if kind is float:
+        return math.isfinite(item)
+    return item is None or kind is bool
 
 
 def check_value(value: Any) -> None:

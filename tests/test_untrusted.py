@@ -203,3 +203,44 @@ def test_any_line_the_fast_way_reads_is_read_as_the_careful_way_reads_it(line: s
     fast = read_plain(line)
     if fast is not NOT_PLAIN:
         assert _same(fast, _careful(line))
+
+
+#: Scalars, and each kind the core must not see (and the edges of the integers it takes), often.
+_LEAVES = (st.none() | st.booleans() | st.integers(min_value=-(2**1100), max_value=2**1100)
+           | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=6)
+           | st.sampled_from([float("nan"), float("inf"), float("-inf"), 2**1024 - 1, 2**1024, -(2**1024), "a\ud800b"]))
+_ANY_KEYS = st.text(max_size=4) | st.just("k\udfff") | st.integers(0, 3)
+_VALUES = st.recursive(_LEAVES, lambda inner: st.lists(inner, max_size=4)
+                       | st.dictionaries(_ANY_KEYS, inner, max_size=4), max_leaves=20)
+
+
+def _acceptable(value: Any, depth: int = 0) -> bool:
+    """What ``check_value`` lets through, defined plainly: JSON types, text and keys without lone
+    surrogates, finite floats, integers of at most 1024 bits, nesting below ``MAX_DEPTH``."""
+    if isinstance(value, bool) or value is None:
+        return True
+    if isinstance(value, str):
+        return not re.search("[\ud800-\udfff]", value)
+    if isinstance(value, int):
+        return value.bit_length() <= 1024
+    if isinstance(value, float):
+        return value == value and value not in (float("inf"), float("-inf"))
+    if isinstance(value, list | dict) and depth >= MAX_DEPTH:
+        return False
+    if isinstance(value, list):
+        return all(_acceptable(item, depth + 1) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _acceptable(k) and _acceptable(v, depth + 1) for k, v in value.items())
+    return False
+
+
+@given(_VALUES, st.integers(0, MAX_DEPTH + 1))
+@settings(max_examples=400)
+def test_check_value_refuses_exactly_what_the_core_must_not_see(value: Any, wrapping: int) -> None:
+    for _ in range(wrapping):  # the same value deeper: at MAX_DEPTH its containers are too deep
+        value = [value]
+    if _acceptable(value):
+        check_value(value)
+    else:
+        with pytest.raises(EventError):
+            check_value(value)
