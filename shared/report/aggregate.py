@@ -87,10 +87,12 @@ class Group(Struct):
     example: Failure | None = None
     finding: Finding | None = None
 
-    def add(self, failure: Failure, finding: Finding) -> None:
+    def add(self, failure: Failure, finding: Finding, day: str | None = None) -> None:
+        """One more job of the group (``day``: its time's date, when the caller has it already)."""
         self.count += 1
         self.clouds.add(str(failure.cloud))
-        self.resources[resource_of(failure)] += 1
+        resource = resource_of(failure)
+        self.resources[resource] += 1
         if failure.account_id:
             self.accounts.add(failure.account_id)
         if finding.code or failure.code:
@@ -98,15 +100,18 @@ class Group(Struct):
         if finding.rule:
             self.rules[finding.rule] += 1
         if failure.time is not None:
-            self.days[failure.time.date().isoformat()] += 1
+            self.days[day or failure.time.date().isoformat()] += 1
             self.first = failure.time if self.first is None else min(self.first, failure.time)
             self.last = failure.time if self.last is None else max(self.last, failure.time)
+        named, values = self.named, self.values
         for name, value in failure.placeholders().items():
-            self.named[name] += 1
-            seen = self.values.setdefault(name, set())
+            named[name] += 1
+            seen = values.get(name)
+            if seen is None:
+                seen = values[name] = set()
             if len(seen) < VALUES_KEPT:
                 seen.add(value)
-        self.jobs.append(_job(failure))
+        self.jobs.append(_job(failure, resource))
         if len(self.jobs) > 2 * JOBS_KEPT:  # keep the most recent, trimmed now and then
             self.recent()
         if self.finding is None:
@@ -128,10 +133,10 @@ class Group(Struct):
                 if name not in self.common_values()}
 
 
-def _job(failure: Failure) -> dict[str, Any]:
+def _job(failure: Failure, resource: str) -> dict[str, Any]:
     return {"job_id": failure.job_id, "time": failure.time.isoformat() if failure.time else None,
             "job_type": failure.job_type, "account": failure.account_id, "region": failure.region,
-            "resource": resource_of(failure), "state": failure.state, "message": failure.message,
+            "resource": resource, "state": failure.state, "message": failure.message,
             "link": failure.links.get("job") or failure.links.get("resource")}
 
 
@@ -166,16 +171,19 @@ class Aggregate(Struct):
                 self.duplicates += 1
                 return
             self._seen.add(key)
-        if failure.time is not None:
-            self.days[failure.time.date().isoformat()] += 1
+        day = failure.time.date().isoformat() if failure.time is not None else None
+        if day is not None:
+            self.days[day] += 1
         if finding.cause == UNCLASSIFIED:
-            group_key = message_group(failure.message)
-            if group_key not in self.unclassified and len(self.unclassified) >= MESSAGE_GROUPS:
-                group_key = OTHER_MESSAGES
-            group = self.unclassified.setdefault(group_key, Group(group_key, failure.message or "(no message)"))
+            groups, name, title = self.unclassified, message_group(failure.message), failure.message or "(no message)"
+            if name not in groups and len(groups) >= MESSAGE_GROUPS:
+                name = OTHER_MESSAGES
         else:
-            group = self.causes.setdefault(finding.cause, Group(finding.cause, finding.title))
-        group.add(failure, finding)
+            groups, name, title = self.causes, finding.cause, finding.title
+        group = groups.get(name)
+        if group is None:  # a group is made once: it is a dozen counters and sets
+            group = groups[name] = Group(name, title)
+        group.add(failure, finding, day)
 
     def summary(self) -> dict[str, Any]:
         """The report as one JSON-ready object (see the README's ``report`` section)."""

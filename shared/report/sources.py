@@ -115,6 +115,8 @@ def _one(where: str, restate: Callable[[], Any], parse: Parse) -> Read:
 
 def _iso(value: Any) -> Any:
     """A date as ISO 8601: the CLI prints ISO strings (v2) or epoch seconds (v1); boto3 gives datetimes."""
+    if type(value) is str:  # most fields of a record, and the CLI v2's dates: as they are
+        return value
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -125,8 +127,19 @@ def _iso(value: Any) -> Any:
     return value
 
 
+#: Field names as EventBridge spells them, remembered: every record of a list has the same few dozen.
+_CAMEL: dict[str, str] = {}
+#: Names remembered at most (the records are untrusted: a list of ever new names stays bounded).
+CAMEL_REMEMBERED = 1024
+
+
 def _camel(name: str) -> str:
-    return name[:1].lower() + name[1:]
+    camel = _CAMEL.get(name)
+    if camel is None:
+        camel = name[:1].lower() + name[1:]
+        if len(_CAMEL) < CAMEL_REMEMBERED:
+            _CAMEL[name] = camel
+    return camel
 
 
 def _detail(record: dict[str, Any]) -> dict[str, Any]:
