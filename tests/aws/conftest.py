@@ -347,9 +347,8 @@ TRACE_HEADER = f"Root={TRACE_ROOT};Parent=53995c3f42cd8ad8;Sampled=1"
 
 @pytest.fixture
 def daemon() -> Iterator[Daemon]:
-    udp = Daemon()
-    yield udp
-    udp.close()
+    with Daemon() as udp:
+        yield udp
 
 
 @dataclass

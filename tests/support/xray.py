@@ -24,7 +24,10 @@ class Daemon:
             except BlockingIOError:
                 return datagrams
 
-    def close(self) -> None:
+    def __enter__(self) -> Daemon:
+        return self
+
+    def __exit__(self, *_: object) -> None:
         self.socket.close()
 
 
