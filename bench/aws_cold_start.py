@@ -29,7 +29,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -170,17 +169,14 @@ def measure(runs: int) -> dict[str, dict[str, float]]:
 def at_revision(revision: str, runs: int) -> str:
     """What this script prints when it measures the code of another git revision (in a temporary
     worktree; this script is copied in, so that both sides are measured alike)."""
-    with tempfile.TemporaryDirectory() as folder:
-        tree = Path(folder) / "tree"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--quiet", str(tree), revision],
-                       check=True)
-        try:
-            (tree / "bench" / "aws_cold_start.py").write_text(Path(__file__).read_text(encoding="utf-8"),
-                                                               encoding="utf-8")
-            return subprocess.run([sys.executable, str(tree / "bench" / "aws_cold_start.py"), "--runs", str(runs)],
-                                  cwd=tree, check=True, capture_output=True, text=True).stdout
-        finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False)
+    from worktree import worktree
+
+    with worktree(revision) as tree:
+        assert tree is not None
+        (tree / "bench" / "aws_cold_start.py").write_text(Path(__file__).read_text(encoding="utf-8"),
+                                                           encoding="utf-8")
+        return subprocess.run([sys.executable, str(tree / "bench" / "aws_cold_start.py"), "--runs", str(runs)],
+                              cwd=tree, check=True, capture_output=True, text=True).stdout
 
 
 def main() -> None:

@@ -14,16 +14,18 @@ temporary worktree) takes its turn in every round too.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from worktree import worktree  # noqa: E402
+
 TEMPLATES = json.loads((ROOT / "tests/events/report/aws-list-backup-jobs.json").read_text())["BackupJobs"]
 MEASURE = """
 import json, resource, sys, time
@@ -72,22 +74,6 @@ def _fastest(runs: list[dict[str, float]]) -> dict[str, float]:
     return min(runs, key=lambda run: run["seconds"])
 
 
-@contextlib.contextmanager
-def _worktree(revision: str | None) -> Iterator[Path | None]:
-    """A temporary worktree of ``revision`` (None: none)."""
-    if revision is None:
-        yield None
-        return
-    with tempfile.TemporaryDirectory() as folder:
-        tree = Path(folder) / "tree"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--quiet", str(tree), revision],
-                       check=True)
-        try:
-            yield tree
-        finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=100_000)
@@ -95,7 +81,7 @@ def main() -> int:
     parser.add_argument("--against", metavar="REVISION", help="also measure the report of this git revision's code")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder, _worktree(args.against) as before:
+    with tempfile.TemporaryDirectory() as folder, worktree(args.against) as before:
         path = Path(folder) / "list-backup-jobs.json"
         export(path, args.jobs)
         size_mb = path.stat().st_size / 1e6

@@ -230,17 +230,14 @@ def _peak_memory(events: list[str], classify: bool) -> float:
 
 def _at_revision(revision: str, events: int) -> dict[str, str]:
     """The same benchmark run by the code of another git revision, in a temporary worktree."""
-    with tempfile.TemporaryDirectory() as folder:
-        tree = Path(folder) / "tree"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--quiet", str(tree), revision],
-                       check=True)
-        try:
-            # This harness, measuring that revision's code: the same figures on both sides.
-            (tree / "bench" / "run.py").write_text(Path(__file__).read_text(encoding="utf-8"), encoding="utf-8")
-            out = subprocess.run([sys.executable, str(tree / "bench" / "run.py"), "--events", str(events)],
-                                 cwd=tree, check=True, capture_output=True, text=True).stdout
-        finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False)
+    from worktree import worktree
+
+    with worktree(revision) as tree:
+        assert tree is not None
+        # This harness, measuring that revision's code: the same figures on both sides.
+        (tree / "bench" / "run.py").write_text(Path(__file__).read_text(encoding="utf-8"), encoding="utf-8")
+        out = subprocess.run([sys.executable, str(tree / "bench" / "run.py"), "--events", str(events)],
+                             cwd=tree, check=True, capture_output=True, text=True).stdout
     return dict(line.split(None, 1) for line in out.splitlines() if line.strip())
 
 
