@@ -139,58 +139,39 @@ RATIOS = (
 )
 
 
-def _run(code: str) -> dict[str, float]:
+def _run(code: str, tree: Path = ROOT) -> dict[str, float]:
     # PYTHONDONTWRITEBYTECODE would leave the project's modules without bytecode (compiled from
     # source on every run) while the installed packages have theirs: the warm-up must write it.
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("AWS_", "POWERTOOLS_")) and k != "PYTHONDONTWRITEBYTECODE"}
-    env.update(LAMBDA_ENV, PYTHONPATH=str(ROOT), AzureWebJobsStorage="UseDevelopmentStorage=true")
+    env.update(LAMBDA_ENV, PYTHONPATH=str(tree), LAMBDA_TASK_ROOT=str(tree),
+               AzureWebJobsStorage="UseDevelopmentStorage=true")
     out = subprocess.run([sys.executable, "-c", _CHILD.format(code=code)], check=True, capture_output=True,
-                         text=True, cwd=ROOT, env=env)
+                         text=True, cwd=tree, env=env)
     result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
 
-def measure(runs: int) -> dict[str, dict[str, float]]:
-    """Per case: the fastest and the median time over ``runs`` rounds, and the peak RSS. The cases
-    are interleaved round by round, so that a busy machine slows them all alike."""
-    samples: dict[str, list[dict[str, float]]] = {name: [] for name in CASES}
+def measure(runs: int, trees: dict[str, Path]) -> dict[str, dict[str, dict[str, float]]]:
+    """Per revision and case: the fastest and the median time over ``runs`` rounds, and the peak
+    RSS. The revisions and their cases take turns round by round, so that a busy machine slows them
+    all alike."""
+    samples = {tree: {name: [] for name in CASES} for tree in trees}
     for _ in range(runs):
-        for name, code in CASES.items():
-            samples[name].append(_run(code))
-    report = {}
-    for name, results in samples.items():
-        times = sorted(r["ms"] for r in results)
-        report[name] = {"min_ms": round(times[0], 1), "median_ms": round(times[len(times) // 2], 1),
-                        "peak_rss_mb": round(max(r["maxrss_mb"] for r in results), 1)}
-    return report
+        for tree, path in trees.items():
+            for name, code in CASES.items():
+                samples[tree][name].append(_run(code, path))
+    reports: dict[str, dict[str, dict[str, float]]] = {}
+    for tree, cases in samples.items():
+        reports[tree] = {}
+        for name, results in cases.items():
+            times = sorted(r["ms"] for r in results)
+            reports[tree][name] = {"min_ms": round(times[0], 1), "median_ms": round(times[len(times) // 2], 1),
+                                   "peak_rss_mb": round(max(r["maxrss_mb"] for r in results), 1)}
+    return reports
 
 
-def at_revision(revision: str, runs: int) -> str:
-    """What this script prints when it measures the code of another git revision (in a temporary
-    worktree; this script is copied in, so that both sides are measured alike)."""
-    from worktree import worktree
-
-    with worktree(revision) as tree:
-        assert tree is not None
-        (tree / "bench" / "aws_cold_start.py").write_text(Path(__file__).read_text(encoding="utf-8"),
-                                                           encoding="utf-8")
-        return subprocess.run([sys.executable, str(tree / "bench" / "aws_cold_start.py"), "--runs", str(runs)],
-                              cwd=tree, check=True, capture_output=True, text=True).stdout
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=9)
-    parser.add_argument("--against", metavar="REVISION", help="first measure the code of this git revision")
-    args = parser.parse_args()
-    if args.against:
-        print(f"at {args.against}:\n{at_revision(args.against, args.runs)}\nthis tree:")
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, like a small Lambda
-    for code in CASES.values():  # warm the file cache and write bytecode, as a deployed package has
-        _run(code)
-    report = measure(args.runs)
+def _print(report: dict[str, dict[str, float]]) -> None:
     width = max(len(name) for name in report)
     print(f"{'case':<{width}}  {'min ms':>8}  {'median ms':>9}  {'peak RSS MB':>11}")
     for name, row in report.items():
@@ -200,6 +181,31 @@ def main() -> None:
     for case, baseline, figure, goal in RATIOS:
         ratio = report[case][figure] / report[baseline][figure]
         print(f"{case} / {baseline} ({figure}): {ratio:.2f}x" + (f" (goal <= {goal}x)" if goal else ""))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--against", metavar="REVISION",
+                        help="also measure the code of this git revision, in the same rounds")
+    args = parser.parse_args()
+    from worktree import worktree
+
+    with worktree(args.against) as before:
+        trees = {**({f"at {args.against}:": before} if before is not None else {}), "this tree:": ROOT}
+        if hasattr(os, "sched_setaffinity"):
+            os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, like a small Lambda
+        for tree in trees.values():  # warm the file cache and write bytecode, as a deployed package has
+            for code in CASES.values():
+                _run(code, tree)
+        reports = measure(args.runs, trees)
+    for heading, report in reports.items():
+        if before is not None:
+            print(heading)
+        _print(report)
+        if before is not None and heading != "this tree:":
+            print()
+
 
 if __name__ == "__main__":
     main()

@@ -125,6 +125,18 @@ def _cli_classify(path: str) -> None:
 ROUNDS = 5
 
 
+def forget_memos() -> None:
+    """Empty what the parsers remember per message and per ARN, as a new process has it: a timed
+    pass reads the same events as the pass before it, whose memos would spare it every first
+    reading (a revision without one of them has nothing to empty)."""
+    from shared.parse import aws, codes
+
+    for memo in (getattr(aws, "arn_parts", None), getattr(aws, "read_message", None),
+                 getattr(codes, "spelled_codes_in", None)):
+        if hasattr(memo, "cache_clear"):
+            memo.cache_clear()
+
+
 def _throughput(events: list[str], work: str) -> float:
     """Events per second of ``work`` over the stream, one pass (CPU time of this process, so
     other processes on the machine disturb the figure less); its start is not part of it."""
@@ -145,6 +157,7 @@ def _throughput(events: list[str], work: str) -> float:
     gc.collect()
     gc.freeze()
     pipeline = Pipeline(Classifier(catalog))  # as a new process: nothing remembered
+    forget_memos()
     start = time.process_time()
     if work == "json":  # the baseline: only decoding the JSON text
         for text in events:
@@ -164,12 +177,27 @@ def _throughput(events: list[str], work: str) -> float:
     return rate
 
 
-def _best_throughputs(streams: dict[str, tuple[list[str], str]]) -> dict[str, float]:
-    """The best rate of each figure (name: its events and work) over ``ROUNDS`` rounds, in turn."""
-    best = dict.fromkeys(streams, 0.0)
+def _one_round(count: int) -> dict[str, float]:
+    """Every throughput figure once, in turn, in this process (a child's work: ``--round``)."""
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})  # one core, as the issue asks
+    events = generate(count)
+    streams = {"json": (events, "json"), "parse+classify": (events, "parse+classify"), "cli": (events, "cli"),
+               "cli_distinct": (generate(count, distinct=True), "cli"), "classify": (events, "classify")}
+    return {name: _throughput(stream, work) for name, (stream, work) in streams.items()}
+
+
+def _best_rates(scripts: dict[str, Path], count: int) -> dict[str, dict[str, float]]:
+    """Each revision's best rate of each figure over ``ROUNDS`` rounds. In each round every
+    revision runs one round in a fresh process, in turn, so that a busy moment of the machine
+    slows both revisions, and each baseline and what is compared with it, alike."""
+    best: dict[str, dict[str, float]] = {name: {} for name in scripts}
     for _ in range(ROUNDS):
-        for name, (events, work) in streams.items():
-            best[name] = max(best[name], _throughput(events, work))
+        for name, script in scripts.items():
+            out = subprocess.run([sys.executable, str(script), "--events", str(count), "--round"], check=True,
+                                 capture_output=True, text=True, cwd=script.parent.parent).stdout
+            for figure, rate in json.loads(out.splitlines()[-1]).items():
+                best[name][figure] = max(best[name].get(figure, 0.0), rate)
     return best
 
 
@@ -228,17 +256,34 @@ def _peak_memory(events: list[str], classify: bool) -> float:
     return round(float(json.loads(out.stdout)["maxrss_mb"]), 1)
 
 
-def _at_revision(revision: str, events: int) -> dict[str, str]:
-    """The same benchmark run by the code of another git revision, in a temporary worktree."""
-    from worktree import worktree
+def _other_figures(count: int) -> dict[str, float]:
+    """The catalog's size, and the figures of fresh processes: import times and peak memory (a child's
+    work: ``--others``)."""
+    from shared.catalog import default_catalog
 
-    with worktree(revision) as tree:
-        assert tree is not None
-        # This harness, measuring that revision's code: the same figures on both sides.
-        (tree / "bench" / "run.py").write_text(Path(__file__).read_text(encoding="utf-8"), encoding="utf-8")
-        out = subprocess.run([sys.executable, str(tree / "bench" / "run.py"), "--events", str(events)],
-                             cwd=tree, check=True, capture_output=True, text=True).stdout
-    return dict(line.split(None, 1) for line in out.splitlines() if line.strip())
+    events = generate(count)
+    imports_core = _fresh_process("from shared.catalog import default_catalog; default_catalog()\n"
+                                  "import shared.classify, shared.pipeline")
+    imports_base = _fresh_process("import json, yaml\nfrom pydantic import BaseModel")
+    return {"catalog_rules": len(default_catalog()),
+            "import_core_and_load_catalog_ms": imports_core["import_ms"],
+            "baseline_import_json_yaml_pydantic_ms": imports_base["import_ms"],
+            "peak_rss_parse_and_classify_mb": _peak_memory(events, classify=True),
+            "baseline_peak_rss_json_loads_mb": _peak_memory(events, classify=False)}
+
+
+def _report(count: int, rates: dict[str, float], others: dict[str, float]) -> dict[str, float]:
+    return {
+        "catalog_rules": others["catalog_rules"],
+        "events": count,
+        "classifier_events_per_s": round(rates["classify"]),
+        "parse_and_classify_events_per_s": round(rates["parse+classify"]),
+        "cli_classify_events_per_s": round(rates["cli"]),
+        "baseline_json_loads_events_per_s": round(rates["json"]),
+        "cli_classify_vs_json_loads": round(rates["cli"] / rates["json"], 3),
+        "cli_classify_distinct_messages_events_per_s": round(rates["cli_distinct"]),
+        **{name: value for name, value in others.items() if name != "catalog_rules"},
+    }
 
 
 def main() -> None:
@@ -246,45 +291,36 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20000)
     parser.add_argument("--against", metavar="REVISION",
                         help="also run this benchmark as the code of a git revision has it, and print the change")
+    parser.add_argument("--round", action="store_true", help=argparse.SUPPRESS)  # a child: one round
+    parser.add_argument("--others", action="store_true", help=argparse.SUPPRESS)  # a child: the other figures
     args = parser.parse_args()
-    before = _at_revision(args.against, args.events) if args.against else None
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})  # one core, as the issue asks
+    if args.round or args.others:
+        print(json.dumps(_one_round(args.events) if args.round else _other_figures(args.events)))
+        return
+    from worktree import worktree
 
-    from shared.catalog import default_catalog
-
-    catalog = default_catalog()
-    events = generate(args.events)
-    rates = _best_throughputs({"json": (events, "json"), "parse+classify": (events, "parse+classify"),
-                               "cli": (events, "cli"), "cli_distinct": (generate(args.events, distinct=True), "cli"),
-                               "classify": (events, "classify")})
-    baseline, end_to_end, cli, cli_distinct, classify = (
-        rates[name] for name in ("json", "parse+classify", "cli", "cli_distinct", "classify"))
-    imports_core = _fresh_process("from shared.catalog import default_catalog; default_catalog()\n"
-                                  "import shared.classify, shared.pipeline")
-    imports_base = _fresh_process("import json, yaml\nfrom pydantic import BaseModel")
-    report = {
-        "catalog_rules": len(catalog),
-        "events": len(events),
-        "classifier_events_per_s": round(classify),
-        "parse_and_classify_events_per_s": round(end_to_end),
-        "cli_classify_events_per_s": round(cli),
-        "baseline_json_loads_events_per_s": round(baseline),
-        "cli_classify_vs_json_loads": round(cli / baseline, 3),
-        "cli_classify_distinct_messages_events_per_s": round(cli_distinct),
-        "import_core_and_load_catalog_ms": imports_core["import_ms"],
-        "baseline_import_json_yaml_pydantic_ms": imports_base["import_ms"],
-        "peak_rss_parse_and_classify_mb": _peak_memory(events, classify=True),
-        "baseline_peak_rss_json_loads_mb": _peak_memory(events, classify=False),
-    }
+    with worktree(args.against) as before:
+        scripts = {"this tree": Path(__file__).resolve()}
+        if before is not None:
+            # This harness, measuring that revision's code: the same figures on both sides.
+            copy = before / "bench" / "run.py"
+            copy.write_text(Path(__file__).read_text(encoding="utf-8"), encoding="utf-8")
+            scripts = {str(args.against): copy, **scripts}
+        rates = _best_rates(scripts, args.events)
+        others = {name: json.loads(subprocess.run([sys.executable, str(script), "--events", str(args.events),
+                                                   "--others"], check=True, capture_output=True, text=True,
+                                                  cwd=script.parent.parent).stdout.splitlines()[-1])
+                  for name, script in scripts.items()}
+        old = _report(args.events, rates[args.against], others[args.against]) if before is not None else None
+    report = _report(args.events, rates["this tree"], others["this tree"])
     width = max(len(k) for k in report)
     for key, value in report.items():
-        if before is None:
+        if old is None:
             print(f"{key:<{width}}  {value}")
             continue
-        old = before.get(key, "-").strip()
-        change = f"{float(value) / float(old) - 1:+.1%}" if old.replace(".", "", 1).isdigit() and float(old) else ""
-        print(f"{key:<{width}}  {old:>10}  {value!s:>10}  {change}")
+        then = old[key]
+        change = f"{value / then - 1:+.1%}" if then else ""
+        print(f"{key:<{width}}  {then!s:>10}  {value!s:>10}  {change}")
 
 
 if __name__ == "__main__":
