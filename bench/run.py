@@ -4,6 +4,9 @@ measured in the same run. Run with `make bench` (or `.venv/bin/python bench/run.
 The stream is generated from the catalog's own examples wrapped in real event envelopes (AWS
 EventBridge and Azure common alert schema), with ARNs, account ids, Regions and resource names
 varied per event, plus a share of failures no rule knows, so every path of the classifier runs.
+
+Each round of the throughput figures runs in a fresh process; with ``--against REVISION``, that
+revision's code (in a temporary worktree, measured by this harness) runs its round in turn.
 """
 
 from __future__ import annotations
