@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.aws.conftest import TracedRun, Webhook
+from tests.aws.conftest import HOME_ACCOUNT, TracedRun, Webhook
 from tests.support.interpreters import python
 from tests.support.xray import deliveries, documents
 
@@ -86,6 +86,6 @@ def test_the_package_handles_a_real_failure_on_the_runtimes_python_with_its_own_
 
     assert len(hook.posts) == 1  # decoded through STS, read through Backup, posted to Slack
     posted = str(hook.posts[0]["body"])
-    assert "iam:PassRole" in posted and "arn:aws:iam::111122223333:role/" in posted
+    assert "iam:PassRole" in posted and f"arn:aws:iam::{HOME_ACCOUNT}:role/" in posted
     [delivery] = deliveries(documents(run.datagrams))  # the packaged X-Ray SDK traced it
     assert delivery["http"] == {"response": {"status": 200}}
