@@ -240,7 +240,7 @@ def _plainly_fine(value: Any) -> bool:
             children = item
         for child in children:
             kind = type(child)
-            if kind is str:
+            if kind is str:  # ``_plain_scalar``'s text check, inline: most values are text
                 if not child.isascii() and _SURROGATE.search(child):
                     return False
             elif kind is dict or kind is list:
@@ -257,7 +257,8 @@ def _plain_scalar(item: Any) -> bool:
     if kind is str:
         return item.isascii() or _SURROGATE.search(item) is None
     if kind is int:
-        return int(item.bit_length()) <= MAX_INT_BITS
+        bits: int = item.bit_length()
+        return bits <= MAX_INT_BITS
     if kind is float:
         return math.isfinite(item)
     return item is None or kind is bool

@@ -19,7 +19,7 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.shared import constants
 from aws_lambda_powertools.shared.functions import resolve_truthy_env_var_choice
 
-from shared.sinks.http import Observe, unobserved
+from shared.sinks.http import Observe, ignore_status, unobserved
 
 SERVICE = "backup-responder"
 CORE_LOGGER = "backup_responder"
@@ -95,7 +95,7 @@ def delivery_attempts(tracing: Tracing) -> Observe:
     def observe(service: str, label: str) -> Iterator[Callable[[int], None]]:
         subsegment = recorder.begin_subsegment(service, namespace="remote")
         if subsegment is None:  # no segment to hang it on (outside an invocation)
-            yield lambda status: None
+            yield ignore_status
             return
         subsegment.put_annotation("request", label)
         try:

@@ -87,8 +87,8 @@ class Group(Struct):
     example: Failure | None = None
     finding: Finding | None = None
 
-    def add(self, failure: Failure, finding: Finding, day: str | None = None) -> None:
-        """One more job of the group (``day``: its time's date, when the caller has it already)."""
+    def add(self, failure: Failure, finding: Finding, day: str | None) -> None:
+        """One more job of the group; ``day`` is the date of its time (None when it has none)."""
         self.count += 1
         self.clouds.add(str(failure.cloud))
         resource = resource_of(failure)
@@ -99,8 +99,8 @@ class Group(Struct):
             self.codes[str(finding.code or failure.code)] += 1
         if finding.rule:
             self.rules[finding.rule] += 1
-        if failure.time is not None:
-            self.days[day or failure.time.date().isoformat()] += 1
+        if day is not None and failure.time is not None:
+            self.days[day] += 1
             self.first = failure.time if self.first is None else min(self.first, failure.time)
             self.last = failure.time if self.last is None else max(self.last, failure.time)
         named, values = self.named, self.values

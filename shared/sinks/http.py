@@ -200,11 +200,11 @@ Observe = Callable[[str, str], contextlib.AbstractContextManager[Callable[[int],
 @contextlib.contextmanager
 def unobserved(service: str, label: str) -> Iterator[Callable[[int], None]]:
     """The ``Observe`` that watches nothing (tracing off, the CLI, the Azure function)."""
-    yield _ignore_status
+    yield ignore_status
 
 
-def _ignore_status(status: int) -> None:
-    pass
+def ignore_status(status: int) -> None:
+    """What an ``Observe`` is given the status with when it records nothing."""
 
 
 def urllib_transport(request: Request, timeout: float) -> Response:
