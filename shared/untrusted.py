@@ -161,14 +161,15 @@ def read_json(data: bytes | str) -> Any:
 NOT_PLAIN: Final = object()
 #: A key's closing quote and its colon, in text without escapes (every quote delimits a string).
 _KEY_END = re.compile(r'"[ \t\r\n]*:')
-#: A quote followed by white space: where a key's colon may come after spaces.
-_QUOTE_SPACE = re.compile(r'"[ \t\r\n]')
 
 
 def _keys_written(line: str) -> int:
-    """How many keys a line without escapes writes; counted as text where no quote is followed
-    by white space (JSON lines as tools write them), several times faster than the pattern."""
-    return line.count('":') if _QUOTE_SPACE.search(line) is None else len(_KEY_END.findall(line))
+    """How many keys a line without escapes writes. Where no colon follows white space (JSON lines
+    as tools write them, ``": "`` included), each key is one ``":``, counted as text several times
+    faster than the pattern finds them; single characters are looked for first, the fastest scan."""
+    if "\t" in line or "\r" in line or "\n" in line or " :" in line:
+        return len(_KEY_END.findall(line))
+    return line.count('":')
 
 
 def read_plain(line: str) -> Any:
@@ -189,7 +190,7 @@ def read_plain(line: str) -> Any:
         written = orjson.dumps(value)
     except (orjson.JSONDecodeError, orjson.JSONEncodeError):
         return NOT_PLAIN
-    if b"e+" in written or written.count(b'":') != _keys_written(line):
+    if (b"+" in written and b"e+" in written) or written.count(b'":') != _keys_written(line):
         return NOT_PLAIN
     return value
 

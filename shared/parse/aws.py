@@ -19,10 +19,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from functools import cache, lru_cache
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
 import msgspec
-from msgspec import Struct
+from msgspec import Meta, Struct
 
 from shared.models import Failure
 from shared.parse.codes import MESSAGES_REMEMBERED, CodeBook, spelled_codes_in
@@ -100,42 +100,49 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
+#: A value ``_loosened`` leaves as it is: text, not empty. A field of this type refuses anything
+#: else (a number, ``{}``, ``""``), so that an event holding one is read again, loosened.
+Text = Annotated[str, Meta(min_length=1)]
+
+
 class CreatedBy(Struct, rename="camel"):
     """``detail.createdBy``: the backup plan and rule that started the job (absent for on-demand jobs)."""
 
-    backup_plan_id: str | None = None
-    backup_plan_arn: str | None = None
-    backup_plan_version: str | None = None
-    #: ``backupPlanRuleId`` in the job events, ``backupRuleId`` in the scan events (``_loosened``).
-    backup_rule_id: str | None = None
+    backup_plan_id: Text | None = None
+    backup_plan_arn: Text | None = None
+    backup_plan_version: Text | None = None
+    #: The rule is ``backupRuleId`` in the scan events, ``backupPlanRuleId`` in the job events.
+    backup_rule_id: Text | None = None
+    backup_plan_rule_id: Text | None = None
 
     def facts(self) -> dict[str, str | None]:
         return {"backup_plan_id": self.backup_plan_id, "backup_plan_arn": self.backup_plan_arn,
-                "backup_plan_version": self.backup_plan_version, "backup_rule_id": self.backup_rule_id}
+                "backup_plan_version": self.backup_plan_version,
+                "backup_rule_id": self.backup_rule_id or self.backup_plan_rule_id}
 
 
 class JobDetail(Struct, rename="camel"):
     """The ``detail`` of a Backup, Copy or Restore Job State Change event (other fields ignored)."""
 
-    backup_job_id: str | None = None
-    copy_job_id: str | None = None
-    restore_job_id: str | None = None
-    state: str | None = None
-    status: str | None = None
-    status_message: str | None = None
-    resource_arn: str | None = None
-    resource_type: str | None = None
-    created_resource_arn: str | None = None
-    backup_vault_arn: str | None = None
-    backup_vault_name: str | None = None
-    source_backup_vault_arn: str | None = None
-    destination_backup_vault_arn: str | None = None
-    recovery_point_arn: str | None = None
-    source_recovery_point_arn: str | None = None
-    destination_recovery_point_arn: str | None = None
-    iam_role_arn: str | None = None
-    account_id: str | None = None
-    message_category: str | None = None
+    backup_job_id: Text | None = None
+    copy_job_id: Text | None = None
+    restore_job_id: Text | None = None
+    state: Text | None = None
+    status: Text | None = None
+    status_message: Text | None = None
+    resource_arn: Text | None = None
+    resource_type: Text | None = None
+    created_resource_arn: Text | None = None
+    backup_vault_arn: Text | None = None
+    backup_vault_name: Text | None = None
+    source_backup_vault_arn: Text | None = None
+    destination_backup_vault_arn: Text | None = None
+    recovery_point_arn: Text | None = None
+    source_recovery_point_arn: Text | None = None
+    destination_recovery_point_arn: Text | None = None
+    iam_role_arn: Text | None = None
+    account_id: Text | None = None
+    message_category: Text | None = None
     created_by: CreatedBy | None = None
 
 
@@ -146,16 +153,20 @@ class BackupEvent(Struct, rename="kebab"):
     detail_type: str
     source: str
     detail: JobDetail
-    id: str | None = None
-    account: str | None = None
+    id: Text | None = None
+    account: Text | None = None
     time: datetime | None = None
     region: str | None = None
-    resources: list[str] = []
+    resources: list[Text] = []
 
     @classmethod
     def of(cls, raw: dict[str, Any]) -> BackupEvent:
-        """``raw`` checked against the envelope (``msgspec.ValidationError`` says where it is wrong)."""
-        return msgspec.convert(_loosened(raw), cls)
+        """``raw`` checked against the envelope (``msgspec.ValidationError`` says where it is wrong).
+        Most events are exact, and converted as they are; the others, loosened first."""
+        try:
+            return msgspec.convert(raw, cls)
+        except msgspec.ValidationError:
+            return msgspec.convert(_loosened(raw), cls)
 
 
 def _loosened(raw: dict[str, Any]) -> dict[str, Any]:
@@ -182,10 +193,7 @@ def _loose_detail(detail: dict[str, Any]) -> dict[str, Any]:
     for key in loose:
         value = detail[key]
         if key == "createdBy" and isinstance(value, dict):
-            created = {k: _text(v) for k, v in value.items()}
-            if created.get("backupRuleId") is None and "backupPlanRuleId" in created:
-                created["backupRuleId"] = created["backupPlanRuleId"]
-            detail[key] = created
+            detail[key] = {k: _text(v) for k, v in value.items()}
         else:
             detail[key] = _text(value)
     return detail

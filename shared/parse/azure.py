@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
-from msgspec import Struct, field
+from msgspec import Meta, Struct, field
 
 from shared.models import Failure
 from shared.parse.codes import CodeBook, spelled_codes_in
@@ -63,6 +63,10 @@ _SOURCE_ANY = re.compile("|".join(f"(?P<w{i}>{p.pattern})" for i, (p, _) in enum
 _PROTECTED_ITEM = re.compile(r"/protecteditems/([^/]+)", re.I)
 
 
+#: A region as ``_loosened`` leaves it: text, not empty (anything else is read again, loosened).
+_Region = Annotated[str, Meta(min_length=1)]
+
+
 class Essentials(Struct, rename="camel"):
     """``data.essentials``, with its wire names (other fields ignored)."""
 
@@ -78,7 +82,7 @@ class Essentials(Struct, rename="camel"):
     fired: datetime | None = field(default=None, name="firedDateTime")
     description: str | None = None
     #: Not in the schema's essentials, but some alerts carry it: any scalar, as text.
-    region: str | None = None
+    region: _Region | None = None
 
 
 class AlertData(Struct, rename="camel"):
@@ -95,8 +99,12 @@ class CommonAlert(Struct, rename="camel"):
 
     @classmethod
     def of(cls, raw: dict[str, Any]) -> CommonAlert:
-        """``raw`` checked against the envelope (``msgspec.ValidationError`` says where it is wrong)."""
-        return msgspec.convert(_loosened(raw), cls)
+        """``raw`` checked against the envelope (``msgspec.ValidationError`` says where it is wrong).
+        Most alerts are exact, and converted as they are; the others, loosened first."""
+        try:
+            return msgspec.convert(raw, cls)
+        except msgspec.ValidationError:
+            return msgspec.convert(_loosened(raw), cls)
 
 
 def _loosened(raw: dict[str, Any]) -> dict[str, Any]:
@@ -123,25 +131,31 @@ def _loosened(raw: dict[str, Any]) -> dict[str, Any]:
 
 def _fields(obj: Any, depth: int = 6) -> dict[str, Any]:
     """Every non-empty field under ``obj`` by lower-cased name, the shallowest first: providers
-    move fields between ``alertContext``, ``properties`` and ``extendedInfo``, and vary the case."""
+    move fields between ``alertContext``, ``properties`` and ``extendedInfo``, and vary the case.
+    (The alert is checked JSON: its keys are text, its objects and arrays plain dicts and lists.)"""
     found: dict[str, Any] = {}
     level = [obj]
     for _ in range(depth):
         following: list[Any] = []
         for node in level:
-            if isinstance(node, dict):
+            if type(node) is dict:
                 for key, value in node.items():
-                    if value is not None and value != "" and value != [] and value != {}:
-                        found.setdefault(str(key).lower(), value)
-                    if isinstance(value, (dict, list)):
-                        following.append(value)
-            elif isinstance(node, list):
+                    kind = type(value)
+                    if kind is dict or kind is list:
+                        if value:
+                            found.setdefault(key.lower(), value)
+                            following.append(value)
+                    elif value is not None and value != "":
+                        found.setdefault(key.lower(), value)
+            elif type(node) is list:
                 for item in node:
                     # A metric alert's dimensions: {"name": ..., "value": ...} pairs, the name is the field.
-                    if isinstance(item, dict) and len(item) == 2 and isinstance(item.get("name"), str) \
+                    if type(item) is dict and len(item) == 2 and isinstance(item.get("name"), str) \
                             and isinstance(item.get("value"), str) and item["value"]:
                         found.setdefault(item["name"].lower(), item["value"])
                 following.extend(node)
+        if not following:
+            break
         level = following
     return found
 
