@@ -50,7 +50,7 @@ def _msgspec_envelope() -> Any:
     names = ["backup_job_id", "copy_job_id", "restore_job_id", "state", "status", "status_message",
              "resource_arn", "resource_type", "created_resource_arn", "backup_vault_arn", "backup_vault_name",
              "source_backup_vault_arn", "destination_backup_vault_arn", "recovery_point_arn",
-             "source_recovery_point_arn", "destination_recovery_point_arn", "iam_role_arn", "account_id",
+             "source_recovery_point_arn", "iam_role_arn", "account_id",
              "message_category", "created_by"]
     detail = msgspec.defstruct("Detail", [(name, loose, None) for name in names], rename="camel")
     envelope = msgspec.defstruct("Envelope", [

@@ -139,7 +139,6 @@ class JobDetail(Struct, rename="camel"):
     destination_backup_vault_arn: Text | None = None
     recovery_point_arn: Text | None = None
     source_recovery_point_arn: Text | None = None
-    destination_recovery_point_arn: Text | None = None
     iam_role_arn: Text | None = None
     account_id: Text | None = None
     message_category: Text | None = None

@@ -20,11 +20,14 @@ from shared.parse.codes import CodeBook, spelled_codes_in
 from shared.vocab import Cloud, JobType
 
 SCHEMA_ID = "azureMonitorCommonAlertSchema"
-_AKA_CODE = re.compile(r"aka\.ms/AB-([A-Za-z][A-Za-z0-9]+)", re.I)
+#: The link and the vault's provider are found from their dot (the lookbehind checks the word
+#: before it): a search for a pattern that opens with a letter, in any case, tries every position
+#: of the text; one that opens with a character that has no case skips to it (2 to 3 times faster).
+_AKA_CODE = re.compile(r"\.(?<=aka\.)ms/AB-([A-Za-z][A-Za-z0-9]+)", re.I)
+_VAULT_PROVIDER = re.compile(r"\.(?<=microsoft\.)(recoveryservices|dataprotection)/", re.I)
 _CODE_TOKEN = re.compile(r"^(?:usererror|error|extension|guestagent|backup|vm|disk|cloud)[a-z0-9]{4,}$",
                          re.I)
 _ARM_RESOURCE = re.compile(r"(/subscriptions/[^/]+/resourcegroups/[^/]+/providers/[^/]+/[^/]+/[^/]+)", re.I)
-_VAULT_PROVIDER = re.compile(r"microsoft\.(recoveryservices|dataprotection)/", re.I)
 _ORIGIN_SEPARATORS = re.compile(r"[/_:|;.\-\s]")
 _RESOURCE_ID = re.compile(r"(/subscriptions/[^/\s\"']+/resourcegroups/[^/\s\"']+/providers/[^\s\"']+)", re.I)
 
