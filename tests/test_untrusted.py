@@ -4,8 +4,10 @@ is refused."""
 
 from __future__ import annotations
 
+import gc
 import json
 import re
+import sys
 from typing import Any
 
 import pytest
@@ -51,6 +53,36 @@ def test_nesting_past_the_limit_is_refused_without_recursion(kind: str) -> None:
         check_value(nested(100_000, kind))
     with pytest.raises(NotJson, match="nested deeper"):
         read_json(json.dumps(nested(10, kind)).replace("leaf", "x").replace('"x"', "[" * 100_000 + "]" * 100_000))
+
+
+def _needs_frames(count: int) -> int:
+    return 0 if count == 0 else _needs_frames(count - 1)
+
+
+def test_a_deep_document_leaves_the_stack_to_what_runs_while_it_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A collection can start in the middle of any decoding, and its finalizers (a temporary
+    directory's cleanup) need frames: read too deep, they fail and their errors are lost."""
+    lost: list[BaseException | None] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda unraisable: lost.append(unraisable.exc_value))
+    collecting = lambda phase, info: _needs_frames(100)  # noqa: E731 (what a finalizer costs)
+    threshold = gc.get_threshold()
+    gc.callbacks.append(collecting)
+    gc.set_threshold(1)  # a collection at every container the decoder makes
+    try:
+        with pytest.raises(NotJson, match=f"nested deeper than {MAX_DEPTH} levels at line 1 column 1"):
+            read_json("[" * 100_000 + "]" * 100_000)
+    finally:
+        gc.set_threshold(*threshold)
+        gc.callbacks.remove(collecting)
+    assert lost == []
+
+
+def test_brackets_in_text_are_not_nesting() -> None:
+    deep_text = json.dumps({"message": "[{" * 10_000, "escaped": '\\"[' * 1_000})
+    assert read_json(deep_text)["message"] == "[{" * 10_000
+    check_value(read_json(json.dumps(nested(MAX_DEPTH - 1, "list"))))
+    with pytest.raises(EventError, match=r"nested deeper than 64 levels at \[0\]"):  # the path: decoded first
+        read_json(json.dumps(nested(MAX_DEPTH + 50, "list")))
 
 
 @pytest.mark.parametrize(("mutate", "reason"), [
