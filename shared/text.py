@@ -5,6 +5,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from string import Formatter
+from typing import Annotated
+
+from msgspec import Meta
+
+#: Text, not empty: the envelope fields the parsers convert as they are have this type, so that an
+#: event holding anything else in one (a number, ``{}``, ``""``) is read again, loosened first.
+NonEmptyText = Annotated[str, Meta(min_length=1)]
 
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u00a0": " "})
 _DROP = re.compile(r'["\\`]+')

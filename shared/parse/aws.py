@@ -19,14 +19,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from functools import cache, lru_cache
 from types import MappingProxyType
-from typing import Annotated, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import msgspec
-from msgspec import Meta, Struct
+from msgspec import Struct
 
 from shared.models import Failure
 from shared.parse.codes import MESSAGES_REMEMBERED, CodeBook, spelled_codes_in
-from shared.text import strip_wrapping_quotes
+from shared.text import NonEmptyText, strip_wrapping_quotes
 from shared.vocab import Cloud, JobType
 
 JOB_TYPES: dict[str, JobType] = {
@@ -100,20 +100,15 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-#: A value ``_loosened`` leaves as it is: text, not empty. A field of this type refuses anything
-#: else (a number, ``{}``, ``""``), so that an event holding one is read again, loosened.
-Text = Annotated[str, Meta(min_length=1)]
-
-
 class CreatedBy(Struct, rename="camel"):
     """``detail.createdBy``: the backup plan and rule that started the job (absent for on-demand jobs)."""
 
-    backup_plan_id: Text | None = None
-    backup_plan_arn: Text | None = None
-    backup_plan_version: Text | None = None
+    backup_plan_id: NonEmptyText | None = None
+    backup_plan_arn: NonEmptyText | None = None
+    backup_plan_version: NonEmptyText | None = None
     #: The rule is ``backupRuleId`` in the scan events, ``backupPlanRuleId`` in the job events.
-    backup_rule_id: Text | None = None
-    backup_plan_rule_id: Text | None = None
+    backup_rule_id: NonEmptyText | None = None
+    backup_plan_rule_id: NonEmptyText | None = None
 
     def facts(self) -> dict[str, str | None]:
         return {"backup_plan_id": self.backup_plan_id, "backup_plan_arn": self.backup_plan_arn,
@@ -124,24 +119,24 @@ class CreatedBy(Struct, rename="camel"):
 class JobDetail(Struct, rename="camel"):
     """The ``detail`` of a Backup, Copy or Restore Job State Change event (other fields ignored)."""
 
-    backup_job_id: Text | None = None
-    copy_job_id: Text | None = None
-    restore_job_id: Text | None = None
-    state: Text | None = None
-    status: Text | None = None
-    status_message: Text | None = None
-    resource_arn: Text | None = None
-    resource_type: Text | None = None
-    created_resource_arn: Text | None = None
-    backup_vault_arn: Text | None = None
-    backup_vault_name: Text | None = None
-    source_backup_vault_arn: Text | None = None
-    destination_backup_vault_arn: Text | None = None
-    recovery_point_arn: Text | None = None
-    source_recovery_point_arn: Text | None = None
-    iam_role_arn: Text | None = None
-    account_id: Text | None = None
-    message_category: Text | None = None
+    backup_job_id: NonEmptyText | None = None
+    copy_job_id: NonEmptyText | None = None
+    restore_job_id: NonEmptyText | None = None
+    state: NonEmptyText | None = None
+    status: NonEmptyText | None = None
+    status_message: NonEmptyText | None = None
+    resource_arn: NonEmptyText | None = None
+    resource_type: NonEmptyText | None = None
+    created_resource_arn: NonEmptyText | None = None
+    backup_vault_arn: NonEmptyText | None = None
+    backup_vault_name: NonEmptyText | None = None
+    source_backup_vault_arn: NonEmptyText | None = None
+    destination_backup_vault_arn: NonEmptyText | None = None
+    recovery_point_arn: NonEmptyText | None = None
+    source_recovery_point_arn: NonEmptyText | None = None
+    iam_role_arn: NonEmptyText | None = None
+    account_id: NonEmptyText | None = None
+    message_category: NonEmptyText | None = None
     created_by: CreatedBy | None = None
 
 
@@ -152,11 +147,11 @@ class BackupEvent(Struct, rename="kebab"):
     detail_type: str
     source: str
     detail: JobDetail
-    id: Text | None = None
-    account: Text | None = None
+    id: NonEmptyText | None = None
+    account: NonEmptyText | None = None
     time: datetime | None = None
     region: str | None = None
-    resources: list[Text] = []
+    resources: list[NonEmptyText] = []
 
     @classmethod
     def of(cls, raw: dict[str, Any]) -> BackupEvent:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
-from msgspec import Meta, Struct, field
+from msgspec import Struct, field
 
 from shared.models import Failure
 from shared.parse.codes import CodeBook, spelled_codes_in
+from shared.text import NonEmptyText
 from shared.vocab import Cloud, JobType
 
 SCHEMA_ID = "azureMonitorCommonAlertSchema"
@@ -66,10 +67,6 @@ _SOURCE_ANY = re.compile("|".join(f"(?P<w{i}>{p.pattern})" for i, (p, _) in enum
 _PROTECTED_ITEM = re.compile(r"/protecteditems/([^/]+)", re.I)
 
 
-#: A region as ``_loosened`` leaves it: text, not empty (anything else is read again, loosened).
-_Region = Annotated[str, Meta(min_length=1)]
-
-
 class Essentials(Struct, rename="camel"):
     """``data.essentials``, with its wire names (other fields ignored)."""
 
@@ -85,7 +82,7 @@ class Essentials(Struct, rename="camel"):
     fired: datetime | None = field(default=None, name="firedDateTime")
     description: str | None = None
     #: Not in the schema's essentials, but some alerts carry it: any scalar, as text.
-    region: _Region | None = None
+    region: NonEmptyText | None = None
 
 
 class AlertData(Struct, rename="camel"):
