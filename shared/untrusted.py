@@ -19,9 +19,11 @@ one place that bounds both:
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import re
+import threading
 from typing import Any, Final
 
 import orjson
@@ -125,42 +127,42 @@ def decode_text(data: bytes) -> str:
     return data.decode("utf-8", "surrogateescape")
 
 
-#: How deep ``decode_at`` lets the standard library's decoder go. It recurses, and close to
-#: Python's recursion limit whatever runs in the middle of its descent (a garbage collection, a
-#: finalizer that removes a temporary directory) finds no stack left, and its error is lost. Far
-#: deeper than ``MAX_DEPTH``, so that ``check_value`` still names where a document nests too deep.
-MAX_DECODED_DEPTH = 256
-#: A string (skipped whole, escapes included) or a bracket: what ``_nests_deeper`` reads.
-_STRUCTURE = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+class _CollectorPause:
+    """The garbage collector held off while the standard library's decoder reads (``decode_at``).
+    That decoder recurses, and a collection that starts deep in its descent runs finalizers (a
+    temporary directory's cleanup) with no stack left: they fail, and their errors are lost. The
+    collector is the process's, so decoders on several threads hold it off together; it runs again
+    when the last one is done, if it ran before."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holders = 0
+        self._resume = False
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._holders == 0:
+                self._resume = gc.isenabled()
+                gc.disable()
+            self._holders += 1
+
+    def __exit__(self, *_: object) -> None:
+        with self._lock:
+            self._holders -= 1
+            if self._holders == 0 and self._resume:
+                gc.enable()
 
 
-def _nests_deeper(text: str, pos: int, limit: int = MAX_DECODED_DEPTH) -> bool:
-    """Whether the document at ``pos`` opens more than ``limit`` arrays or objects one inside the
-    other, read without recursion up to its end (or to where it is too deep)."""
-    if text[pos:pos + 1] not in ("[", "{"):
-        return False
-    depth = 0
-    for match in _STRUCTURE.finditer(text, pos):
-        piece = match[0]
-        if piece == "[" or piece == "{":
-            depth += 1
-            if depth > limit:
-                return True
-        elif piece == "]" or piece == "}":
-            depth -= 1
-            if depth == 0:
-                return False
-    return False
+_NO_COLLECTION = _CollectorPause()
 
 
 def decode_at(text: str, pos: int = 0) -> tuple[Any, int]:
     """The JSON value that starts at ``pos`` in ``text`` and the index after it. ``NotJson``, with
     the line and column, when it is not JSON, not UTF-8 (see ``decode_text``), or nested too deep
     to read. Call ``check_value`` on the value before anything walks it."""
-    if _nests_deeper(text, pos):
-        raise NotJson(f"JSON nested deeper than {MAX_DEPTH} levels at {_where(text, pos)}")
     try:
-        value, end = _DECODER.raw_decode(text, pos)
+        with _NO_COLLECTION:
+            value, end = _DECODER.raw_decode(text, pos)
     except json.JSONDecodeError as exc:
         if exc.pos < len(text) and _SURROGATE.match(text, exc.pos):
             raise _not_utf8(text, exc.pos) from None
