@@ -40,7 +40,6 @@ _ENCODED = re.compile(r"encoded authorization failure message:\s*([A-Za-z0-9_\-+
 #: A Region name as the partitions define them (us-east-1, cn-north-1, us-gov-west-1, eu-isoe-west-1):
 #: console links take their host from the event's Region, so nothing else is put into a URL.
 _REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$")
-_PATH_SEPARATORS = re.compile(r"[:/]")
 _ARN = re.compile(r"^arn:(?P<partition>[\w-]+):(?P<service>[\w-]+):(?P<region>[\w-]*):"
                   r"(?P<account>\d*):(?P<resource>.+)$")
 #: The placeholder an ARN's id fills, by service and the form of the ARN's resource part (group 1).
@@ -203,7 +202,9 @@ def arn_parts(arn: str | None) -> Mapping[str, str]:
 def _name(arn: str | None) -> str | None:
     """The last path segment of an ARN's resource part (vault, role, instance name)."""
     resource = arn_parts(arn).get("resource")
-    return _PATH_SEPARATORS.split(resource)[-1] if resource else None
+    if not resource:
+        return None
+    return resource[max(resource.rfind(":"), resource.rfind("/")) + 1:]  # after the last separator
 
 
 def arn_ids(*arns: str | None) -> dict[str, str]:

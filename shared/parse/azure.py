@@ -179,6 +179,11 @@ def _segment(resource_id: str, kind: str) -> str | None:
     return match.group(1) if match else None
 
 
+def _name(resource_id: str | None) -> str | None:
+    """An ARM id's last segment: the name of the resource it names."""
+    return resource_id.rstrip("/").rsplit("/", 1)[-1] if resource_id else None
+
+
 def _arm_resource(resource_id: str) -> str:
     """The ARM id of the resource itself, without child paths after its type and name."""
     match = _ARM_RESOURCE.match(resource_id)
@@ -323,8 +328,8 @@ def parse_common_alert(raw: dict[str, Any], codes: CodeBook | None = None) -> Fa
         region=text("region", "location", "sourceregion") or ess.region,
         resource_type=workload,
         resource_id=resource_id,
-        resource_name=text("linkedresourcename") or (resource_id.rstrip("/").split("/")[-1] if resource_id else None),
-        vault_name=vault_id.rstrip("/").split("/")[-1] if vault_id else None,
+        resource_name=text("linkedresourcename") or _name(resource_id),
+        vault_name=_name(vault_id),
         vault_id=vault_id,
         code=code,
         codes=all_codes,
