@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 from msgspec import Struct, field
@@ -129,11 +129,20 @@ def _loosened(raw: dict[str, Any]) -> dict[str, Any]:
     return {**raw, "data": {**data, "essentials": essentials}}
 
 
-def _fields(obj: Any, depth: int = 6) -> dict[str, Any]:
-    """Every non-empty field under ``obj`` by lower-cased name, the shallowest first: providers
-    move fields between ``alertContext``, ``properties`` and ``extendedInfo``, and vary the case.
-    (The alert is checked JSON: its keys are text, its objects and arrays plain dicts and lists.)"""
+class _Fields(NamedTuple):
+    """Every non-empty field under the alert's context by lower-cased name, the shallowest first,
+    and those that are scalars as text (what the parser reads most)."""
+
+    found: dict[str, Any]
+    text: dict[str, str]
+
+
+def _fields(obj: Any, depth: int = 6) -> _Fields:
+    """``_Fields`` of ``obj``: providers move fields between ``alertContext``, ``properties`` and
+    ``extendedInfo``, and vary the case. (The alert is checked JSON: its keys are text, its objects
+    and arrays plain dicts and lists.)"""
     found: dict[str, Any] = {}
+    text: dict[str, str] = {}
     level = [obj]
     for _ in range(depth):
         following: list[Any] = []
@@ -146,18 +155,23 @@ def _fields(obj: Any, depth: int = 6) -> dict[str, Any]:
                             found.setdefault(key.lower(), value)
                             following.append(value)
                     elif value is not None and value != "":
-                        found.setdefault(key.lower(), value)
+                        name = key.lower()
+                        if name not in found:
+                            found[name] = value
+                            text[name] = value if kind is str else str(value)
             elif type(node) is list:
                 for item in node:
                     # A metric alert's dimensions: {"name": ..., "value": ...} pairs, the name is the field.
                     if type(item) is dict and len(item) == 2 and isinstance(item.get("name"), str) \
                             and isinstance(item.get("value"), str) and item["value"]:
-                        found.setdefault(item["name"].lower(), item["value"])
+                        name = item["name"].lower()
+                        if name not in found:
+                            found[name] = text[name] = item["value"]
                 following.extend(node)
         if not following:
             break
         level = following
-    return found
+    return _Fields(found, text)
 
 
 def _as_text(value: Any) -> str:
@@ -242,19 +256,11 @@ def parse_common_alert(raw: dict[str, Any], codes: CodeBook | None = None) -> Fa
     ess = alert.data.essentials
     context: dict[str, Any] = alert.data.alert_context or {}
 
-    fields = _fields(context)
+    fields, text = _fields(context)
 
-    def text(*names: str) -> str | None:
-        """The first of ``names`` (lower case) that the alert carries as a scalar."""
-        for name in names:
-            value = fields.get(name)
-            if value is not None and not isinstance(value, (dict, list)):
-                return str(value)
-        return None
-
-    source_id = text("sourceid")
-    linked = text("linkedresourceid", "affectedresourceid", "datasourceid")
-    protected_item = text("protecteditemid", "backupinstanceid")
+    source_id = text.get("sourceid")
+    linked = text.get("linkedresourceid") or text.get("affectedresourceid") or text.get("datasourceid")
+    protected_item = text.get("protecteditemid") or text.get("backupinstanceid")
     ids = [i for i in (linked, protected_item, source_id, *ess.alert_target_ids) if i]
     if not linked:
         # Some alerts only name the resource inside another field or the description.
@@ -264,21 +270,23 @@ def parse_common_alert(raw: dict[str, Any], codes: CodeBook | None = None) -> Fa
     vault_id = next((_arm_resource(i) for i in ids
                      if _VAULT_PROVIDER.search(i)), None)
     resource_id = _arm_resource(linked) if linked else None
-    workload = workload_of(resource_id, text("formattedsourcetype"), text("sourcetype"),
-                           text("workloadtype"), text("datasourcetype"), text("datasourcetypes"),
-                           text("backupmanagementtype"), protected_item)
+    workload = workload_of(resource_id, text.get("formattedsourcetype"), text.get("sourcetype"),
+                           text.get("workloadtype"), text.get("datasourcetype"), text.get("datasourcetypes"),
+                           text.get("backupmanagementtype"), protected_item)
     if workload is None and resource_id and "microsoft.storage/" in resource_id.lower():
         # Recovery Services vaults protect file shares; Backup vaults protect blobs.
         workload = "afs" if vault_id and "recoveryservices" in vault_id.lower() else "blob"
 
-    message = text("errormessage", "errorstring", "failurereason", "errordetails") or ess.description
+    message = (text.get("errormessage") or text.get("errorstring") or text.get("failurereason")
+               or text.get("errordetails") or ess.description)
     code = extract_code(ess, fields, codes)
     in_message = spelled_codes_in(message, codes)
     all_codes = list(dict.fromkeys(c for c in (code, *in_message) if c))
     code = code or (all_codes[0] if all_codes else None)
     condition = (ess.monitor_condition or "Fired").lower()
-    job_type = _job_type(ess.alert_rule, text("operationname", "joboperation", "operation",
-                                              "alertname", "title", "metricname"))
+    operation = (text.get("operationname") or text.get("joboperation") or text.get("operation")
+                 or text.get("alertname") or text.get("title") or text.get("metricname"))
+    job_type = _job_type(ess.alert_rule, operation)
     if job_type is None and ess.monitoring_service and "backup" in ess.monitoring_service.lower():
         job_type = JobType.BACKUP
     anchor = resource_id or vault_id or (ess.alert_target_ids[0] if ess.alert_target_ids else "")
@@ -294,7 +302,7 @@ def parse_common_alert(raw: dict[str, Any], codes: CodeBook | None = None) -> Fa
         "severity": ess.severity,
         "protected_item_id": protected_item,
         "recommended_actions": _as_text(fields.get("recommendedactions")) or None,
-        "backup_management_type": text("backupmanagementtype"),
+        "backup_management_type": text.get("backupmanagementtype"),
     }
     if resource_id and workload in ("postgresql", "postgresql-flex", "mysql-flex"):
         facts.update(server_id=resource_id, server_name=_segment(resource_id, "servers")
@@ -322,13 +330,13 @@ def parse_common_alert(raw: dict[str, Any], codes: CodeBook | None = None) -> Fa
         failed=condition != "resolved",
         recovered=condition == "resolved",
         event_id=ess.alert_id,
-        job_id=text("jobid"),
+        job_id=text.get("jobid"),
         time=ess.fired,
         account_id=subscription,
-        region=text("region", "location", "sourceregion") or ess.region,
+        region=text.get("region") or text.get("location") or text.get("sourceregion") or ess.region,
         resource_type=workload,
         resource_id=resource_id,
-        resource_name=text("linkedresourcename") or _name(resource_id),
+        resource_name=text.get("linkedresourcename") or _name(resource_id),
         vault_name=_name(vault_id),
         vault_id=vault_id,
         code=code,
