@@ -191,30 +191,19 @@ def read_json(data: bytes | str) -> Any:
 
 #: What ``read_plain`` answers for a line it leaves to ``decode_at`` and ``check_value``.
 NOT_PLAIN: Final = object()
-#: A key's closing quote and its colon, in text without escapes (every quote delimits a string).
-_KEY_END = re.compile(r'"[ \t\r\n]*:')
-
-
-def _keys_written(line: str) -> int:
-    """How many keys a line without escapes writes. Where no colon follows white space (JSON lines
-    as tools write them, ``": "`` included), each key is one ``":``, counted as text several times
-    faster than the pattern finds them; single characters are looked for first, the fastest scan."""
-    if "\t" in line or "\r" in line or "\n" in line or " :" in line:
-        return len(_KEY_END.findall(line))
-    return line.count('":')
-
-
 def read_plain(line: str) -> Any:
     """The JSON document that is the whole of ``line``, already held to everything ``check_value``
     refuses, or ``NOT_PLAIN``: then ``decode_at`` and ``check_value`` read it and say what is wrong.
 
     orjson refuses lone surrogates, NaN and infinities, and has no keys but strings; what it does not
     check is settled without walking the value: the nesting is below ``MAX_DEPTH`` when the line
-    has fewer brackets; no key is repeated when the keys orjson kept (its output has one ``":`` per
-    key) are as many as the line writes (a line without escapes: its every quote delimits a string,
-    and no string holds a quote). An integer orjson cannot hold in 64 bits (below -2**63, above
-    2**64 - 1) is read as a float and written back with an exponent, as every float from 1e16 is: a
-    line whose output holds ``e+`` is left to the careful way, like lines with escapes or many brackets."""
+    has fewer brackets; no key is repeated when orjson's output holds as many colons as the line. A
+    line without escapes writes each string as orjson writes it back, colons and all, and every
+    other colon follows a key: a repeated key's first pair is dropped, with its colon. An integer
+    orjson cannot hold in 64 bits (below -2**63, above 2**64 - 1) is read as a float and written back
+    with an exponent, as every float from 1e16 is: a line whose output holds ``e+`` is left to the
+    careful way, like lines with escapes or many brackets. (Each scan is for one character: the
+    fastest a text is searched.)"""
     if "\\" in line or line.count("{") + line.count("[") >= MAX_DEPTH:
         return NOT_PLAIN
     try:
@@ -222,7 +211,7 @@ def read_plain(line: str) -> Any:
         written = orjson.dumps(value)
     except (orjson.JSONDecodeError, orjson.JSONEncodeError):
         return NOT_PLAIN
-    if (b"+" in written and b"e+" in written) or written.count(b'":') != _keys_written(line):
+    if (b"+" in written and b"e+" in written) or written.count(b":") != line.count(":"):
         return NOT_PLAIN
     return value
 

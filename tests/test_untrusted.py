@@ -175,6 +175,7 @@ def test_plain_lines_read_the_fast_way_as_the_careful_way_reads_them() -> None:
 @pytest.mark.parametrize("line", [
     '{"a": 1, "a": 2}',                      # a repeated key
     '{"a": {"b": 1, "b": 1}}',               # repeated deeper, same value
+    '{"t": "03:00", "t": "04:00:00Z"}',      # repeated, with colons in the values
     '{"a" : 1, "a": 2}',                     # a space before the colon
     '{"a"\t:1,"a"\n:2}',                     # tab and newline before the colon
     '{"a": "x\\": 1", "a": 2}',              # an escaped quote before a colon
@@ -213,7 +214,8 @@ def _same(fast: Any, careful: Any) -> bool:
 #: Integers around the 64-bit limits orjson reads exactly, besides any.
 _EDGES = st.sampled_from([2**63 - 1, 2**63, 2**64 - 1, 2**64, -(2**63), -(2**63) - 1, -(2**64), 10**19 - 1, -(10**19)])
 _JSON_SCALARS = (st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | _EDGES
-                 | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=8))
+                 | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=8)
+                 | st.sampled_from(["arn:aws:iam::1:role/r", "03:00:00Z", ":", '":']))  # colons in text
 #: Keys from a few letters, so that objects written pair by pair often repeat one.
 _KEYS = st.sampled_from(["a", "b", "source", "detail", 'q"', "k\\", "é", "\ud800"])
 
