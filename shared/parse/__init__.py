@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+from types import ModuleType
 from typing import Any
 
 import msgspec
@@ -20,6 +22,15 @@ def _first_problem(exc: msgspec.ValidationError) -> str:
     problem, _, at = str(exc).partition(" - at `")
     where = at.rstrip("`").removeprefix("$").lstrip(".")
     return f"{bounded(where, 120) or 'event'}: {bounded(problem, 120)}"
+
+
+@cache
+def _azure() -> ModuleType:
+    """The Azure parser, imported on first need (the Lambda parses AWS events only), and then
+    at the cost of a call, not of an import statement's lookups on every alert."""
+    from shared.parse import azure
+
+    return azure
 
 
 def parse_event(raw: Any, codes: CodeBook | None = None, aws_codes: CodeBook | None = None, *,
@@ -43,17 +54,15 @@ def parse_event(raw: Any, codes: CodeBook | None = None, aws_codes: CodeBook | N
             return parse_backup_event(raw, aws_codes)
         except msgspec.ValidationError as exc:
             raise EventError(f"malformed AWS Backup event: {_first_problem(exc)}") from exc
-    # Imported here, not at the top: the Lambda parses AWS events only.
-    from shared.parse.azure import SCHEMA_ID, parse_common_alert
-
+    azure = _azure()
     if "schemaId" in raw or "data" in raw:
         schema = raw.get("schemaId")
-        if schema != SCHEMA_ID:
+        if schema != azure.SCHEMA_ID:
             raise EventError(f"alert schema {excerpt(schema)} is not supported: enable the common alert "
-                             f"schema ({SCHEMA_ID}) on the action group")
+                             f"schema ({azure.SCHEMA_ID}) on the action group")
         try:
-            return parse_common_alert(raw, codes)
+            return azure.parse_common_alert(raw, codes)  # type: ignore[no-any-return]
         except msgspec.ValidationError as exc:
             raise EventError(f"malformed common alert schema alert: {_first_problem(exc)}") from exc
     raise EventError("not an AWS Backup EventBridge event (source aws.backup) nor an Azure Monitor "
-                     f"alert in the common alert schema ({SCHEMA_ID})")
+                     f"alert in the common alert schema ({azure.SCHEMA_ID})")
