@@ -15,7 +15,7 @@ from msgspec import Struct, field
 
 from shared.catalog import LAYER_FAMILY, LAYER_SPECIFIC, LAYER_STATE, Catalog, CompiledRule, default_catalog
 from shared.models import UNCLASSIFIED, DecodedAuthorization, Failure, Finding
-from shared.text import fill, normalise_message
+from shared.text import fill, names_in, normalise_message
 
 #: What each kind of evidence weighs in the specific and state layers.
 #: A decoded authorization message outranks what the encoded text suggests, whatever action it names.
@@ -260,7 +260,10 @@ class Classifier:
 def _title(title: str, failure: Failure, code: str | None) -> str:
     """A rule's title with the failure's values, on one line."""
     if "{" in title:
-        title = fill(title, {**failure.placeholders(), **({"code": code} if code else {})})
+        values = {name: value for name in names_in(title) if (value := failure.placeholder(name))}
+        if code:
+            values["code"] = code
+        title = fill(title, values)
         if "({" in title:
             title = _UNFILLED_ASIDE.sub("", title)
     if "  " in title or "\n" in title:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import PurePath
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Final, Literal, Self
 
 import msgspec
 from msgspec import Meta, Struct
@@ -132,20 +132,40 @@ class Failure(Record, forbid_unknown_fields=True, kw_only=True):
     links: dict[str, str] = {}
 
     def placeholders(self) -> dict[str, str]:
-        """The values this failure can fill into a rule's steps and snippets."""
+        """The values this failure can fill into a rule's steps and snippets: its facts, its
+        fields (``PLACEHOLDER_FIELDS``) over them, the decoded message's (``DECODED_PLACEHOLDERS``)
+        over both."""
         values = {k: v for k, v in self.facts.items() if v}
-        for name in ("account_id", "region", "job_id", "resource_id", "resource_name",
-                     "resource_type", "vault_name", "vault_id", "encoded_message", "code", "job_type"):
+        for name in PLACEHOLDER_FIELDS:
             value = getattr(self, name)
             if value:
                 values[name] = str(value)
         if self.decoded is not None:
-            for name, value in (("principal_arn", self.decoded.principal_arn),
-                                ("decoded_action", self.decoded.action),
-                                ("decoded_resource", self.decoded.resource)):
+            for name, field in DECODED_PLACEHOLDERS.items():
+                value = getattr(self.decoded, field)
                 if value:
                     values[name] = value
         return values
+
+    def placeholder(self, name: str) -> str | None:
+        """``placeholders().get(name)``, without making the others: a title names one or two."""
+        if self.decoded is not None and name in DECODED_PLACEHOLDERS:
+            value = getattr(self.decoded, DECODED_PLACEHOLDERS[name])
+            if value:
+                return value  # type: ignore[no-any-return]
+        if name in PLACEHOLDER_FIELDS:
+            value = getattr(self, name)
+            if value:
+                return str(value)
+        return self.facts.get(name) or None
+
+
+#: The fields of a ``Failure`` that fill placeholders of the same name, in the order they are listed.
+PLACEHOLDER_FIELDS: Final = ("account_id", "region", "job_id", "resource_id", "resource_name", "resource_type",
+                             "vault_name", "vault_id", "encoded_message", "code", "job_type")
+#: The placeholders a decoded authorization message fills, and its fields that fill them.
+DECODED_PLACEHOLDERS: Final = {"principal_arn": "principal_arn", "decoded_action": "action",
+                               "decoded_resource": "resource"}
 
 
 class Finding(FrozenRecord, frozen=True, kw_only=True):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from string import Formatter
 from typing import Annotated
 
@@ -59,5 +60,11 @@ def fill(template: str, values: dict[str, str]) -> str:
     return template.format_map(_KeepMissing(values))
 
 
+@lru_cache(maxsize=1024)  # the catalog's titles and steps, parsed once each
+def names_in(template: str) -> tuple[str, ...]:
+    """The placeholders ``template`` names, each once, in order."""
+    return tuple(dict.fromkeys(name for _, name, _, _ in _FORMATTER.parse(template) if name))
+
+
 def missing_placeholders(template: str, values: dict[str, str]) -> set[str]:
-    return {name for _, name, _, _ in _FORMATTER.parse(template) if name and name not in values}
+    return {name for name in names_in(template) if name not in values}

@@ -8,8 +8,9 @@ from datetime import datetime
 
 import pytest
 
+from shared.catalog.schema import PLACEHOLDERS
 from shared.classify import Classifier
-from shared.models import Failure, Finding, Outcome
+from shared.models import DecodedAuthorization, Failure, Finding, Outcome
 from shared.parse import parse_event
 from shared.vocab import Cloud
 from tests.conftest import event_paths, load_event
@@ -76,3 +77,18 @@ def test_a_copy_changes_only_what_it_is_given_and_a_finding_stays_frozen(outcome
     with pytest.raises(TypeError):
         Failure(cloud=Cloud.AWS, not_a_field=1)  # type: ignore[call-arg]
     assert Finding.model_validate(finding) is finding
+
+
+def test_one_placeholder_is_what_all_of_them_hold(outcomes: list[Outcome]) -> None:
+    """A title fills its one or two placeholders by name: each must be what the plan would fill."""
+    decoded = DecodedAuthorization(principal_arn="arn:aws:iam::111122223333:role/r", action="kms:Decrypt")
+    failures = [outcome.failure for outcome in outcomes]
+    failures += [f.model_copy(update={"decoded": decoded}) for f in failures[:5]]
+    # facts a field or the decoded message fills over, and facts with no field of their name
+    failures += [f.model_copy(update={"facts": {**f.facts, "region": "fact-region", "job_type": "",
+                                                 "principal_arn": "fact-principal", "vault_name": "fact-vault"}})
+                 for f in failures[-10:]]
+    for failure in failures:
+        every = failure.placeholders()
+        for name in [*PLACEHOLDERS, *failure.facts, "not_a_placeholder"]:
+            assert failure.placeholder(name) == every.get(name), (name, failure.event_id)
