@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 import msgspec
 from msgspec import Struct, field
@@ -129,18 +129,11 @@ def _loosened(raw: dict[str, Any]) -> dict[str, Any]:
     return {**raw, "data": {**data, "essentials": essentials}}
 
 
-class _Fields(NamedTuple):
-    """Every non-empty field under the alert's context by lower-cased name, the shallowest first,
-    and those that are scalars as text (what the parser reads most)."""
-
-    found: dict[str, Any]
-    text: dict[str, str]
-
-
-def _fields(obj: Any, depth: int = 6) -> _Fields:
-    """``_Fields`` of ``obj``: providers move fields between ``alertContext``, ``properties`` and
-    ``extendedInfo``, and vary the case. (The alert is checked JSON: its keys are text, its objects
-    and arrays plain dicts and lists.)"""
+def _fields(obj: Any, depth: int = 6) -> tuple[dict[str, Any], dict[str, str]]:
+    """Every non-empty field under ``obj`` by lower-cased name, the shallowest first, and those
+    that are scalars as text (what the parser reads most): providers move fields between
+    ``alertContext``, ``properties`` and ``extendedInfo``, and vary the case. (The alert is checked
+    JSON: its keys are text, its objects and arrays plain dicts and lists.)"""
     found: dict[str, Any] = {}
     text: dict[str, str] = {}
     level = [obj]
@@ -171,7 +164,7 @@ def _fields(obj: Any, depth: int = 6) -> _Fields:
         if not following:
             break
         level = following
-    return _Fields(found, text)
+    return found, text
 
 
 def _as_text(value: Any) -> str:
@@ -281,7 +274,7 @@ def parse_common_alert(raw: dict[str, Any], codes: CodeBook | None = None) -> Fa
                or text.get("errordetails") or ess.description)
     code = extract_code(ess, fields, codes)
     in_message = spelled_codes_in(message, codes)
-    all_codes = list(dict.fromkeys(c for c in (code, *in_message) if c))
+    all_codes = list(dict.fromkeys((code, *in_message) if code else in_message))
     code = code or (all_codes[0] if all_codes else None)
     condition = (ess.monitor_condition or "Fired").lower()
     operation = (text.get("operationname") or text.get("joboperation") or text.get("operation")
