@@ -227,6 +227,25 @@ def test_azure_postgres_server_and_vault_facts() -> None:
     assert failure.vault_id and "microsoft.dataprotection/backupvaults" in failure.vault_id.lower()
 
 
+@pytest.mark.parametrize(("resource", "subscription", "group"), [
+    ("/subscriptions/sub-1/resourceGroups/rg-data/providers/Microsoft.Compute/disks/d1",
+     "sub-1", "rg-data"),
+    ("/SUBSCRIPTIONS/sub-1/RESOURCEGROUPS/rg-data/PROVIDERS/Microsoft.Compute/disks/d1/child/c1",
+     "sub-1", "rg-data"),
+    # each part is read in its place, even where a name is spelled like a part
+    ("/subscriptions/resourceGroups/resourceGroups/rg-data/providers/Microsoft.Compute/disks/d1",
+     "resourceGroups", "rg-data"),
+    # not a full ARM id: each part is found where it is
+    ("/resourceGroups/rg-data/subscriptions/sub-1", "sub-1", "rg-data"),
+])
+def test_azure_subscription_and_resource_group_of_the_resource(resource: str, subscription: str, group: str) -> None:
+    alert = load_event("azure/disk-backup-usererrormissingrequiredpermissions.json")
+    alert["data"]["alertContext"]["linkedResourceId"] = resource
+    failure = parse_event(alert)
+    assert (failure.account_id, failure.facts["subscription_id"], failure.facts["resource_group"]) == (
+        subscription, subscription, group)
+
+
 def test_azure_resolved_alert_is_a_recovery() -> None:
     failure = parse_event(load_event("azure/common-schema-metric-resolved.json"))
     assert failure.recovered and not failure.failed

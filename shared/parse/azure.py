@@ -28,7 +28,8 @@ _AKA_CODE = re.compile(r"\.(?<=aka\.)ms/AB-([A-Za-z][A-Za-z0-9]+)", re.I)
 _VAULT_PROVIDER = re.compile(r"\.(?<=microsoft\.)(recoveryservices|dataprotection)/", re.I)
 _CODE_TOKEN = re.compile(r"^(?:usererror|error|extension|guestagent|backup|vm|disk|cloud)[a-z0-9]{4,}$",
                          re.I)
-_ARM_RESOURCE = re.compile(r"(/subscriptions/[^/]+/resourcegroups/[^/]+/providers/[^/]+/[^/]+/[^/]+)", re.I)
+#: An ARM id up to its resource's type and name; its subscription and resource group are groups 1 and 2.
+_ARM_RESOURCE = re.compile(r"/subscriptions/([^/]+)/resourcegroups/([^/]+)/providers/[^/]+/[^/]+/[^/]+", re.I)
 _ORIGIN_SEPARATORS = re.compile(r"[/_:|;.\-\s]")
 _RESOURCE_ID = re.compile(r"(/subscriptions/[^/\s\"']+/resourcegroups/[^/\s\"']+/providers/[^\s\"']+)", re.I)
 
@@ -191,10 +192,18 @@ def _name(resource_id: str | None) -> str | None:
     return resource_id.rstrip("/").rsplit("/", 1)[-1] if resource_id else None
 
 
-def _arm_resource(resource_id: str) -> str:
-    """The ARM id of the resource itself, without child paths after its type and name."""
+#: An ARM id, its subscription and its resource group.
+ArmId = tuple[str, str | None, str | None]
+_NO_ARM_ID: tuple[None, None, None] = (None, None, None)
+
+
+def _arm_resource(resource_id: str) -> ArmId:
+    """The ARM id of the resource itself (without child paths after its type and name), with the
+    subscription and the resource group it names, read in the same match."""
     match = _ARM_RESOURCE.match(resource_id)
-    return match.group(1) if match else resource_id
+    if match:
+        return match.group(0), match.group(1), match.group(2)
+    return resource_id, _segment(resource_id, "subscriptions"), _segment(resource_id, "resourcegroups")
 
 
 def workload_of(*hints: str | None) -> str | None:
@@ -260,9 +269,9 @@ def parse_common_alert(raw: dict[str, Any], codes: CodeBook | None = None) -> Fa
         found = _RESOURCE_ID.search(_as_text(context) + " " + (ess.description or ""))
         linked = found.group(1) if found else None
 
-    vault_id = next((_arm_resource(i) for i in ids
-                     if _VAULT_PROVIDER.search(i)), None)
-    resource_id = _arm_resource(linked) if linked else None
+    vault_id, vault_subscription, vault_group = next(
+        (_arm_resource(i) for i in ids if _VAULT_PROVIDER.search(i)), _NO_ARM_ID)
+    resource_id, resource_subscription, resource_group = _arm_resource(linked) if linked else _NO_ARM_ID
     workload = workload_of(resource_id, text.get("formattedsourcetype"), text.get("sourcetype"),
                            text.get("workloadtype"), text.get("datasourcetype"), text.get("datasourcetypes"),
                            text.get("backupmanagementtype"), protected_item)
@@ -282,13 +291,13 @@ def parse_common_alert(raw: dict[str, Any], codes: CodeBook | None = None) -> Fa
     job_type = _job_type(ess.alert_rule, operation)
     if job_type is None and ess.monitoring_service and "backup" in ess.monitoring_service.lower():
         job_type = JobType.BACKUP
-    anchor = resource_id or vault_id or (ess.alert_target_ids[0] if ess.alert_target_ids else "")
-    subscription = _segment(anchor, "subscriptions")
+    subscription = (resource_subscription if resource_id else vault_subscription if vault_id
+                    else _segment(ess.alert_target_ids[0], "subscriptions") if ess.alert_target_ids else None)
 
     facts: dict[str, str | None] = {
         "subscription_id": subscription,
-        "resource_group": _segment(resource_id or "", "resourcegroups"),
-        "vault_resource_group": _segment(vault_id or "", "resourcegroups"),
+        "resource_group": resource_group,
+        "vault_resource_group": vault_group,
         "monitoring_service": ess.monitoring_service,
         "alert_rule": ess.alert_rule,
         "alert_id": ess.alert_id,
