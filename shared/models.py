@@ -150,9 +150,9 @@ class Failure(Record, forbid_unknown_fields=True, kw_only=True):
     def placeholder(self, name: str) -> str | None:
         """``placeholders().get(name)``, without making the others: a title names one or two."""
         if self.decoded is not None and name in DECODED_PLACEHOLDERS:
-            value = getattr(self.decoded, DECODED_PLACEHOLDERS[name])
-            if value:
-                return value  # type: ignore[no-any-return]
+            decoded: str | None = getattr(self.decoded, DECODED_PLACEHOLDERS[name])
+            if decoded:
+                return decoded
         if name in PLACEHOLDER_FIELDS:
             value = getattr(self, name)
             if value:

@@ -61,8 +61,9 @@ def parse_event(raw: Any, codes: CodeBook | None = None, aws_codes: CodeBook | N
             raise EventError(f"alert schema {excerpt(schema)} is not supported: enable the common alert "
                              f"schema ({azure.SCHEMA_ID}) on the action group")
         try:
-            return azure.parse_common_alert(raw, codes)  # type: ignore[no-any-return]
+            failure: Failure = azure.parse_common_alert(raw, codes)
         except msgspec.ValidationError as exc:
             raise EventError(f"malformed common alert schema alert: {_first_problem(exc)}") from exc
+        return failure
     raise EventError("not an AWS Backup EventBridge event (source aws.backup) nor an Azure Monitor "
                      f"alert in the common alert schema ({azure.SCHEMA_ID})")

@@ -291,6 +291,7 @@ def parse_common_alert(raw: dict[str, Any], codes: CodeBook | None = None) -> Fa
     job_type = _job_type(ess.alert_rule, operation)
     if job_type is None and ess.monitoring_service and "backup" in ess.monitoring_service.lower():
         job_type = JobType.BACKUP
+    # the first id the alert names decides: the resource's, the vault's, the target's
     subscription = (resource_subscription if resource_id else vault_subscription if vault_id
                     else _segment(ess.alert_target_ids[0], "subscriptions") if ess.alert_target_ids else None)
 
