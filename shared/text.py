@@ -62,7 +62,8 @@ def fill(template: str, values: dict[str, str]) -> str:
 
 @lru_cache(maxsize=1024)  # the catalog's titles and steps, parsed once each
 def names_in(template: str) -> tuple[str, ...]:
-    """The placeholders ``template`` names, each once, in order."""
+    """The placeholders ``template`` names (its ``{name}`` fields; ``{{`` and ``}}`` are literal
+    braces), each once, in order."""
     return tuple(dict.fromkeys(name for _, name, _, _ in _FORMATTER.parse(template) if name))
 
 

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from shared.catalog import default_catalog
-from shared.catalog.schema import placeholders_in
 from shared.models import Failure, Outcome, Plan
 from shared.pipeline import Pipeline
+from shared.text import names_in
 from tests.conftest import event_paths, load_event
 from tests.test_classify import EXPECTED
 
@@ -184,7 +184,7 @@ def test_no_aws_managed_key_rule_names_the_existing_key_and_every_new_key_comes_
     for rule in catalog.rules:
         texts = [rule.title, rule.explanation, *rule.steps, *(s.title for s in rule.snippets),
                  *(s.body for s in rule.snippets)]
-        names = set().union(*(placeholders_in(t) for t in texts))
+        names = set().union(*(names_in(t) for t in texts))
         if rule.cause == "aws.kms.aws-managed-key":
             assert "kms_key_arn" not in names, rule.id
         if "new_kms_key_arn" in names:

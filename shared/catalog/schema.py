@@ -13,7 +13,6 @@ catalog was checked when it was written.
 from __future__ import annotations
 
 import re
-import string
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, Self, get_args
 
@@ -21,6 +20,7 @@ import re2  # type: ignore[import-untyped]
 from msgspec import Meta
 
 from shared.models import FrozenRecord
+from shared.text import names_in
 from shared.vocab import Cloud, FixKind, JobType, Severity
 
 SnippetKind = Literal["json", "shell", "sql", "powershell", "text"]
@@ -97,14 +97,6 @@ PLACEHOLDERS: dict[str, str] = {
     "db_user": "the database user in the Key Vault secret",
     "vm_name": "the virtual machine's name",
 }
-
-_FORMATTER = string.Formatter()
-
-
-def placeholders_in(text: str) -> set[str]:
-    """The ``{name}`` fields in ``text`` (``{{`` and ``}}`` are literal braces)."""
-    return {name for _, name, _, _ in _FORMATTER.parse(text) if name}
-
 
 def _within(part: str, check: Callable[[], None]) -> None:
     """``check``, its error placed under ``part``, as msgspec places its own (``.rules[3]`` and an
@@ -218,7 +210,7 @@ class Rule(_Strict, frozen=True, kw_only=True):
         translations = [t for tr in self.i18n.values() for t in (tr.title or "", tr.explanation or "", *tr.steps)]
         texts = [self.title, self.explanation, *self.steps, *(s.body for s in self.snippets),
                  *(s.title for s in self.snippets), *(r.scope for r in self.roles), *translations]
-        unknown = set().union(*(placeholders_in(t) for t in texts)) - PLACEHOLDERS.keys()
+        unknown = set().union(*(names_in(t) for t in texts)) - PLACEHOLDERS.keys()
         if unknown:
             raise ValueError(f"rule {self.id}: unknown placeholders {sorted(unknown)}")
         if not self.cause.startswith(self.id.split(".")[0] + "."):
