@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.catalog import default_catalog
 from shared.parse import CodeBook, EventError, parse_event
+from shared.parse.aws import arn_parts
 from tests.conftest import event_paths, load_event
 
 
@@ -151,6 +153,28 @@ def test_aws_an_arn_that_names_no_known_id_names_none(resource_arn: str) -> None
     facts = parse_event(event).facts
     assert not {"instance_id", "volume_id", "ami_id", "snapshot_id", "db_identifier", "file_system_id",
                 "table_name", "bucket_name"} & facts.keys()
+
+
+#: The ARN grammar (``arn:partition:service:region:account:resource``), as a pattern: the oracle.
+_ARN_GRAMMAR = re.compile(r"^arn:(?P<partition>[\w-]+):(?P<service>[\w-]+):(?P<region>[\w-]*):"
+                          r"(?P<account>\d*):(?P<resource>.+)$")
+
+
+#: ARNs and near misses, field by field, in several scripts: mostly word characters, ASCII or not
+#: (letters and digits of other scripts, a long s, a Kelvin sign), sometimes others (a combining
+#: accent, a space that is not ASCII, a slash, a colon, a line break).
+_ARN_WORD = st.text(alphabet="aws-_0Aé٣²ſ\u212a", min_size=1, max_size=3)
+_ARN_FIELD = _ARN_WORD | st.text(alphabet="aws-_0é٣\u0301\u00a0 /:\n", max_size=3)
+_ARN_LIKE = st.builds(lambda *fields: ":".join(fields), st.sampled_from(["arn", "arn", "ARN"]), _ARN_FIELD,
+                      _ARN_FIELD, _ARN_FIELD, st.text(alphabet="0123٣²", max_size=3) | _ARN_FIELD,
+                      st.sampled_from(["", "\n", "x\n"]) | _ARN_FIELD)
+
+
+@settings(max_examples=1000)  # a cheap function, and valid ARNs are a fifth of the texts
+@given(_ARN_LIKE)
+def test_an_arn_is_read_by_its_grammar_in_any_script(text: str) -> None:
+    grammar = _ARN_GRAMMAR.match(text)
+    assert dict(arn_parts(text)) == (grammar.groupdict() if grammar else {})
 
 
 def test_aws_an_ec2_copy_names_its_instance_and_its_ami() -> None:

@@ -18,7 +18,6 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 from functools import cache, lru_cache
-from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import msgspec
@@ -40,8 +39,9 @@ _ENCODED = re.compile(r"encoded authorization failure message:\s*([A-Za-z0-9_\-+
 #: A Region name as the partitions define them (us-east-1, cn-north-1, us-gov-west-1, eu-isoe-west-1):
 #: console links take their host from the event's Region, so nothing else is put into a URL.
 _REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$")
-_ARN = re.compile(r"^arn:(?P<partition>[\w-]+):(?P<service>[\w-]+):(?P<region>[\w-]*):"
-                  r"(?P<account>\d*):(?P<resource>.+)$")
+_ARN = re.compile(r"^arn:([\w-]+):([\w-]+):([\w-]*):(\d*):(.+)$")
+#: The same pattern for ASCII text (most ARNs): the same matches, its classes read from a table.
+_ASCII_ARN = re.compile(_ARN.pattern, re.ASCII)
 #: The placeholder an ARN's id fills, by service and the form of the ARN's resource part (group 1).
 ARN_IDS: dict[tuple[str, str], str] = {
     ("ec2", r"instance/(i-[0-9a-f]+)"): "instance_id",
@@ -192,39 +192,59 @@ def _loose_detail(detail: dict[str, Any]) -> dict[str, Any]:
     return detail
 
 
-@lru_cache(maxsize=256)  # an event names its resource, vault and role ARNs several times over
-def arn_parts(arn: str | None) -> Mapping[str, str]:
-    """An ARN's partition, service, region, account and resource (empty when it is not an ARN)."""
-    match = _ARN.match(arn or "")
-    return MappingProxyType(match.groupdict() if match else {})
+class Arn(NamedTuple):
+    """An ARN's parts: ``arn:partition:service:region:account:resource``."""
+
+    partition: str
+    service: str
+    region: str
+    account: str
+    resource: str
+
+    @property
+    def name(self) -> str:
+        """The last path segment of the resource part (vault, role, instance name)."""
+        resource = self.resource
+        return resource[max(resource.rfind(":"), resource.rfind("/")) + 1:]  # after the last separator
 
 
-def _name(arn: str | None) -> str | None:
-    """The last path segment of an ARN's resource part (vault, role, instance name)."""
-    resource = arn_parts(arn).get("resource")
-    if not resource:
+def arn_of(text: str | None) -> Arn | None:
+    """``text`` read as an ARN, or None when it is not one."""
+    if not text:
         return None
-    return resource[max(resource.rfind(":"), resource.rfind("/")) + 1:]  # after the last separator
+    match = (_ASCII_ARN if text.isascii() else _ARN).match(text)
+    return Arn._make(match.groups()) if match else None
 
 
-def arn_ids(*arns: str | None) -> dict[str, str]:
+def arn_parts(arn: str | None) -> Mapping[str, str]:
+    """An ARN's parts by name (``partition``, ``service``, ``region``, ``account``, ``resource``),
+    none when it is not an ARN."""
+    parsed = arn_of(arn)
+    return parsed._asdict() if parsed else {}
+
+
+def arn_ids(*arns: Arn | None) -> dict[str, str]:
     """The ids the ARNs name (``instance_id``, ``volume_id``, ``ami_id``...), by ``ARN_IDS``; the
     first ARN that names an id wins."""
     ids: dict[str, str] = {}
     for arn in arns:
-        parts = arn_parts(arn)
-        service = parts.get("service", "")
-        if service == "s3" and (parts["region"] or parts["account"]):
-            continue  # an access point or an object lambda, not a bucket
-        for pattern, name in _id_patterns(service):
-            found = pattern.match(parts["resource"])
+        if arn is None or (arn.service == "s3" and (arn.region or arn.account)):
+            continue  # not an ARN; or an S3 access point or object lambda, not a bucket
+        for pattern, name in _id_patterns(arn.service):
+            found = pattern.match(arn.resource)
             if found and name not in ids:
                 ids[name] = found.group(1)
     return ids
 
 
 def is_recovery_point(arn: str) -> bool:
-    return bool(_RECOVERY_POINT.match(arn_parts(arn).get("resource", "")))
+    parsed = arn_of(arn)
+    return parsed is not None and _RECOVERY_POINT.match(parsed.resource) is not None
+
+
+def _names_the_job_itself(arn: Arn | None) -> bool:
+    """An ARN of ``resources`` that is the job's recovery point or vault, not its resource."""
+    return arn is not None and arn.resource.startswith(("recovery-point", "backup-vault"))
 
 
 def encoded_message_in(message: str | None) -> str | None:
@@ -272,31 +292,33 @@ def parse_backup_event(raw: dict[str, Any], codes: CodeBook | None = None) -> Fa
 
     job_id = d.backup_job_id or d.copy_job_id or d.restore_job_id
     resource_arn = d.resource_arn or d.created_resource_arn or next(
-        (r for r in event.resources if not arn_parts(r).get("resource", "").startswith(
-            ("recovery-point", "backup-vault"))), None)
+        (r for r in event.resources if not _names_the_job_itself(arn_of(r))), None)
     vault_arn = d.backup_vault_arn or d.source_backup_vault_arn
     recovery_point = d.recovery_point_arn or d.source_recovery_point_arn or next(
         (r for r in event.resources if is_recovery_point(r)), None)
-    partition = arn_parts(vault_arn or resource_arn or d.iam_role_arn).get("partition", "aws")
+    # each ARN read once: an event names the same ones in several facts
+    resource, vault, role = arn_of(resource_arn), arn_of(vault_arn), arn_of(d.iam_role_arn)
+    owner = vault if vault_arn else resource if resource_arn else role  # the first ARN the event names
 
     facts: dict[str, str | None] = {
-        "partition": partition,
+        "partition": owner.partition if owner else "aws",
         "role_arn": d.iam_role_arn,
-        "role_name": _name(d.iam_role_arn),
+        "role_name": role.name if role else None,
         "recovery_point_arn": recovery_point,
         "message_category": d.message_category,
         **(d.created_by.facts() if d.created_by else {}),
-        **arn_ids(resource_arn, recovery_point),
+        **arn_ids(resource, resource if recovery_point == resource_arn else arn_of(recovery_point)),
         **dict(reading.facts),
     }
     if job_type == "copy":
-        destination = arn_parts(d.destination_backup_vault_arn)
+        source = vault if d.source_backup_vault_arn == vault_arn else arn_of(d.source_backup_vault_arn)
+        destination = arn_of(d.destination_backup_vault_arn)
         facts.update(
-            source_account_id=arn_parts(d.source_backup_vault_arn).get("account") or event.account,
-            destination_account_id=destination.get("account"),
-            destination_region=destination.get("region"),
+            source_account_id=(source.account if source else None) or event.account,
+            destination_account_id=destination.account if destination else None,
+            destination_region=destination.region if destination else None,
             destination_vault_arn=d.destination_backup_vault_arn,
-            destination_vault_name=_name(d.destination_backup_vault_arn),
+            destination_vault_name=destination.name if destination else None,
         )
     if job_type == "copy" and facts.get("source_account_id") and facts.get("destination_account_id"):
         facts["cross_account"] = str(facts["source_account_id"] != facts["destination_account_id"])
@@ -321,8 +343,8 @@ def parse_backup_event(raw: dict[str, Any], codes: CodeBook | None = None) -> Fa
         region=event.region,
         resource_type=d.resource_type,
         resource_id=resource_arn,
-        resource_name=_name(resource_arn),
-        vault_name=d.backup_vault_name or _name(vault_arn),
+        resource_name=resource.name if resource else None,
+        vault_name=d.backup_vault_name or (vault.name if vault else None),
         vault_id=vault_arn,
         code=reading.codes[0] if reading.codes else None,
         codes=list(reading.codes),
