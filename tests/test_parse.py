@@ -270,6 +270,22 @@ def test_azure_subscription_and_resource_group_of_the_resource(resource: str, su
         subscription, subscription, group)
 
 
+@pytest.mark.parametrize("subscriptions", ["subscriptions", "SUBSCRIPTIONS", "ſubscriptions", "\u017fubscriptions"])
+@pytest.mark.parametrize("microsoft", ["Microsoft", "MICROSOFT", "Microſoft"])
+def test_azure_ids_are_read_with_their_letters_folded_in_any_script(subscriptions: str, microsoft: str) -> None:
+    """ARM reads its ids in any case; a long s is an s then, and most ids are ASCII, read the quick way."""
+    alert = load_event("azure/disk-backup-usererrormissingrequiredpermissions.json")
+    context = alert["data"]["alertContext"]
+    context["linkedResourceId"] = f"/{subscriptions}/sub-1/resourceGroups/rg-data/providers/Microsoft.Compute/disks/d1/child/c1"
+    context["sourceId"] = f"/{subscriptions}/sub-1/resourceGroups/rg-vault/providers/{microsoft}.DataProtection/backupVaults/bv1"
+    del context["protectedItemId"]  # it names the vault too, and first
+    alert["data"]["essentials"]["alertTargetIDs"] = []
+    failure = parse_event(alert)
+    assert failure.resource_id == context["linkedResourceId"].removesuffix("/child/c1")
+    assert (failure.vault_id, failure.vault_name, failure.facts["vault_resource_group"]) == (
+        context["sourceId"], "bv1", "rg-vault")
+
+
 def test_azure_resolved_alert_is_a_recovery() -> None:
     failure = parse_event(load_event("azure/common-schema-metric-resolved.json"))
     assert failure.recovered and not failure.failed

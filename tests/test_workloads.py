@@ -75,3 +75,12 @@ def test_a_fired_alert_is_a_failure_in_its_vault(name: str, vault: str) -> None:
 ])
 def test_every_documented_workload_value_names_its_workload(hint: str, workload: str) -> None:
     assert workload_of(hint) == workload
+
+
+@pytest.mark.parametrize("segment", ["protectedItems", "PROTECTEDITEMS", "protectedItemſ", "protectedıtems"])
+def test_the_protected_item_in_an_arm_id_names_its_workload(segment: str) -> None:
+    """The item's name says what the vault protects, however the segment's letters fold (a long s, a
+    dotless i: the pattern matches in any case)."""
+    resource_id = ("/subscriptions/s/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/v/backupFabrics/"
+                   f"Azure/protectionContainers/c/{segment}/SAPHanaDatabase;h1;db1")
+    assert workload_of(resource_id) == "saphana"

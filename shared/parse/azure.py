@@ -30,6 +30,10 @@ _CODE_TOKEN = re.compile(r"^(?:usererror|error|extension|guestagent|backup|vm|di
                          re.I)
 #: An ARM id up to its resource's type and name; its subscription and resource group are groups 1 and 2.
 _ARM_RESOURCE = re.compile(r"/subscriptions/([^/]+)/resourcegroups/([^/]+)/providers/[^/]+/[^/]+/[^/]+", re.I)
+#: The two patterns every alert's ids are read with, compiled again for ASCII text (most ids): the
+#: same matches there, with case folded by a table instead of by Unicode's rules.
+_ASCII_ARM_RESOURCE = re.compile(_ARM_RESOURCE.pattern, re.I | re.ASCII)
+_ASCII_VAULT_PROVIDER = re.compile(_VAULT_PROVIDER.pattern, re.I | re.ASCII)
 _ORIGIN_SEPARATORS = re.compile(r"[/_:|;.\-\s]")
 _RESOURCE_ID = re.compile(r"(/subscriptions/[^/\s\"']+/resourcegroups/[^/\s\"']+/providers/[^\s\"']+)", re.I)
 
@@ -200,19 +204,37 @@ _NO_ARM_ID: tuple[None, None, None] = (None, None, None)
 def _arm_resource(resource_id: str) -> ArmId:
     """The ARM id of the resource itself (without child paths after its type and name), with the
     subscription and the resource group it names, read in the same match."""
-    match = _ARM_RESOURCE.match(resource_id)
+    match = (_ASCII_ARM_RESOURCE if resource_id.isascii() else _ARM_RESOURCE).match(resource_id)
     if match:
         return match.group(0), match.group(1), match.group(2)
     return resource_id, _segment(resource_id, "subscriptions"), _segment(resource_id, "resourcegroups")
 
 
+def _vault_in(ids: tuple[str | None, ...]) -> ArmId | tuple[None, None, None]:
+    """The first of ``ids`` that names a vault (Recovery Services or Backup), as ``_arm_resource``."""
+    for resource_id in ids:
+        if resource_id and (_ASCII_VAULT_PROVIDER if resource_id.isascii() else _VAULT_PROVIDER).search(resource_id):
+            return _arm_resource(resource_id)
+    return _NO_ARM_ID
+
+
 def workload_of(*hints: str | None) -> str | None:
     """The catalog's workload name for an ARM id or a source-type word."""
-    texts = [h.lower() for h in hints if h]
     # A source type names the workload ("AzureVmSQL"); an ARM id may only name its host (the VM),
     # except for the protected item's name ("SQLDataBase;mssqlserver;db1").
-    words = [t for t in texts if not t.startswith("/subscriptions/")]
-    words += [m.group(1) for t in texts if (m := _PROTECTED_ITEM.search(t))]
+    texts: list[str] = []
+    words: list[str] = []
+    for hint in hints:  # loops, not comprehensions: this runs for every alert
+        if hint:
+            text = hint.lower()
+            texts.append(text)
+            if not text.startswith("/subscriptions/"):
+                words.append(text)
+    for text in texts:
+        # The pattern folds case, and in lower-cased text only its "i" and "s" may match another
+        # letter (a dotless i, a long s): the letters before them are looked for first.
+        if "/protecte" in text and (item := _PROTECTED_ITEM.search(text)):
+            words.append(item.group(1))
     for text in words:
         rows = [int(m.lastgroup[1:]) for m in _SOURCE_ANY.finditer(text) if m.lastgroup]
         if rows:
@@ -263,14 +285,13 @@ def parse_common_alert(raw: dict[str, Any], codes: CodeBook | None = None) -> Fa
     source_id = text.get("sourceid")
     linked = text.get("linkedresourceid") or text.get("affectedresourceid") or text.get("datasourceid")
     protected_item = text.get("protecteditemid") or text.get("backupinstanceid")
-    ids = [i for i in (linked, protected_item, source_id, *ess.alert_target_ids) if i]
+    named = (linked, protected_item, source_id, *ess.alert_target_ids)
     if not linked:
         # Some alerts only name the resource inside another field or the description.
         found = _RESOURCE_ID.search(_as_text(context) + " " + (ess.description or ""))
         linked = found.group(1) if found else None
 
-    vault_id, vault_subscription, vault_group = next(
-        (_arm_resource(i) for i in ids if _VAULT_PROVIDER.search(i)), _NO_ARM_ID)
+    vault_id, vault_subscription, vault_group = _vault_in(named)
     resource_id, resource_subscription, resource_group = _arm_resource(linked) if linked else _NO_ARM_ID
     workload = workload_of(resource_id, text.get("formattedsourcetype"), text.get("sourcetype"),
                            text.get("workloadtype"), text.get("datasourcetype"), text.get("datasourcetypes"),
