@@ -129,13 +129,13 @@ ROUNDS = 5
 
 
 def forget_memos() -> None:
-    """Empty what the parsers remember per message, per ARN and per run of an alert id, as a new process has it: a timed
+    """Empty what the parsers remember per message and per ARN, as a new process has it: a timed
     pass reads the same events as the pass before it, whose memos would spare it every first
     reading (a revision without one of them has nothing to empty)."""
     from shared.parse import aws, codes
 
     for memo in (getattr(aws, "arn_parts", None), getattr(aws, "read_message", None),
-                 getattr(codes, "spelled_codes_in", None), getattr(codes, "_longest_in_run", None)):
+                 getattr(codes, "spelled_codes_in", None)):
         if hasattr(memo, "cache_clear"):
             memo.cache_clear()
 

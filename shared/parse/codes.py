@@ -103,15 +103,13 @@ class CodeBook:
 
     def __init__(self, codes: Iterable[str] = ()) -> None:
         self._by_lower = {code.lower(): code for code in codes}
-        #: The lengths of the codes that start with each prefix, longest first: a text is searched
-        #: for a few lengths at each place, not for the hundreds of codes that begin "user".
+        #: Each prefix of ``_PREFIX`` characters the codes open with, and their lengths, longest first:
+        #: a text is searched for a few dozen prefixes, not for the hundreds of codes that begin "user".
         lengths: dict[str, set[int]] = {}
         for code in self._by_lower:
             lengths.setdefault(code[:self._PREFIX], set()).add(len(code))
-        self._lengths = {prefix: tuple(sorted(found, reverse=True)) for prefix, found in lengths.items()}
-        #: Runs of the characters the codes are made of (letters, digits, the odd space).
-        letters = "".join(sorted(set("".join(self._by_lower))))
-        self._runs = re.compile(f"[{re.escape(letters)}]+" if letters else "(?!)")
+        self._prefixes = tuple((prefix, tuple(sorted(found, reverse=True))) for prefix, found in lengths.items()
+                               if len(prefix) == self._PREFIX)
 
     def spell(self, code: str | None) -> str | None:
         if not code:
@@ -127,38 +125,23 @@ class CodeBook:
 
     def found_in(self, text: str) -> str | None:
         """The longest known code inside ``text`` (built-in alerts embed it lower-cased in
-        ``originAlertId``, at the end or followed by a word such as ``log``), the first of the
-        longest. A code lies inside one run of the characters codes are made of, so each run is
-        searched alone, and remembered: alerts repeat the runs that hold codes, while the ids
-        around them are new each time."""
-        best = ""
-        for run in self._runs.findall(text.lower()):
-            found = _longest_in_run(self, run)
-            if len(found) > len(best):
-                best = found
+        ``originAlertId``, after a run of digits, at the end or followed by a word such as ``log``),
+        the first of the longest. Each prefix the codes open with is searched for (``str.find``, a
+        few dozen searches in C), not looked up at every place of the text."""
+        lowered = text.lower()
+        best, at = "", -1
+        for prefix, lengths in self._prefixes:
+            start = lowered.find(prefix)
+            while start >= 0:
+                for length in lengths:  # the longest first: UserErrorX over ErrorX
+                    if length < len(best) or (length == len(best) and start > at):
+                        break
+                    word = lowered[start:start + length]
+                    if len(word) == length and word in self._by_lower:
+                        best, at = word, start
+                        break
+                start = lowered.find(prefix, start + 1)
         return self._by_lower[best] if best else None
-
-    def longest_in(self, lowered: str) -> str:
-        """The longest known code (lower-cased) that starts first in ``lowered``, or ``""``."""
-        best = ""
-        for start in range(len(lowered) - self._PREFIX + 1):
-            for length in self._lengths.get(lowered[start:start + self._PREFIX], ()):
-                if length <= len(best):
-                    break
-                word = lowered[start:start + length]
-                if len(word) == length and word in self._by_lower:  # the longest here: UserErrorX over ErrorX
-                    best = word
-                    break
-        return best
-
-
-#: Runs of an alert's ids whose longest code is remembered (``CodeBook.found_in``).
-RUNS_REMEMBERED = 4096
-
-
-@lru_cache(maxsize=RUNS_REMEMBERED)
-def _longest_in_run(book: CodeBook, run: str) -> str:
-    return book.longest_in(run)
 
 
 #: Messages whose codes are remembered: a storm repeats a handful of messages across many jobs,
