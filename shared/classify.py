@@ -322,15 +322,15 @@ def _documentation(catalog: Catalog, failure: Failure, code: str | None) -> str 
 
 def unclassified(failure: Failure, catalog: Catalog | None = None) -> Finding:
     """A failure no rule knows: kept with its raw message, never an error."""
-    what = " ".join(p for p in ("AWS Backup" if failure.cloud == "aws" else "Azure Backup",
-                                failure.job_type or "", "job") if p)
+    service = "AWS Backup" if failure.cloud == "aws" else "Azure Backup"
+    what = f"{service} {failure.job_type} job" if failure.job_type else f"{service} job"
     if not failure.failed:
         state = "recovered" if failure.recovered else (failure.state or "changed state").lower()
         title = f"{what} {state} (not a failure)"
     else:
         detail = f": {failure.code or (failure.message or '')[:200]}" if (failure.code or failure.message) else ""
         title = f"Unrecognised {what} failure{detail}"
-    title = _SPACE.sub(" ", title).strip()
+    title = " ".join(title.split())  # the white space of ``\s+``, collapsed and stripped
     if len(title) > 160:
         title = title[:157] + "..."
     code = catalog.knowledge.spell(failure.cloud, failure.code) if catalog else failure.code

@@ -176,6 +176,14 @@ def test_unknown_failures_are_unclassified_with_the_message_kept(classifier: Cla
     assert "flux capacitor" in finding.title
 
 
+def test_an_unknown_failure_is_titled_on_one_line_with_its_job(classifier: Classifier) -> None:
+    """The message's white space of any kind (tabs, line breaks, a no-break space) is one space there."""
+    failure = failure_of(classifier, "aws/copy-job-failed.json").model_copy(
+        update={"message": " The flux\tcapacitor\r\n is\u00a0out  of alignment.\u2029"})
+    finding = classifier.classify(failure)
+    assert finding.title == "Unrecognised AWS Backup copy job failure: The flux capacitor is out of alignment."
+
+
 def test_a_successful_job_is_not_a_failure(classifier: Classifier) -> None:
     finding = classifier.classify(failure_of(classifier, "aws/backup-job-completed.json"))
     assert finding.cause == "unclassified" and "not a failure" in finding.title
