@@ -134,7 +134,7 @@ def forget_memos() -> None:
     reading (a revision without one of them has nothing to empty)."""
     from shared.parse import aws, codes
 
-    for memo in (getattr(aws, "arn_parts", None), getattr(aws, "read_message", None),
+    for memo in (getattr(aws, "arn_parts", None), getattr(aws, "arn_of", None), getattr(aws, "read_message", None),
                  getattr(codes, "spelled_codes_in", None)):
         if hasattr(memo, "cache_clear"):
             memo.cache_clear()

@@ -208,6 +208,7 @@ class Arn(NamedTuple):
         return resource[max(resource.rfind(":"), resource.rfind("/")) + 1:]  # after the last separator
 
 
+@lru_cache(maxsize=256)  # an event names its ARNs several times, and a storm its role and vaults in every event
 def arn_of(text: str | None) -> Arn | None:
     """``text`` read as an ARN, or None when it is not one."""
     if not text:
@@ -296,7 +297,7 @@ def parse_backup_event(raw: dict[str, Any], codes: CodeBook | None = None) -> Fa
     vault_arn = d.backup_vault_arn or d.source_backup_vault_arn
     recovery_point = d.recovery_point_arn or d.source_recovery_point_arn or next(
         (r for r in event.resources if is_recovery_point(r)), None)
-    # each ARN read once: an event names the same ones in several facts
+    # each ARN read once here: an event names the same ones in several facts
     resource, vault, role = arn_of(resource_arn), arn_of(vault_arn), arn_of(d.iam_role_arn)
     owner = vault if vault_arn else resource if resource_arn else role  # the first ARN the event names
 
