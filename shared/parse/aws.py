@@ -297,7 +297,7 @@ def parse_backup_event(raw: dict[str, Any], codes: CodeBook | None = None) -> Fa
     vault_arn = d.backup_vault_arn or d.source_backup_vault_arn
     recovery_point = d.recovery_point_arn or d.source_recovery_point_arn or next(
         (r for r in event.resources if is_recovery_point(r)), None)
-    # each ARN read once here: an event names the same ones in several facts
+    # an event names the same ARNs in several facts: arn_of remembers what it read
     resource, vault, role = arn_of(resource_arn), arn_of(vault_arn), arn_of(d.iam_role_arn)
     owner = vault if vault_arn else resource if resource_arn else role  # the first ARN the event names
 
@@ -308,11 +308,11 @@ def parse_backup_event(raw: dict[str, Any], codes: CodeBook | None = None) -> Fa
         "recovery_point_arn": recovery_point,
         "message_category": d.message_category,
         **(d.created_by.facts() if d.created_by else {}),
-        **arn_ids(resource, resource if recovery_point == resource_arn else arn_of(recovery_point)),
+        **arn_ids(resource, arn_of(recovery_point)),
         **dict(reading.facts),
     }
     if job_type == "copy":
-        source = vault if d.source_backup_vault_arn == vault_arn else arn_of(d.source_backup_vault_arn)
+        source = arn_of(d.source_backup_vault_arn)
         destination = arn_of(d.destination_backup_vault_arn)
         facts.update(
             source_account_id=(source.account if source else None) or event.account,
