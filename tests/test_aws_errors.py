@@ -256,6 +256,12 @@ def test_the_documentation_decides_when_the_name_does_not(script: ModuleType) ->
     assert script.family_of("WidgetFault", doc="An error occurred.") is None
     # A name rule wins over the documentation.
     assert script.family_of("WidgetNotFound", doc="The widget is in use.") == "not-found"
+    # Documentation that lists several possible causes names none of them: the name decides.
+    listed = "The following problems can cause this exception: You don't have permission. The widget is gone."
+    assert script.family_of("InvalidWidgetId", doc=listed) == "invalid-parameter"
+    assert script.family_of("WidgetFault", doc=listed) is None
+    assert script.family_of("WidgetFault", doc="The request was rejected for one of the following reasons: "
+                            "the widget doesn't exist.") is None
 
 
 def test_documentation_becomes_short_plain_text(script: ModuleType) -> None:

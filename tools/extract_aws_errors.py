@@ -106,6 +106,11 @@ DOC_RULES: Final[tuple[tuple[str, str], ...]] = (
     ("invalid-parameter", r"not valid|is invalid|malformed|validation|(invalid|missing) (\w+ )?parameter"),
 )
 
+# Documentation that opens by listing several possible causes ("The following problems can cause this
+# exception: You don't have permission... SSM Agent isn't running...") names no one family: its first item
+# is no likelier than the others, so the name decides (SSM's InvalidInstanceId, a node not in a valid state).
+LISTS_CAUSES: Final = re.compile(r"^(the following (\w+ ){0,2}can cause|.{0,60}\bone of the following\b)", re.I)
+
 # Last, any other Invalid... name is a bad parameter; a family stays null when nothing decides.
 FALLBACK_RULES: Final[tuple[tuple[str, str], ...]] = (("invalid-parameter", r"^Invalid|Invalid[A-Z]"),)
 
@@ -175,8 +180,8 @@ def family_of(code: str, exception: str | None = None, service: str | None = Non
     for family, pattern in NAME_RULES:
         if any(re.search(pattern, name) for name in (code, exception) if name):
             return family
-    for family, pattern in DOC_RULES:
-        if doc and re.search(pattern, doc, re.IGNORECASE):
+    for family, pattern in DOC_RULES if doc and not LISTS_CAUSES.match(doc) else ():
+        if re.search(pattern, doc, re.IGNORECASE):
             return family
     for family, pattern in FALLBACK_RULES:
         if any(re.search(pattern, name) for name in (code, exception) if name):
