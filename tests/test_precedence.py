@@ -84,6 +84,24 @@ def test_a_kms_message_that_says_the_key_cannot_be_found_is_a_kms_failure(classi
     assert classifier.classify(failure).cause == "aws.kms.key-access"
 
 
+@pytest.mark.parametrize(("message", "cause"), [
+    ("You are not authorized to perform this operation. Encoded authorization failure message: abc",
+     "aws.iam.pass-role"),
+    ("UnauthorizedOperation: You are not authorized to perform this operation.\n\tstatus code: 403, request id: 1",
+     "aws.iam.pass-role"),
+    ("UnauthorizedOperation: You are not authorized to perform this operation. User: arn:aws:sts::111122223333:"
+     "assumed-role/restore/1 is not authorized to perform: ec2:CreateTags on resource: arn:aws:ec2:us-east-1:"
+     "111122223333:instance/* with an explicit deny in a service control policy. Encoded authorization failure "
+     "message: abc", "aws.iam.role-permissions"),
+])
+def test_the_ec2_restore_guess_gives_way_to_an_action_the_message_names(classifier: Classifier, message: str,
+                                                                         cause: str) -> None:
+    event = load_event("aws/seed004-restore-ec2-not-authorized-encoded.json")
+    event["detail"]["statusMessage"] = message
+    failure = parse_event(event, classifier.catalog.codes, classifier.catalog.aws_codes)
+    assert classifier.classify(failure).cause == cause
+
+
 def test_the_answer_does_not_depend_on_the_order_of_the_rules() -> None:
     catalog = default_catalog()
     rules = list(catalog.rules[:len(catalog.rules) - len(catalog.knowledge.documented_rules())])
