@@ -180,9 +180,10 @@ def family_of(code: str, exception: str | None = None, service: str | None = Non
     for family, pattern in NAME_RULES:
         if any(re.search(pattern, name) for name in (code, exception) if name):
             return family
-    for family, pattern in DOC_RULES if doc and not LISTS_CAUSES.match(doc) else ():
-        if re.search(pattern, doc, re.IGNORECASE):
-            return family
+    if doc and not LISTS_CAUSES.match(doc):
+        for family, pattern in DOC_RULES:
+            if re.search(pattern, doc, re.IGNORECASE):
+                return family
     for family, pattern in FALLBACK_RULES:
         if any(re.search(pattern, name) for name in (code, exception) if name):
             return family
